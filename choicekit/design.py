@@ -1,0 +1,182 @@
+"""Design: the frozen arrays a model is estimated on, built once from data and specification.
+
+The design holds ``X`` of shape ``(n_cases, n_alts, n_params)`` (C-contiguous float64, zero at
+unavailable alternatives), the parameter-free ``offset`` ``(n_cases, n_alts)`` or None,
+availability, chosen alternative, weights, groups, and the parameter metadata (names, start
+values, fixed mask, bounds). Kernels consume it in chunks of cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ._validation import first_cases, plural
+from .data import ChoiceData
+from .exceptions import ChoiceDataError, SpecificationError
+from .specification import Expr, Specification, _Const
+
+__all__ = ["Design", "build_design", "MISSING_POLICIES"]
+
+MISSING_POLICIES = ("raise", "drop")
+
+
+@dataclass(frozen=True)
+class Design:
+    """Frozen estimation arrays (see module docstring)."""
+
+    X: np.ndarray
+    offset: np.ndarray | None
+    avail: np.ndarray
+    chosen: np.ndarray | None
+    weight: np.ndarray | None
+    group: np.ndarray | None
+    param_names: tuple[str, ...]
+    start: np.ndarray
+    fixed: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    alternatives: tuple[Hashable, ...]
+    cases: pd.Index
+    dropped_cases: pd.Index = field(default_factory=lambda: pd.Index([]))
+
+    @property
+    def n_cases(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_alts(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_params(self) -> int:
+        return self.X.shape[2]
+
+    @property
+    def has_bounds(self) -> bool:
+        free = ~self.fixed
+        return bool(np.isfinite(self.lower[free]).any() or np.isfinite(self.upper[free]).any())
+
+    def with_chosen(self, chosen: np.ndarray) -> Design:
+        """The same design with other choices (shares every array but ``chosen``)."""
+        return replace(self, chosen=np.asarray(chosen, dtype=np.intp))
+
+
+def _evaluate(expr: Expr, data: ChoiceData, j: int, n: int) -> np.ndarray:
+    """Value of a data expression in the utility of alternative ``j``, shape ``(n,)``."""
+
+    def lookup(name: str) -> np.ndarray:
+        v = data.variable(name)
+        return v[:, j] if v.ndim == 2 else v
+
+    val = expr.evaluate(lookup)
+    return np.broadcast_to(np.asarray(val, dtype=np.float64), (n,))
+
+
+def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise",
+                 need_choice: bool = True) -> Design:
+    """Evaluate the utilities on the data into a :class:`Design`.
+
+    Parameters
+    ----------
+    data : ChoiceData
+    spec : Specification
+    missing : {"raise", "drop"}
+        What to do with cases where a variable used by an available alternative's utility is
+        NaN or infinite: raise naming the columns, or drop the cases (listed in
+        ``Design.dropped_cases``).
+    need_choice : bool
+        Require observed choices (estimation) or not (prediction).
+    """
+    if need_choice and not data.has_choice:
+        raise ChoiceDataError(
+            "These data carry no observed choices; pass `choice=` when building the ChoiceData "
+            "to estimate a model."
+        )
+    n, J, K = data.n_cases, data.n_alts, len(spec.params)
+    index = {b.name: k for k, b in enumerate(spec.params)}
+    X = np.zeros((n, J, K), dtype=np.float64)
+    offset = None
+    avail = data.avail_array
+    for j, alt in enumerate(data.alternatives):
+        u = spec.utilities[alt]
+        for name, (_, mult) in u.terms.items():
+            X[:, j, index[name]] = _evaluate(mult, data, j, n)
+        if u.offset is not None and not (isinstance(u.offset, _Const) and u.offset.value == 0):
+            if offset is None:
+                offset = np.zeros((n, J), dtype=np.float64)
+            offset[:, j] = _evaluate(u.offset, data, j, n)
+    # zero-fill unavailable alternatives (their values may be NaN: missing long rows)
+    X[~avail] = 0.0
+    if offset is not None:
+        offset[~avail] = 0.0
+    bad = ~np.isfinite(X).all(axis=(1, 2))
+    if offset is not None:
+        bad |= ~np.isfinite(offset).all(axis=1)
+    dropped = pd.Index([])
+    keep = None
+    if bad.any():
+        if missing == "raise":
+            raise ChoiceDataError(_missing_report(data, spec, bad))
+        keep = ~bad
+        dropped = data.cases[bad]
+        if not keep.any():
+            raise ChoiceDataError("Every case has missing values in the variables the utilities "
+                                  "use; nothing is left after `missing='drop'`.\n"
+                                  + _missing_report(data, spec, bad))
+    chosen = data.chosen_array
+    weight = data.weight_array
+    group = data.group_array
+    cases = data.cases
+    if keep is not None:
+        X, avail = X[keep], avail[keep]
+        offset = None if offset is None else offset[keep]
+        chosen = None if chosen is None else chosen[keep]
+        weight = None if weight is None else weight[keep]
+        group = None if group is None else group[keep]
+        cases = cases[keep]
+    single = avail.sum(axis=1) == 0
+    if single.any():
+        raise ChoiceDataError(f"No alternative is available in {first_cases(cases[single])}. "
+                              "Drop those cases.")
+    for arr in (X, offset, avail):
+        if arr is not None:
+            arr.setflags(write=False)
+    return Design(
+        X=X, offset=offset, avail=avail, chosen=chosen, weight=weight, group=group,
+        param_names=tuple(b.name for b in spec.params),
+        start=np.array([b.value for b in spec.params], dtype=np.float64),
+        fixed=np.array([b.fixed for b in spec.params], dtype=bool),
+        lower=np.array([b.lower for b in spec.params], dtype=np.float64),
+        upper=np.array([b.upper for b in spec.params], dtype=np.float64),
+        alternatives=tuple(data.alternatives), cases=cases, dropped_cases=dropped,
+    )
+
+
+def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray) -> str:
+    """Name every (variable, alternative) with non-finite values where available."""
+    avail = data.avail_array
+    lines = []
+    for j, alt in enumerate(data.alternatives):
+        u = spec.utilities[alt]
+        for name in sorted(u.variables()):
+            try:
+                v = data.variable(name)
+            except SpecificationError:
+                continue
+            col = v[:, j] if v.ndim == 2 else v
+            nonfinite = ~np.isfinite(col) & avail[:, j]
+            if nonfinite.any():
+                kind = "NaN" if np.isnan(col[nonfinite]).all() else "NaN/infinite"
+                lines.append(f"  - variable {name!r} is {kind} for alternative {alt!r} in "
+                             f"{first_cases(data.cases[nonfinite])}")
+    if not lines:  # the expression itself produced inf/NaN (e.g. log(0), division by zero)
+        lines.append(f"  - the utility expressions evaluate to NaN/inf in "
+                     f"{first_cases(data.cases[bad_cases])} (e.g. log of 0 or division by 0)")
+    k = int(bad_cases.sum())
+    return (f"Missing or non-finite values in {k} {plural(k, 'case')} where the alternative is "
+            "available:\n" + "\n".join(lines)
+            + "\nClean the data, or pass missing='drop' to drop those cases.")

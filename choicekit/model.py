@@ -1,0 +1,408 @@
+"""The multinomial logit model: data + specification -> design, and what to do with it.
+
+:class:`MNL` orchestrates; the numbers happen in :mod:`choicekit.kernels` (probabilities and
+derivatives), :mod:`choicekit.estimation` (the optimizer) and :mod:`choicekit.inference`
+(covariances). A model is immutable: fitting returns a new :class:`~choicekit.results.MNLResults`
+and never changes the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_option, suggest
+from .data import ChoiceData
+from .design import MISSING_POLICIES, Design, build_design
+from .estimation import METHODS, Objective, chunk_slices, maximize_loglike
+from .exceptions import ChoiceDataError, SpecificationError
+from .inference import COV_TYPES
+from .kernels import log_softmax, utilities
+from .specification import Specification
+
+if TYPE_CHECKING:
+    from .results import MNLResults
+
+__all__ = ["MNL"]
+
+class MNL:
+    """Multinomial (conditional) logit model.
+
+    Parameters
+    ----------
+    data : ChoiceData
+        The choice data.
+    utilities : dict
+        ``{alternative: expression}``, expressions linear in :class:`~choicekit.Beta`
+        parameters (see :mod:`choicekit.specification`).
+    missing : {"raise", "drop"}, default "raise"
+        Cases with NaN/inf in a variable used by an available alternative: raise naming the
+        variables, or drop the cases (``model.dropped_cases`` lists them).
+
+    Notes
+    -----
+    The probability that case :math:`n` chooses :math:`j` among its available alternatives
+    :math:`A_n` is :math:`P_{nj} = \\exp V_{nj} / \\sum_{i \\in A_n} \\exp V_{ni}`, the
+    conditional logit of McFadden (1974). See :mod:`choicekit.kernels` for the likelihood,
+    score and Hessian.
+
+    Examples
+    --------
+    >>> import choicekit as ck
+    >>> B, V = ck.Beta, ck.Var
+    >>> df = ck.datasets.load_simulated_modechoice()
+    >>> data = ck.ChoiceData.from_wide(
+    ...     df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
+    ...     availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"})
+    >>> model = ck.MNL(data, {
+    ...     "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
+    ...              + B("B_COST") * V("TRAIN_COST") / 100,
+    ...     "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100
+    ...            + B("B_COST") * V("BUS_COST") / 100,
+    ...     "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100})
+    >>> res = model.fit()
+    >>> res.converged
+    True
+    """
+
+    def __init__(self, data: ChoiceData, utilities: Mapping[Hashable, Any], *,
+                 missing: Literal["raise", "drop"] = "raise",
+                 _param_order: list[str] | None = None) -> None:
+        if not isinstance(data, ChoiceData):
+            raise ChoiceDataError(
+                f"`data` must be a ChoiceData (ck.ChoiceData.from_long / from_wide). Got "
+                f"{type(data).__name__}."
+            )
+        check_option("missing", missing, MISSING_POLICIES, ChoiceDataError)
+        spec = Specification.from_mapping(utilities, data.alternatives)
+        if _param_order is not None:
+            rank = {name: i for i, name in enumerate(_param_order)}
+            spec = replace(spec, params=tuple(sorted(spec.params, key=lambda b: rank[b.name])))
+        _check_variables(spec, data)
+        self._data = data
+        self._spec = spec
+        self._missing = missing
+        self._design = build_design(data, spec, missing=missing, need_choice=data.has_choice)
+
+    @classmethod
+    def from_formula(cls, formula: str, data: ChoiceData, *, reference: Hashable | None = None,
+                     missing: Literal["raise", "drop"] = "raise") -> MNL:
+        """A model from an mlogit-style formula.
+
+        Parameters
+        ----------
+        formula : str
+            ``"choice ~ generic | case-specific | alternative-specific"``: part 1 lists
+            alternative-varying variables with one generic coefficient each; part 2 lists
+            case-level variables with alternative-specific coefficients (relative to the
+            reference alternative) and the alternative-specific constants (drop them with
+            ``0`` or ``-1``); part 3 lists alternative-varying variables with one coefficient
+            per alternative. Parts 2 and 3 may be omitted. The left-hand side is the name of
+            the choice column (informative; the choices come from ``data``).
+        data : ChoiceData
+        reference : alternative label, optional
+            Base alternative for constants and part-2 coefficients (default: the first).
+        missing : {"raise", "drop"}
+
+        Returns
+        -------
+        MNL
+            Parameter labels: ``"cost"`` (generic), ``"income:train"`` (alternative-specific),
+            ``"ASC:train"`` (constants).
+        """
+        from .formula import utilities_from_formula
+
+        if not isinstance(data, ChoiceData):
+            raise ChoiceDataError(
+                f"`data` must be a ChoiceData (ck.ChoiceData.from_long / from_wide). Got "
+                f"{type(data).__name__}."
+            )
+        utils, order = utilities_from_formula(formula, data, reference=reference)
+        return cls(data, utils, missing=missing, _param_order=order)
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def data(self) -> ChoiceData:
+        """The choice data the model was built on."""
+        return self._data
+
+    @property
+    def specification(self) -> Specification:
+        """The utilities and parameters."""
+        return self._spec
+
+    @property
+    def design(self) -> Design:
+        """The frozen design arrays."""
+        return self._design
+
+    @property
+    def param_names(self) -> list[str]:
+        """Parameter names, in model order."""
+        return list(self._design.param_names)
+
+    @property
+    def start_params(self) -> pd.Series:
+        """Starting (or fixed) values from the Betas."""
+        return pd.Series(self._design.start, index=self.param_names, name="start")
+
+    @property
+    def dropped_cases(self) -> pd.Index:
+        """Cases dropped by ``missing="drop"``."""
+        return self._design.dropped_cases
+
+    @property
+    def n_cases(self) -> int:
+        """Cases used in estimation."""
+        return self._design.n_cases
+
+    def __repr__(self) -> str:
+        return (f"MNL({self.n_cases} cases, {len(self._design.alternatives)} alternatives, "
+                f"{len(self.param_names)} parameters)")
+
+    # ------------------------------------------------------------------ evaluation
+    def params_vector(self, params: Any) -> np.ndarray:
+        """Full parameter vector from a Series/dict by name or an array in model order."""
+        names = self.param_names
+        if isinstance(params, (pd.Series, Mapping)):
+            given = dict(params.items())
+            unknown = [k for k in given if k not in names]
+            if unknown:
+                raise SpecificationError(
+                    f"Unknown parameters {unknown}.{suggest(str(unknown[0]), names)} The model's "
+                    f"parameters are {names}."
+                )
+            missing = [k for k in names if k not in given]
+            fixed = dict(zip(names, self._design.fixed))
+            missing_free = [k for k in missing if not fixed[k]]
+            if missing_free:
+                raise SpecificationError(
+                    f"Values are missing for parameters {missing_free}. Give every free "
+                    "parameter a value."
+                )
+            vec = np.array([float(given[k]) if k in given else self._design.start[i]
+                            for i, k in enumerate(names)])
+        else:
+            vec = np.asarray(params, dtype=np.float64).ravel()
+            if vec.shape != (len(names),):
+                raise SpecificationError(
+                    f"Expected {len(names)} parameter values ({names}); got {vec.size}."
+                )
+        if not np.isfinite(vec).all():
+            bad = [n for n, v in zip(names, vec) if not np.isfinite(v)]
+            raise SpecificationError(f"Parameter values must be finite; {bad} are not.")
+        return vec
+
+    def _design_for(self, data: ChoiceData | None, need_choice: bool = False) -> Design:
+        if data is None:
+            return self._design
+        if not isinstance(data, ChoiceData):
+            raise ChoiceDataError(f"`data` must be a ChoiceData. Got {type(data).__name__}.")
+        if list(data.alternatives) != list(self._design.alternatives):
+            raise ChoiceDataError(
+                f"The new data have alternatives {data.alternatives}; the model has "
+                f"{list(self._design.alternatives)}. Use the same alternatives."
+            )
+        _check_variables(self._spec, data)
+        return build_design(data, self._spec, missing=self._missing, need_choice=need_choice)
+
+    def utilities(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
+        """Systematic utilities ``V`` (cases x alternatives); NaN where unavailable."""
+        d = self._design_for(data)
+        V = utilities(d.X, self.params_vector(params), d.offset)
+        V[~d.avail] = np.nan
+        return pd.DataFrame(V, index=d.cases, columns=list(d.alternatives))
+
+    def predict_proba(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
+        """Choice probabilities at ``params`` (cases x alternatives; 0 where unavailable)."""
+        d = self._design_for(data)
+        beta = self.params_vector(params)
+        P = np.empty((d.n_cases, d.n_alts))
+        for sl in chunk_slices(d.n_cases, d.n_alts * max(d.n_params, 1)):
+            V = utilities(d.X[sl], beta, None if d.offset is None else d.offset[sl])
+            P[sl] = np.exp(log_softmax(V, available=d.avail[sl]))
+        return pd.DataFrame(P, index=d.cases, columns=list(d.alternatives))
+
+    def loglike(self, params: Any) -> float:
+        """Log-likelihood at ``params`` (all parameters, including fixed ones)."""
+        beta = self.params_vector(params)
+        return self._all_free().evaluate(beta, order=0)[0]
+
+    def _all_free(self) -> Objective:
+        d = self._design
+        if d.chosen is None:
+            raise ChoiceDataError("These data carry no observed choices; the likelihood needs "
+                                  "them.")
+        return Objective(replace(d, fixed=np.zeros_like(d.fixed)), d.start)
+
+    def score(self, params: Any) -> pd.Series:
+        """Gradient of the log-likelihood with respect to every parameter."""
+        beta = self.params_vector(params)
+        _, g, _ = self._all_free().evaluate(beta, order=1)
+        return pd.Series(g, index=self.param_names, name="score")
+
+    def hessian(self, params: Any) -> pd.DataFrame:
+        """Hessian of the log-likelihood with respect to every parameter."""
+        beta = self.params_vector(params)
+        _, _, H = self._all_free().evaluate(beta, order=2)
+        return pd.DataFrame(H, index=self.param_names, columns=self.param_names)
+
+    def score_obs(self, params: Any) -> pd.DataFrame:
+        """Per-case gradients of the (unweighted) log-probability of the chosen alternative."""
+        beta = self.params_vector(params)
+        s = self._all_free().score_obs(beta)
+        return pd.DataFrame(s, index=self._design.cases, columns=self.param_names)
+
+    # ------------------------------------------------------------------ estimation
+    def fit(self, *, start: Any = None,
+            method: Literal["newton", "bfgs", "lbfgsb", "trust-constr", "auto"] = "auto",
+            cov_type: Literal["classical", "robust", "opg", "cluster"] = "classical",
+            groups: Any = None, maxiter: int = 200, gtol: float = 1e-8,
+            chunk_size: int | None = None) -> MNLResults:
+        """Maximum-likelihood estimation.
+
+        Parameters
+        ----------
+        start : Series, dict or array, optional
+            Starting values (default: the Betas' values). Fixed parameters keep their values.
+        method : {"auto", "newton", "bfgs", "lbfgsb", "trust-constr"}, default "auto"
+            ``auto`` is ``newton`` (trust-region Newton with the analytic Hessian) without
+            bounds and ``trust-constr`` with bounds.
+        cov_type : {"classical", "robust", "opg", "cluster"}, default "classical"
+            Covariance of the estimates; see :mod:`choicekit.inference`. Others are available
+            afterwards through :meth:`MNLResults.with_cov`.
+        groups : str, array or Series, optional
+            Clusters for ``cov_type="cluster"``: a case-level column name, or one value per
+            case. Default: the data's ``group``.
+        maxiter : int, default 200
+        gtol : float, default 1e-8
+            Gradient tolerance on ``-loglike / n_cases``.
+        chunk_size : int, optional
+            Cases per kernel call (bounds memory of temporaries on large data).
+
+        Returns
+        -------
+        MNLResults
+        """
+        from .results import MNLResults
+
+        check_option("method", method, ("auto",) + METHODS, SpecificationError)
+        check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
+        d = self._design
+        if d.chosen is None:
+            raise ChoiceDataError("These data carry no observed choices; pass `choice=` when "
+                                  "building the ChoiceData to estimate a model.")
+        if not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
+            raise SpecificationError(f"`maxiter` must be a positive integer. Got {maxiter!r}.")
+        if not (isinstance(gtol, (int, float)) and gtol > 0):
+            raise SpecificationError(f"`gtol` must be a positive number. Got {gtol!r}.")
+        if method == "auto":
+            method = "trust-constr" if d.has_bounds else "newton"
+        elif method in ("newton", "bfgs") and d.has_bounds:
+            bounded = [n for n, lo, hi, f in zip(d.param_names, d.lower, d.upper, d.fixed)
+                       if not f and (np.isfinite(lo) or np.isfinite(hi))]
+            raise SpecificationError(
+                f"Parameters {bounded} have bounds, which method {method!r} cannot respect. Use "
+                "method='trust-constr' or 'lbfgsb' (or 'auto')."
+            )
+        values = d.start if start is None else self.params_vector(start)
+        values = np.where(d.fixed, d.start, values)
+        outside = (values < d.lower) | (values > d.upper)
+        if outside.any():
+            raise SpecificationError(
+                f"Starting values of {list(np.asarray(d.param_names)[outside])} lie outside their "
+                "bounds."
+            )
+        obj = Objective(d, values, chunk_size=chunk_size)
+        opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
+        groups_arr = self._resolve_groups(groups) if cov_type == "cluster" else None
+        return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups_arr)
+
+    def _resolve_groups(self, groups: Any) -> np.ndarray:
+        """Cluster codes (0..G-1) per estimation case from a column name or per-case values."""
+        d = self._design
+        if groups is None:
+            if d.group is None:
+                raise SpecificationError(
+                    "cov_type='cluster' needs clusters: pass `groups=` (a case-level column or "
+                    "one value per case), or build the ChoiceData with `group=`."
+                )
+            codes = d.group
+        elif isinstance(groups, str):
+            if not self._data.has_variable(groups):
+                raise SpecificationError(f"Cluster column {groups!r} is not in the data."
+                                         f"{suggest(groups, self._data.variables)}")
+            v = self._data.variable(groups)
+            if v.ndim == 2:  # long column: one value per case, constant within case
+                v = np.nanmax(np.where(self._data.avail_array, v, -np.inf), axis=1)
+            v = pd.Series(v, index=self._data.cases).loc[d.cases].to_numpy()
+            codes = pd.factorize(v)[0]
+        else:
+            if isinstance(groups, pd.Series):
+                missing = d.cases.difference(groups.index)
+                if len(missing):
+                    raise SpecificationError(
+                        f"`groups` has no value for {len(missing)} estimation cases (e.g. "
+                        f"{list(missing[:5])})."
+                    )
+                v = groups.loc[d.cases].to_numpy()
+            else:
+                v = np.asarray(groups)
+                if v.shape != (self._data.n_cases,) and v.shape != (d.n_cases,):
+                    raise SpecificationError(
+                        f"`groups` must have one value per case ({d.n_cases}); got shape "
+                        f"{v.shape}."
+                    )
+                if v.shape[0] != d.n_cases:
+                    keep = self._data.cases.get_indexer(d.cases)
+                    v = v[keep]
+            if pd.isna(v).any():
+                raise SpecificationError(f"`groups` is missing for {int(pd.isna(v).sum())} "
+                                         "cases.")
+            codes = pd.factorize(v)[0]
+        return np.asarray(codes, dtype=np.intp)
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, params: Any, rng: Any = None, *, scale: float = 1.0) -> ChoiceData:
+        """Draw choices from the model: argmax over available alternatives of V + Gumbel.
+
+        Parameters
+        ----------
+        params : Series, dict or array
+            Parameter values.
+        rng : int, numpy.random.Generator or None
+            Seed or generator (``np.random.default_rng(rng)``); the global state is not used.
+        scale : float, default 1.0
+            Gumbel scale :math:`\\mu`: probabilities become ``softmax(V / mu)``.
+
+        Returns
+        -------
+        ChoiceData
+            Same cases, variables, availability, weights and groups; simulated choices.
+        """
+        from .simulation import simulate_choices
+
+        d = self._design
+        if len(d.dropped_cases):
+            raise ChoiceDataError(
+                f"The model dropped {len(d.dropped_cases)} cases with missing values; simulate "
+                "on data without them (data.take) so cases line up."
+            )
+        V = utilities(d.X, self.params_vector(params), d.offset)
+        chosen = simulate_choices(V, d.avail, rng=rng, scale=scale)
+        return self._data.with_chosen(chosen)
+
+
+def _check_variables(spec: Specification, data: ChoiceData) -> None:
+    """Every variable a utility uses must exist in the data."""
+    for alt, u in spec.utilities.items():
+        for name in sorted(u.variables()):
+            if not data.has_variable(name):
+                raise SpecificationError(
+                    f"Utility of alternative {alt!r} uses variable {name!r}, which is not in the "
+                    f"data.{suggest(name, data.variables)}"
+                )
