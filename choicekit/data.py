@@ -369,7 +369,8 @@ class ChoiceData:
             try:
                 chosen = code_index.get_indexer(codes.to_numpy())
             except (TypeError, pd.errors.InvalidIndexError) as err:  # pragma: no cover
-                raise ChoiceDataError(f"Choice column {choice!r} cannot be matched: {err}")
+                raise ChoiceDataError(
+                    f"Choice column {choice!r} cannot be matched: {err}") from None
             if (chosen < 0).any():
                 bad = chosen < 0
                 examples = pd.unique(codes[bad])[:5]

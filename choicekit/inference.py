@@ -12,7 +12,7 @@ scores :math:`s_n` (unweighted), the estimators are
 * ``robust`` (Huber-White sandwich, as Biogeme's "robust" columns and statsmodels'
   ``HC0``): :math:`H^{-1} M H^{-1}` with meat :math:`M = \\sum_n w_n^2 s_n s_n'`;
 * ``cluster``: the sandwich with meat
-  :math:`\\frac{G}{G-1} \\sum_g \\big(\\sum_{n\\in g} w_n s_n\\big)\\big(\\sum_{n\\in g} w_n s_n\\big)'`
+  :math:`\\frac{G}{G-1} \\sum_g S_g S_g'`, :math:`S_g = \\sum_{n\\in g} w_n s_n`,
   over :math:`G` clusters. The :math:`G/(G-1)` factor is the usual small-sample correction
   (Stata's for ``vce(cluster)`` in ML models). statsmodels' discrete models by default also
   multiply by :math:`(N-1)/(N-K)`; divide by that factor to compare.

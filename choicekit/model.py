@@ -384,17 +384,9 @@ class MNL:
         ChoiceData
             Same cases, variables, availability, weights and groups; simulated choices.
         """
-        from .simulation import simulate_choices
+        from .simulation import simulate_model
 
-        d = self._design
-        if len(d.dropped_cases):
-            raise ChoiceDataError(
-                f"The model dropped {len(d.dropped_cases)} cases with missing values; simulate "
-                "on data without them (data.take) so cases line up."
-            )
-        V = utilities(d.X, self.params_vector(params), d.offset)
-        chosen = simulate_choices(V, d.avail, rng=rng, scale=scale)
-        return self._data.with_chosen(chosen)
+        return simulate_model(self, params, rng=rng, scale=scale)
 
 
 def _check_variables(spec: Specification, data: ChoiceData) -> None:

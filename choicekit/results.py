@@ -20,6 +20,7 @@ from .inference import (
     sandwich,
     sym_inverse,
 )
+from .postestimation import PostEstimationMixin
 
 if TYPE_CHECKING:
     from .data import ChoiceData
@@ -40,7 +41,7 @@ class _FitCore:
     params: np.ndarray  # full vector (fixed included)
 
 
-class MNLResults:
+class MNLResults(PostEstimationMixin):
     """Results of a multinomial logit fit.
 
     Attributes are pandas objects indexed by parameter name (fixed parameters included, with

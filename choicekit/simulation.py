@@ -11,13 +11,18 @@ Simulating choices is therefore an argmax of utilities plus Gumbel draws.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .exceptions import SpecificationError
+from .exceptions import ChoiceDataError, SpecificationError
+from .kernels import utilities
 
-__all__ = ["as_generator", "simulate_choices"]
+if TYPE_CHECKING:
+    from .data import ChoiceData
+    from .model import MNL
+
+__all__ = ["as_generator", "simulate_choices", "simulate_model"]
 
 
 def as_generator(rng: Any) -> np.random.Generator:
@@ -57,3 +62,16 @@ def simulate_choices(V: np.ndarray, avail: np.ndarray, rng: Any = None,
     U += V
     U[~avail] = -np.inf
     return U.argmax(axis=1).astype(np.intp)
+
+
+def simulate_model(model: MNL, params: Any, rng: Any = None, scale: float = 1.0) -> ChoiceData:
+    """Choices drawn from ``model`` at ``params``; see :meth:`choicekit.MNL.simulate`."""
+    d = model.design
+    if len(d.dropped_cases):
+        raise ChoiceDataError(
+            f"The model dropped {len(d.dropped_cases)} cases with missing values; simulate on "
+            "data without them (data.take) so that cases line up."
+        )
+    V = utilities(d.X, model.params_vector(params), d.offset)
+    chosen = simulate_choices(V, d.avail, rng=rng, scale=scale)
+    return model.data.with_chosen(chosen)

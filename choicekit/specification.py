@@ -2,7 +2,7 @@
 
 A utility is an expression *linear in the parameters*::
 
-    B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100 + B("B_COST") * V("TRAIN_CO") * (V("GA") == 0)
+    B("ASC") + B("B_TIME") * V("TRAIN_TT") / 100 + B("B_COST") * V("TRAIN_CO") * (V("GA") == 0)
 
 Arithmetic on :class:`Var` builds a small expression tree (numbers, ``+ - * / **``, comparisons
 giving 0/1 indicators, ``abs``, ``ck.log``/``ck.exp``); multiplying it by a :class:`Beta`
@@ -20,7 +20,7 @@ import math
 import operator
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +28,6 @@ from .exceptions import SpecificationError
 
 __all__ = ["Beta", "Var", "Expr", "Utility", "Specification", "log", "exp", "as_utility"]
 
-Number = Union[int, float]
 Lookup = Callable[[str], "np.ndarray | float"]
 
 
@@ -263,7 +262,8 @@ class Beta:
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise SpecificationError(f"Beta {name!r}: value must be a number; got {value!r}.")
+            raise SpecificationError(
+                f"Beta {name!r}: value must be a number; got {value!r}.") from None
         if not math.isfinite(value):
             raise SpecificationError(f"Beta {name!r}: value must be finite; got {value}.")
         lo = -math.inf if lower is None else float(lower)
