@@ -366,6 +366,27 @@ class MNL:
             codes = pd.factorize(v)[0]
         return np.asarray(codes, dtype=np.intp)
 
+    def with_choices(self, chosen: np.ndarray) -> MNL:
+        """The same model on the same design with other choices (index per estimation case).
+
+        The design is shared, not rebuilt: this is the fast path for simulation studies that
+        refit one design many times with re-simulated choices.
+        """
+        d = self._design
+        chosen = np.asarray(chosen, dtype=np.intp)
+        if chosen.shape != (d.n_cases,):
+            raise ChoiceDataError(f"`chosen` must have one entry per case ({d.n_cases}); got "
+                                  f"shape {chosen.shape}.")
+        if ((chosen < 0) | (chosen >= d.n_alts)).any() or not d.avail[
+                np.arange(d.n_cases), chosen].all():
+            raise ChoiceDataError("`chosen` must pick an available alternative in every case.")
+        new = object.__new__(MNL)
+        new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(chosen)
+        new._spec = self._spec
+        new._missing = self._missing
+        new._design = d.with_chosen(chosen)
+        return new
+
     # ------------------------------------------------------------------ simulation
     def simulate(self, params: Any, rng: Any = None, *, scale: float = 1.0) -> ChoiceData:
         """Draw choices from the model: argmax over available alternatives of V + Gumbel.

@@ -1,0 +1,34 @@
+"""Shared fixtures: where the real datasets are, and the Monte Carlo size."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "tests" / "reference"
+#: real public datasets live in ../shared/data beside the checkout (CI has it); CHOICEKIT_DATA
+#: overrides. Tests using them skip when absent.
+SHARED_DATA = Path(os.environ.get("CHOICEKIT_DATA", REPO.parent / "shared" / "data"))
+
+
+def mc_scale() -> float:
+    """Size factor of Monte Carlo tests (CHOICEKIT_MC_SCALE, default 1; CI uses 0.5)."""
+    return float(os.environ.get("CHOICEKIT_MC_SCALE", "1"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared data directory, or skip."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _choicekit_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loaders find the shared datasets through CHOICEKIT_DATA when it is not set."""
+    if "CHOICEKIT_DATA" not in os.environ and SHARED_DATA.is_dir():
+        monkeypatch.setenv("CHOICEKIT_DATA", str(SHARED_DATA))
