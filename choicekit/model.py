@@ -388,26 +388,41 @@ class MNL:
         return new
 
     # ------------------------------------------------------------------ simulation
-    def simulate(self, params: Any, rng: Any = None, *, scale: float = 1.0) -> ChoiceData:
+    def simulate(self, params: Any, rng: Any = None, *, scale: float = 1.0,
+                 n_draws: int | None = None,
+                 error: Literal["gumbel", "normal"] = "gumbel") -> ChoiceData | pd.DataFrame:
         """Draw choices from the model: argmax over available alternatives of V + Gumbel.
 
         Parameters
         ----------
         params : Series, dict or array
             Parameter values.
-        rng : int, numpy.random.Generator or None
+        rng : int, numpy.random.Generator, SeedSequence or None
             Seed or generator (``np.random.default_rng(rng)``); the global state is not used.
         scale : float, default 1.0
             Gumbel scale :math:`\\mu`: probabilities become ``softmax(V / mu)``.
+        n_draws : int, optional
+            Replications per case. ``None`` (default) draws one choice per case and returns
+            the data with those choices; an integer returns the simulated choice frequencies
+            instead (cases x alternatives, rows summing to 1, ``attrs["n_draws"]`` set),
+            directly comparable with :meth:`predict_proba`.
+        error : {"gumbel", "normal"}, default "gumbel"
+            Error distribution; ``"normal"`` (same variance as the Gumbel) is a probit
+            negative control, whose probabilities are not the logit's.
 
         Returns
         -------
-        ChoiceData
-            Same cases, variables, availability, weights and groups; simulated choices.
+        ChoiceData or DataFrame
+            ``n_draws=None``: same cases, variables, availability, weights and groups, with
+            simulated choices. Otherwise the frequencies.
+
+        See Also
+        --------
+        choicekit.simulation.simulate_choices, choicekit.simulation.simulate_counts
         """
         from .simulation import simulate_model
 
-        return simulate_model(self, params, rng=rng, scale=scale)
+        return simulate_model(self, params, rng=rng, scale=scale, n_draws=n_draws, error=error)
 
 
 def _check_variables(spec: Specification, data: ChoiceData) -> None:
