@@ -111,7 +111,7 @@ def parse_formula(formula: str) -> ParsedFormula:
                     keep = (text == "1") == (sign == 1)
                     if p_i == 1:
                         intercept = keep
-                    elif keep is False or p_i == 2:
+                    elif keep:  # '0' in parts 1 and 3 means "no variables here" (mlogit)
                         raise _error(formula, at, "Constants are set in part 2 (after the first "
                                      "'|'): 'choice ~ x | 0' drops them.")
                 elif kind == "name":

@@ -319,8 +319,9 @@ class MNL:
             )
         obj = Objective(d, values, chunk_size=chunk_size)
         opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
-        groups_arr = self._resolve_groups(groups) if cov_type == "cluster" else None
-        return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups_arr)
+        if cov_type == "cluster":
+            self._resolve_groups(groups)  # fail early, before the optimizer runs
+        return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
 
     def _resolve_groups(self, groups: Any) -> np.ndarray:
         """Cluster codes (0..G-1) per estimation case from a column name or per-case values."""

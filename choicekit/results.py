@@ -102,10 +102,8 @@ class MNLResults(PostEstimationMixin):
         elif cov_type == "robust":
             cov = sandwich(self._bread, meat_robust(self._score_obs, weight))
         else:
-            codes = groups if isinstance(groups, np.ndarray) and groups.dtype.kind == "i" and \
-                len(groups) == core.objective.design.n_cases else \
-                core.model._resolve_groups(groups)
-            G = int(codes.max()) + 1
+            codes = core.model._resolve_groups(groups)
+            G = int(codes.max()) + 1  # codes are 0..G-1 (pd.factorize)
             sums = cluster_sums(self._score_obs, weight, codes, G)
             cov = sandwich(self._bread, meat_cluster(sums, small_sample=small_sample))
         new = MNLResults(core, cov_type, cov, codes)
