@@ -616,3 +616,61 @@ def _numeric(col: pd.Series, name: str) -> np.ndarray:
             "code)."
         )
     return col.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# =============================================================================================
+# Derived data with changed variables (post-estimation scenarios; added for issue 4).
+# Attached to ChoiceData below so that the class body above stays untouched.
+# =============================================================================================
+
+
+def _with_variables(self: ChoiceData, values: Mapping[str, Any]) -> ChoiceData:
+    """The same data with some variables replaced (the original is not changed).
+
+    Parameters
+    ----------
+    values : mapping
+        ``{variable name: new values}``: an ``(n_cases, n_alts)`` array (or anything that
+        broadcasts to it) for an alternative-varying variable, an ``(n_cases,)`` array (or a
+        scalar) for a case-level one.
+
+    Returns
+    -------
+    ChoiceData
+        Cases, alternatives, availability, choices, weights and groups are shared; only the
+        named variables differ.
+
+    Raises
+    ------
+    SpecificationError
+        If a variable is not in the data or the values do not have its shape.
+    """
+    if not isinstance(values, Mapping):
+        raise SpecificationError("`values` must be a mapping {variable name: new values}.")
+    long_updates: dict[str, np.ndarray] = {}
+    case_updates: dict[str, np.ndarray] = {}
+    for name, new in values.items():
+        current = self.variable(name)  # raises, naming close matches, if unknown
+        try:
+            arr = np.array(np.broadcast_to(np.asarray(new, dtype=np.float64), current.shape))
+        except ValueError:
+            what = "cases x alternatives" if current.ndim == 2 else "one value per case"
+            raise SpecificationError(
+                f"New values of variable {name!r} have shape {np.shape(new)}; the variable has "
+                f"shape {current.shape} ({what})."
+            ) from None
+        if current.ndim == 2:
+            arr.setflags(write=False)
+            long_updates[name] = arr
+        else:
+            case_updates[name] = arr
+    long_cache = dict(self._long_cache)
+    long_cache.update(long_updates)
+    case_frame = self._case_frame
+    if case_updates:
+        assert case_frame is not None
+        case_frame = case_frame.assign(**case_updates)
+    return self._replace(long_cache=long_cache, case_frame=case_frame)
+
+
+ChoiceData.with_variables = _with_variables  # type: ignore[attr-defined]

@@ -1,0 +1,210 @@
+"""Predicted market shares by sample enumeration, by segment, and observed vs predicted.
+
+Notes
+-----
+The predicted share of alternative :math:`j` in a population represented by a sample of cases
+with weights :math:`w_n` is the sample enumeration (Ben-Akiva & Lerman 1985, ch. 6)
+
+.. math:: \\hat S_j = \\frac{\\sum_n w_n P_{nj}(\\hat\\beta)}{\\sum_n w_n},
+
+and within a segment the same sums restricted to its cases. The observed share is the weighted
+frequency of choices. Standard errors of predicted shares follow from the delta method on
+:math:`\\beta \\mapsto \\hat S(\\beta)` (see :mod:`choicekit.delta`).
+
+References
+----------
+Ben-Akiva, M. & Lerman, S. R. (1985). *Discrete Choice Analysis*. MIT Press.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .delta import DeltaResult, standard_errors
+from .estimation import chunk_slices
+from .exceptions import ChoiceDataError, SpecificationError
+from .kernels import log_softmax, logsum, utilities
+
+if TYPE_CHECKING:
+    from .data import ChoiceData
+    from .design import Design
+    from .model import MNL
+    from .results import MNLResults
+
+__all__ = ["PostContext", "design_proba", "design_logsum", "segment_codes", "predicted_shares",
+           "share_table", "estimate_frame"]
+
+
+@dataclass(frozen=True)
+class PostContext:
+    """What post-estimation needs from a fit: model, design, estimates and covariance."""
+
+    model: MNL
+    data: ChoiceData
+    design: Design
+    beta: np.ndarray
+    cov: np.ndarray
+    free: np.ndarray
+    param_names: tuple[str, ...]
+
+    @classmethod
+    def from_results(cls, res: MNLResults, data: ChoiceData | None = None) -> PostContext:
+        model = res.model
+        design = model._design_for(data)
+        return cls(model=model, data=model.data if data is None else data, design=design,
+                   beta=np.asarray(res.params, dtype=np.float64),
+                   cov=res.cov_params().to_numpy(), free=~res.fixed.to_numpy(),
+                   param_names=tuple(res.param_names))
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Case weights of the design (ones when unweighted)."""
+        w = self.design.weight
+        return np.ones(self.design.n_cases) if w is None else np.asarray(w, dtype=np.float64)
+
+    @property
+    def data_rows(self) -> np.ndarray:
+        """Position in ``data`` of every design case (cases dropped for missing values skip)."""
+        if len(self.design.dropped_cases) == 0:
+            return np.arange(self.data.n_cases)
+        return self.data.cases.get_indexer(self.design.cases)
+
+
+def design_proba(design: Design, beta: np.ndarray) -> np.ndarray:
+    """Choice probabilities ``(n_cases, n_alts)`` of a design at ``beta`` (0 if unavailable)."""
+    P = np.empty((design.n_cases, design.n_alts))
+    for sl in chunk_slices(design.n_cases, design.n_alts * max(design.n_params, 1)):
+        V = utilities(design.X[sl], beta, None if design.offset is None else design.offset[sl])
+        P[sl] = np.exp(log_softmax(V, available=design.avail[sl]))
+    return P
+
+
+def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
+    """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``."""
+    V = utilities(design.X, beta, design.offset)
+    return logsum(V, available=design.avail)
+
+
+def segment_codes(by: Any, ctx: PostContext) -> tuple[np.ndarray, pd.Index, str]:
+    """Segment code (0..S-1) of every design case, the segment labels and the segment name.
+
+    ``by`` is a case-level variable name, one value per case of the data (array), or a Series
+    indexed by case id.
+    """
+    data = ctx.data
+    rows = ctx.data_rows
+    if isinstance(by, str):
+        if not data.has_variable(by):
+            from ._validation import suggest
+
+            raise SpecificationError(f"Segment variable {by!r} is not in the data."
+                                     f"{suggest(by, data.variables)}")
+        v = data.variable(by)
+        if v.ndim == 2:
+            raise SpecificationError(
+                f"Segment variable {by!r} varies over alternatives; segments need one value per "
+                "case (a case-level column, or an array/Series with one value per case)."
+            )
+        values, name = np.asarray(v)[rows], by
+    elif isinstance(by, pd.Series):
+        missing = ctx.design.cases.difference(by.index)
+        if len(missing):
+            raise ChoiceDataError(f"`by` has no value for {len(missing)} cases (e.g. "
+                                  f"{list(missing[:5])}); index it by the case ids.")
+        values, name = by.loc[ctx.design.cases].to_numpy(), str(by.name or "segment")
+    else:
+        arr = np.asarray(by)
+        if arr.shape != (data.n_cases,):
+            raise ChoiceDataError(f"`by` must hold one value per case ({data.n_cases}); got "
+                                  f"shape {arr.shape}.")
+        values, name = arr[rows], "segment"
+    if pd.isna(values).any():
+        raise ChoiceDataError(f"Segment variable {name!r} is missing for "
+                              f"{int(pd.isna(values).sum())} cases.")
+    codes, labels = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), pd.Index(labels, name=name), name
+
+
+def _segment_means(M: np.ndarray, w: np.ndarray, codes: np.ndarray, S: int) -> np.ndarray:
+    """Weighted mean of the rows of ``M`` (n, J) within each segment, ``(S, J)``."""
+    num = np.zeros((S, M.shape[1]))
+    np.add.at(num, codes, M * w[:, None])
+    den = np.bincount(codes, weights=w, minlength=S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den[:, None]
+
+
+def estimate_frame(res: DeltaResult, index: pd.Index, alpha: float,
+                   name: str = "estimate") -> pd.DataFrame:
+    """Tidy frame: estimate, se, lower, upper (percentile bounds for simulation)."""
+    lo, hi = res.conf_int(alpha)
+    out = pd.DataFrame({name: res.estimate, "se": res.se, "lower": lo, "upper": hi},
+                       index=index)
+    if res.method == "none":
+        out[["se", "lower", "upper"]] = np.nan
+    return out
+
+
+def predicted_shares(ctx: PostContext, *, by: Any = None, se: str = "delta",
+                     alpha: float = 0.05, n_draws: int = 1000, rng: Any = None) -> pd.DataFrame:
+    """Predicted shares by sample enumeration, overall or by segment, with standard errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: alternative (or (segment, alternative)); columns ``share, se, lower, upper``.
+    """
+    d = ctx.design
+    w = ctx.weight
+    alts = pd.Index(list(d.alternatives), name="alternative")
+    if by is None:
+        codes, labels = np.zeros(d.n_cases, dtype=np.intp), None
+    else:
+        codes, labels, _ = segment_codes(by, ctx)
+    S = 1 if labels is None else len(labels)
+
+    def shares(beta: np.ndarray) -> np.ndarray:
+        return _segment_means(design_proba(d, beta), w, codes, S).ravel()
+
+    r = standard_errors(shares, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws,
+                        rng=rng)
+    index = alts if labels is None else pd.MultiIndex.from_product([labels, alts])
+    return estimate_frame(r, index, alpha, "share")
+
+
+def share_table(ctx: PostContext, *, by: Any = None) -> pd.DataFrame:
+    """Observed and predicted shares side by side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: alternative (or (segment, alternative)); columns ``observed`` (weighted choice
+        frequency), ``predicted`` (sample enumeration), ``difference`` (predicted - observed),
+        ``observed_count`` and ``predicted_count`` (weighted sums).
+    """
+    d = ctx.design
+    if d.chosen is None:
+        raise ChoiceDataError("These data carry no observed choices; an observed-vs-predicted "
+                              "table needs them (use predicted_shares for prediction only).")
+    w = ctx.weight
+    P = design_proba(d, ctx.beta)
+    Y = np.zeros_like(P)
+    Y[np.arange(d.n_cases), d.chosen] = 1.0
+    alts = pd.Index(list(d.alternatives), name="alternative")
+    if by is None:
+        codes, labels = np.zeros(d.n_cases, dtype=np.intp), None
+    else:
+        codes, labels, _ = segment_codes(by, ctx)
+    S = 1 if labels is None else len(labels)
+    obs = _segment_means(Y, w, codes, S)
+    pred = _segment_means(P, w, codes, S)
+    tot = np.bincount(codes, weights=w, minlength=S)[:, None]
+    index = alts if labels is None else pd.MultiIndex.from_product([labels, alts])
+    return pd.DataFrame({"observed": obs.ravel(), "predicted": pred.ravel(),
+                         "difference": (pred - obs).ravel(),
+                         "observed_count": (obs * tot).ravel(),
+                         "predicted_count": (pred * tot).ravel()}, index=index)
