@@ -1,14 +1,24 @@
-"""Small helpers shared by the input checks: suggestions, case listings, option checks."""
+"""Helpers shared by the input checks: suggestions, listings of ids, option checks, and the
+collector that gathers every problem of a frame into one error.
+
+The checks at the boundary (:mod:`choicekit.data`, :mod:`choicekit.design`) do not stop at the
+first problem: each check adds a line to a :class:`Problems` collector together with the rows
+it affects, and one :class:`~choicekit.exceptions.ChoiceDataError` then lists every kind of
+problem (or, with ``invalid="drop"``, the affected cases are dropped with a
+:class:`~choicekit.exceptions.DataWarning` giving the same listing).
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["suggest", "first_cases", "check_option", "plural"]
+__all__ = ["suggest", "first_cases", "first_rows", "show_values", "check_option", "plural",
+           "python_scalar", "to_float", "zero_one", "Problems"]
 
 
 def suggest(name: str, candidates: Iterable[Any], n: int = 3) -> str:
@@ -24,12 +34,35 @@ def suggest(name: str, candidates: Iterable[Any], n: int = 3) -> str:
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
-def first_cases(ids: Sequence[Any] | np.ndarray, k: int = 5) -> str:
+def _show(x: Any) -> str:
+    x = python_scalar(x)
+    return repr(x) if isinstance(x, str) else str(x)
+
+
+def first_cases(ids: Sequence[Any] | np.ndarray | pd.Index, k: int = 5) -> str:
     """``"3 cases (ids 4, 17, 22)"``: the count and the first ``k`` ids."""
     ids = list(ids)
-    shown = ", ".join(repr(i) if isinstance(i, str) else str(i) for i in ids[:k])
+    shown = ", ".join(_show(i) for i in ids[:k])
     more = ", ..." if len(ids) > k else ""
     return f"{len(ids)} {plural(len(ids), 'case')} (ids {shown}{more})"
+
+
+def first_rows(labels: Sequence[Any] | np.ndarray | pd.Index, k: int = 5) -> str:
+    """``"2 rows (index 4, 17)"``: the count and the first ``k`` row labels of the frame."""
+    labels = list(labels)
+    shown = ", ".join(_show(i) for i in labels[:k])
+    more = ", ..." if len(labels) > k else ""
+    return f"{len(labels)} {plural(len(labels), 'row')} (index {shown}{more})"
+
+
+def show_values(values: Any, k: int = 5) -> str:
+    """The first ``k`` distinct values, as ``"'n/a', '?', 7"``."""
+    try:
+        uniq = list(pd.unique(pd.Series(np.asarray(values, dtype=object))))
+    except TypeError:  # unhashable values (lists, dicts)
+        uniq = list(np.asarray(values, dtype=object))
+    shown = [repr(python_scalar(v)) for v in uniq[:k]]
+    return ", ".join(shown) + (", ..." if len(uniq) > k else "")
 
 
 def plural(n: int, word: str) -> str:
@@ -37,8 +70,101 @@ def plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
+def python_scalar(x: Any) -> Any:
+    """A numpy scalar as the matching Python scalar (labels print as ``0``, not ``np.int64(0)``)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
 def check_option(name: str, value: Any, allowed: Sequence[Any], exc: type[Exception]) -> None:
     """Raise ``exc`` naming the allowed values when ``value`` is not one of them."""
-    if value not in allowed:
+    try:
+        ok = bool(value in allowed)
+    except (TypeError, ValueError):  # e.g. an unhashable value or an array
+        ok = False
+    if not ok:
         choices = ", ".join(repr(a) for a in allowed)
         raise exc(f"`{name}` must be one of {choices}. Got {value!r} instead.")
+
+
+def to_float(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as float64 plus the mask of its *non-numeric* entries (which become NaN).
+
+    Numeric and boolean columns convert directly (missing values become NaN and are not
+    "non-numeric"). Other columns (object, string, categorical) are converted entry by entry
+    with :func:`pandas.to_numeric`, so numeric strings such as ``"1.5"`` are accepted; entries
+    that are present but cannot be read as a real number (``"n/a"``, ``"?"``, dates, complex
+    numbers) are flagged.
+    """
+    n = len(col)
+    if pd.api.types.is_complex_dtype(col.dtype):
+        return np.full(n, np.nan), col.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan), np.zeros(n, dtype=bool)
+    obj = pd.Series(np.asarray(col, dtype=object))
+    present = obj.notna().to_numpy()
+    try:
+        num = pd.to_numeric(obj, errors="coerce")
+    except (TypeError, ValueError):  # pragma: no cover - to_numeric coerces what it can
+        return np.full(n, np.nan), present
+    if pd.api.types.is_complex_dtype(num.dtype):
+        return np.full(n, np.nan), present
+    out = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out, present & np.isnan(out) & ~_nan_strings(obj)
+
+
+def _nan_strings(obj: pd.Series) -> np.ndarray:
+    """Entries that are the text of a missing value ("nan", "NaN", "") and so count as missing."""
+    s = obj.map(lambda v: isinstance(v, str) and v.strip().lower() in ("", "nan", "na"))
+    return s.to_numpy(dtype=bool)
+
+
+def zero_one(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A 0/1 (or boolean) column as bool plus the mask of entries that are not 0/1."""
+    raw = col.to_numpy()
+    if raw.dtype == bool:
+        return raw, np.zeros(len(raw), dtype=bool)
+    num, _ = to_float(col)
+    bad = ~np.isin(num, (0.0, 1.0))
+    return num == 1.0, bad
+
+
+class Problems:
+    """Every problem found in one pass over a frame: a message per kind plus the rows hit.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the frame being checked.
+    """
+
+    def __init__(self, n_rows: int) -> None:
+        self.lines: list[str] = []
+        self.rows = np.zeros(n_rows, dtype=bool)
+
+    def add(self, message: str, rows: np.ndarray | None = None) -> None:
+        """Record one kind of problem and the rows (bool mask over the frame) it affects."""
+        self.lines.append(message)
+        if rows is not None:
+            self.rows |= rows
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def listing(self) -> str:
+        """The problems as an indented bullet list."""
+        return "\n".join(f"  - {line}" for line in self.lines)
+
+
+def affected_cases(rows: np.ndarray, case_codes: np.ndarray, n_cases: int) -> np.ndarray:
+    """Bool mask over cases: a case is affected when any of its rows is."""
+    out = np.zeros(n_cases, dtype=bool)
+    out[case_codes[rows & (case_codes >= 0)]] = True
+    return out
+
+
+def label_list(labels: Iterable[Hashable]) -> list[Any]:
+    """Labels as plain Python scalars (for messages and public attributes)."""
+    return [python_scalar(a) for a in labels]
