@@ -930,3 +930,26 @@ def _code_type_hint(bad: np.ndarray, declared: list[Any]) -> str:
         return (" The column holds numbers while the declared codes are text; declare numeric "
                 "codes.")
     return ""
+
+
+# =============================================================================================
+# Derived data for post-estimation (issue 4): the code lives in choicekit/data_changes.py.
+# =============================================================================================
+
+
+def _with_variables(self: ChoiceData, values: Mapping[str, Any]) -> ChoiceData:
+    """The same data with some variables replaced (:func:`.data_changes.with_variables`)."""
+    from .data_changes import with_variables
+
+    return with_variables(self, values)
+
+
+def _restrict_alternatives(self: ChoiceData, alternatives: Sequence[Hashable]) -> ChoiceData:
+    """Data on a subset of alternatives (:func:`.data_changes.restrict_alternatives`)."""
+    from .data_changes import restrict_alternatives
+
+    return restrict_alternatives(self, alternatives)
+
+
+ChoiceData.with_variables = _with_variables  # type: ignore[attr-defined]
+ChoiceData.restrict_alternatives = _restrict_alternatives  # type: ignore[attr-defined]
