@@ -6,7 +6,7 @@ formula) -> ``MNL`` (a model with its frozen design) -> ``fit()`` -> ``MNLResult
 
 from __future__ import annotations
 
-from . import datasets
+from . import datasets, plots
 from .data import ChoiceData
 from .exceptions import (
     ChoiceDataError,
@@ -18,10 +18,13 @@ from .exceptions import (
     IdentificationWarning,
     SpecificationError,
 )
+from .gumbel import GumbelCheck, gumbel_check
 from .kernels import log_softmax, logsum, softmax
 from .model import MNL
+from .recovery import RecoveryStudy, recovery_study
 from .results import MNLResults
 from .specification import Beta, Var, exp, log
+from .synthetic import SyntheticData, make_choice_data
 
 __version__ = "0.1.0"
 
@@ -37,6 +40,13 @@ __all__ = [
     "log_softmax",
     "logsum",
     "datasets",
+    "plots",
+    "gumbel_check",
+    "GumbelCheck",
+    "make_choice_data",
+    "SyntheticData",
+    "recovery_study",
+    "RecoveryStudy",
     "ChoiceKitError",
     "ChoiceDataError",
     "SpecificationError",

@@ -51,6 +51,7 @@ from .simulation import (
     as_generator,
     draw_errors,
     simulate_counts,
+    spawn_generators,
 )
 
 __all__ = [
@@ -494,7 +495,7 @@ def shift_invariance_check(v: Any, available: Any = None, *, shift: float = 10.0
     """
     mu = _check_scale_error(scale, error)
     arr, avail, _, cols = _utilities_input(np.asarray(v, dtype=np.float64).ravel(), available)
-    gens = as_generator(rng).spawn(2)
+    gens = spawn_generators(rng, 2)
     base = simulate_counts(arr, avail, n_draws, gens[0], mu, error=error)[0]
     shifted = simulate_counts(arr + float(shift), avail, n_draws, gens[1], mu, error=error)[0]
     m = avail[0]
@@ -532,7 +533,7 @@ def iia_check(v: Any, *, a: int = 0, b: int = 1, removed: int = 2, n_draws: int 
                                  "choice set (not NaN).")
     reduced = avail.copy()
     reduced[0, removed] = False
-    gens = as_generator(rng).spawn(2)
+    gens = spawn_generators(rng, 2)
     full = simulate_counts(arr, avail, n_draws, gens[0], mu, error=error)[0]
     red = simulate_counts(arr, reduced, n_draws, gens[1], mu, error=error)[0]
     n1, n2 = full[a] + full[b], red[a] + red[b]
@@ -563,7 +564,7 @@ def gumbel_check(V: Any = None, available: Any = None, *, n_draws: int = 10**6,
     n_draws_ks : int, default 100_000
         Draws for the two KS checks and the mean of the maximum.
     rng : int, Generator, SeedSequence or None
-        One seed; each check gets an independent child stream (``Generator.spawn``).
+        One seed; each check gets an independent child stream (SeedSequence spawning).
     scale : float, default 1.0
         Gumbel scale :math:`\\mu`.
     error : {"gumbel", "normal"}, default "gumbel"
@@ -601,7 +602,7 @@ def gumbel_check(V: Any = None, available: Any = None, *, n_draws: int = 10**6,
                                  "in the choice set.")
     full = np.where(avail, arr, np.nan)
     frame = pd.DataFrame(full, index=rows, columns=cols)
-    gens = as_generator(rng).spawn(5)
+    gens = spawn_generators(rng, 5)
     row = int(np.argmax(avail.sum(axis=1)))
     v = full[row]
     in_set = np.flatnonzero(avail[row])

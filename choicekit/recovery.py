@@ -54,33 +54,15 @@ from .exceptions import (
 )
 from .inference import COV_TYPES
 from .kernels import utilities
-from .simulation import ErrorKind, _check_scale_error, simulate_choices
+from .simulation import ErrorKind, _check_scale_error, simulate_choices, spawn_seeds
 
 if TYPE_CHECKING:
     from .model import MNL
     from .synthetic import SyntheticData
 
-__all__ = ["RecoveryStudy", "recovery_study", "spawn_seeds"]
+__all__ = ["RecoveryStudy", "recovery_study"]
 
 ProgressArg = bool | Callable[[int, int], None]
-
-
-def spawn_seeds(rng: Any, n: int) -> tuple[np.random.SeedSequence, list[np.random.SeedSequence]]:
-    """The root ``SeedSequence`` of ``rng`` and ``n`` independent children.
-
-    ``rng`` may be an int, None (fresh entropy, recorded in the root), a SeedSequence or a
-    Generator (its own seed sequence is spawned from, so repeated calls differ).
-    """
-    if isinstance(rng, np.random.Generator):
-        root = rng.bit_generator.seed_seq
-    elif isinstance(rng, np.random.SeedSequence):
-        root = rng
-    elif rng is None or (isinstance(rng, (int, np.integer)) and rng >= 0):
-        root = np.random.SeedSequence(rng)
-    else:
-        raise SpecificationError(f"`rng` must be a non-negative int seed, a numpy Generator, a "
-                                 f"SeedSequence or None. Got {rng!r}.")
-    return root, root.spawn(n)
 
 
 @dataclass(frozen=True)

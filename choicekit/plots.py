@@ -1,0 +1,181 @@
+"""Figures for the Gumbel derivation checks and recovery studies (optional matplotlib).
+
+Every function imports matplotlib lazily, draws on a new :class:`matplotlib.figure.Figure`
+(or on a given ``ax``) without touching pyplot's global state, and returns the Figure; none
+calls ``show()``. Save with ``fig.savefig(path)``. Install the extra with
+``pip install choicekit[plot]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from .exceptions import SpecificationError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .gumbel import FrequencyCheck, GumbelCheck, KSCheck, MaxUtilityCheck
+    from .recovery import RecoveryStudy
+
+__all__ = ["plot_frequencies", "plot_gumbel_difference", "plot_max_utility", "plot_recovery"]
+
+
+def _figure(ax: Axes | None, **kwargs: Any) -> tuple[Figure, Axes]:
+    """A new Figure with one Axes (no pyplot), or ``ax`` and its figure."""
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("Plots need matplotlib: pip install 'choicekit[plot]'.") from None
+    fig = Figure(**kwargs)
+    return fig, fig.add_subplot()
+
+
+def plot_frequencies(check: FrequencyCheck | GumbelCheck, *, ax: Axes | None = None,
+                     n_se: float = 4.0) -> Figure:
+    """Simulated choice frequency against softmax probability, one point per cell.
+
+    Parameters
+    ----------
+    check : FrequencyCheck or GumbelCheck
+    ax : matplotlib Axes, optional
+    n_se : float, default 4.0
+        Half-width of the error bars, in binomial standard errors.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .gumbel import FrequencyCheck, GumbelCheck
+
+    if isinstance(check, GumbelCheck):
+        check = check.frequencies
+    if not isinstance(check, FrequencyCheck):
+        raise SpecificationError(f"Expected a FrequencyCheck or GumbelCheck; got "
+                                 f"{type(check).__name__}.")
+    t = check.table
+    fig, ax = _figure(ax, figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, label="frequency = probability")
+    ax.errorbar(t["probability"], t["frequency"], yerr=n_se * t["se"], fmt="o", ms=4,
+                capsize=2, label=f"simulated (bars: {n_se:g} binomial s.e.)")
+    ax.set_xlabel("softmax probability")
+    ax.set_ylabel(f"simulated frequency ({check.n_draws:,} draws)")
+    ax.set_title(f"Pearson chi2 = {check.chi2:.1f}, df = {check.df}, "
+                 f"p = {check.chi2_pvalue:.3g}", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def plot_gumbel_difference(check: KSCheck | GumbelCheck, *, bins: int = 100,
+                           ax: Axes | None = None) -> Figure:
+    """Empirical density of the error difference against the logistic density.
+
+    The normal density with the same variance is drawn for comparison: the two are close,
+    which is why the KS test needs many draws to tell them apart.
+    """
+    from .gumbel import GumbelCheck, KSCheck
+
+    if isinstance(check, GumbelCheck):
+        check = check.difference
+    if not isinstance(check, KSCheck):
+        raise SpecificationError(f"Expected a KSCheck or GumbelCheck; got "
+                                 f"{type(check).__name__}.")
+    x = check.sample
+    fig, ax = _figure(ax, figsize=(6, 4))
+    lo, hi = np.quantile(x, [0.001, 0.999])
+    ax.hist(x, bins=bins, range=(lo, hi), density=True, color="C0", alpha=0.5,
+            label=f"e1 - e2 ({check.n:,} draws)")
+    grid = np.linspace(lo, hi, 400)
+    ax.plot(grid, stats.logistic.pdf(grid, loc=check.loc, scale=check.scale), color="C3",
+            label=check.reference)
+    sd = check.scale * np.pi / np.sqrt(3.0)
+    ax.plot(grid, stats.norm.pdf(grid, loc=check.loc, scale=sd), color="0.4", ls="--",
+            label="normal, same variance")
+    ax.set_xlabel("difference of errors")
+    ax.set_ylabel("density")
+    ax.set_title(f"KS = {check.statistic:.4f}, p = {check.pvalue:.3g}", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_max_utility(check: MaxUtilityCheck | GumbelCheck, *, bins: int = 100,
+                     ax: Axes | None = None) -> Figure:
+    """Empirical density of the maximum utility against Gumbel(logsum, scale)."""
+    from .gumbel import GumbelCheck, MaxUtilityCheck
+
+    if isinstance(check, GumbelCheck):
+        check = check.maximum
+    if not isinstance(check, MaxUtilityCheck):
+        raise SpecificationError(f"Expected a MaxUtilityCheck or GumbelCheck; got "
+                                 f"{type(check).__name__}.")
+    ks = check.ks
+    x = ks.sample
+    fig, ax = _figure(ax, figsize=(6, 4))
+    lo, hi = np.quantile(x, [0.001, 0.999])
+    ax.hist(x, bins=bins, range=(lo, hi), density=True, color="C0", alpha=0.5,
+            label=f"max utility ({ks.n:,} draws)")
+    grid = np.linspace(lo, hi, 400)
+    ax.plot(grid, stats.gumbel_r.pdf(grid, loc=ks.loc, scale=ks.scale), color="C3",
+            label=ks.reference)
+    ax.axvline(check.logsum, color="0.3", ls=":", label=f"logsum = {check.logsum:.3f}")
+    ax.axvline(check.expected_max, color="C2", ls="--",
+               label=f"logsum + gamma = {check.expected_max:.3f}")
+    ax.set_xlabel("maximum utility")
+    ax.set_ylabel("density")
+    ax.set_title(f"KS = {ks.statistic:.4f}, p = {ks.pvalue:.3g}; mean {check.mean_max:.3f}",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_recovery(study: RecoveryStudy, *, cov_type: str | None = None,
+                  bins: int = 30) -> Figure:
+    """Sampling distribution of each estimate, with the true value and the mean marked.
+
+    The normal density centred at the true value with the mean standard error of
+    ``cov_type`` (default: the study's first) shows what the asymptotic theory predicts.
+    """
+    from .recovery import RecoveryStudy
+
+    if not isinstance(study, RecoveryStudy):
+        raise SpecificationError(f"Expected a RecoveryStudy; got {type(study).__name__}.")
+    ct = study.cov_types[0] if cov_type is None else cov_type
+    if ct not in study.std_errors:
+        raise SpecificationError(f"The study has no standard errors of type {ct!r}; it has "
+                                 f"{study.cov_types}.")
+    names = list(study.true_params.index)
+    k = len(names)
+    ncol = min(3, k)
+    nrow = -(-k // ncol)
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover
+        raise ImportError("Plots need matplotlib: pip install 'choicekit[plot]'.") from None
+    fig = Figure(figsize=(4 * ncol, 3 * nrow), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
+    est = study.estimates.to_numpy()[study.converged]
+    mean_se = study.std_errors[ct].to_numpy()[study.converged].mean(axis=0)
+    for i, name in enumerate(names):
+        ax = axes[i]
+        x = est[:, i]
+        truth = float(study.true_params.iloc[i])
+        ax.hist(x, bins=bins, density=True, color="C0", alpha=0.5)
+        grid = np.linspace(min(x.min(), truth - 4 * mean_se[i]),
+                           max(x.max(), truth + 4 * mean_se[i]), 300)
+        ax.plot(grid, stats.norm.pdf(grid, truth, mean_se[i]), color="C3", lw=1,
+                label=f"N(true, mean {ct} SE)")
+        ax.axvline(truth, color="k", lw=1.5, label=f"true {truth:.3g}")
+        ax.axvline(x.mean(), color="C2", ls="--", label=f"mean {x.mean():.3g}")
+        ax.set_title(str(name), fontsize=10)
+        ax.legend(fontsize=7)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    fig.suptitle(f"Recovery: {study.n_used} replications of {study.n_cases:,} cases",
+                 fontsize=11)
+    return fig
