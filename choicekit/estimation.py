@@ -2,39 +2,74 @@
 
 The objective is :math:`f(\\theta) = -\\ell(\\theta) / N` over the free parameters
 :math:`\\theta` (fixed parameters are folded into the utility offset), with analytic gradient
-and Hessian. Its value, gradient and Hessian come from one pass of the kernels over the design
-(in chunks of cases, so memory stays bounded) and are cached per parameter vector, since
-SciPy's trust-region methods ask for them in separate calls.
+and Hessian. Its value, gradient and Hessian come from one fused pass of the kernels over the
+design (:func:`choicekit.kernels.chunk_derivatives`), in chunks of cases so that the
+temporaries stay small (and in cache), with workspaces reused across iterations.
+
+The default optimizer (``method="newton"``) is a plain Newton-Raphson iteration with a
+backtracking line search. The logit log-likelihood is concave, so the Newton direction is
+always an ascent direction and the full step is accepted from the first iterations on; the
+iteration converges quadratically and each iteration costs exactly one pass over the design.
+SciPy's trust-region and quasi-Newton methods remain available by name; for small models
+their per-iteration bookkeeping costs more than the likelihood itself.
+
+References
+----------
+Nocedal, J. & Wright, S. J. (2006). *Numerical Optimization*, 2nd ed., Springer: ch. 3
+(backtracking line search, Armijo condition) and ch. 4 (trust regions).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize
 
 from .design import Design
-from .exceptions import ConvergenceWarning, EstimationError
-from .kernels import loglike_derivatives, score_obs
+from .exceptions import ConvergenceWarning, EstimationError, SpecificationError
+from .kernels import KernelWorkspace, chunk_derivatives, score_obs, to_parameter_major
 
-__all__ = ["Objective", "Optimum", "maximize_loglike", "METHODS", "chunk_slices"]
+__all__ = ["Objective", "Optimum", "maximize_loglike", "newton_raphson", "METHODS",
+           "chunk_slices"]
 
-Method = Literal["newton", "bfgs", "lbfgsb", "trust-constr"]
-METHODS = ("newton", "bfgs", "lbfgsb", "trust-constr")
+Method = Literal["newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"]
+METHODS = ("newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr")
 
-#: elements of the (cases x alternatives x parameters) design processed per chunk: large enough
-#: for BLAS efficiency, small enough that the chunk temporaries (a few copies) stay ~100 MB.
-DEFAULT_CHUNK_ELEMENTS = 1 << 22
+#: elements of the (cases x alternatives x parameters) design processed per chunk. Measured on
+#: a 2-core Xeon (benchmarks/README.md): chunks of ~2 MB keep the design chunk and the product
+#: buffer in the per-core L2 cache between the passes of the fused kernel; much larger chunks
+#: fall out of cache, much smaller ones pay Python overhead per chunk.
+DEFAULT_CHUNK_ELEMENTS = 1 << 18
 
 
 def chunk_slices(n: int, per_case: int, chunk_size: int | None = None) -> list[slice]:
     """Slices of cases such that each chunk holds about ``DEFAULT_CHUNK_ELEMENTS`` values."""
     if chunk_size is None:
-        chunk_size = max(1024, DEFAULT_CHUNK_ELEMENTS // max(per_case, 1))
+        chunk_size = max(256, DEFAULT_CHUNK_ELEMENTS // max(per_case, 1))
+    chunk_size = max(1, int(chunk_size))
     return [slice(s, min(n, s + chunk_size)) for s in range(0, n, chunk_size)]
+
+
+#: designs up to this size are transposed once per fit into the kernel's parameter-major
+#: layout and kept (twice the memory, no per-iteration copy); larger ones are transposed chunk
+#: by chunk into a reused buffer on every evaluation, so memory stays bounded by the chunk size.
+TRANSPOSE_CACHE_BYTES = 1 << 28
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """What the fused kernel needs about one chunk of cases, prepared once per fit."""
+
+    sl: slice
+    Xt: np.ndarray | None  # (K, J n) parameter-major copy, or None: transpose on the fly
+    unavail: np.ndarray | None  # (J, n) or None when everything is available
+    chosen_flat: np.ndarray  # (n,) positions c_n * n + i
+    offset: np.ndarray | None  # (J, n)
+    weight: np.ndarray | None
+    x_chosen_sum: np.ndarray  # (K,): sum_n w_n x_{n c_n}, constant over iterations
 
 
 class Objective:
@@ -65,6 +100,8 @@ class Objective:
         self.fixed_values = np.array(fixed_values, dtype=np.float64)
         self.scale = float(design.n_cases)
         self.slices = chunk_slices(design.n_cases, X.shape[1] * max(X.shape[2], 1), chunk_size)
+        self._chunks: list[_Chunk] | None = None
+        self._workspace: KernelWorkspace | None = None
         self._key: bytes | None = None
         self._order = -1
         self._val: tuple[float, np.ndarray | None, np.ndarray | None] = (np.nan, None, None)
@@ -72,6 +109,31 @@ class Objective:
         #: derivatives computed with every value: the trust-region methods ask for value,
         #: gradient and Hessian at the same point in turn, so one fused pass serves all three
         self.eager_order = 2
+
+    def _prepare(self) -> list[_Chunk]:
+        """Per-chunk layouts and constants, built on first use (choices are fixed by then)."""
+        if self._chunks is not None:
+            return self._chunks
+        d = self.design
+        n, J, K = self.X.shape
+        cache = self.X.nbytes <= TRANSPOSE_CACHE_BYTES
+        ws = KernelWorkspace(max(sl.stop - sl.start for sl in self.slices), J, K)
+        chunks = []
+        for sl in self.slices:
+            m = sl.stop - sl.start
+            avail = d.avail[sl]
+            unavail = None if avail.all() else np.ascontiguousarray(~avail.T)
+            chosen_flat = d.chosen[sl] * m + np.arange(m)
+            Xc = self.X[sl]
+            xc = Xc[np.arange(m), d.chosen[sl]]
+            w = None if d.weight is None else d.weight[sl]
+            chunks.append(_Chunk(
+                sl, to_parameter_major(Xc) if cache else None, unavail, chosen_flat,
+                None if self.offset is None else np.ascontiguousarray(self.offset[sl].T), w,
+                xc.sum(axis=0) if w is None else w @ xc))
+        self._chunks = chunks
+        self._workspace = ws
+        return chunks
 
     def full_params(self, theta: np.ndarray) -> np.ndarray:
         """The full parameter vector with ``theta`` in the free positions."""
@@ -86,21 +148,25 @@ class Objective:
         key = theta.tobytes()
         if key == self._key and self._order >= order:
             return self._val
-        d = self.design
-        ll, g, H = 0.0, np.zeros(self.n_free), np.zeros((self.n_free, self.n_free))
-        for sl in self.slices:
-            part = loglike_derivatives(
-                self.X[sl], theta, d.avail[sl], d.chosen[sl],
-                None if self.offset is None else self.offset[sl],
-                None if d.weight is None else d.weight[sl], order=order)
-            ll += part.loglike
+        chunks = self._prepare()
+        ws = self._workspace
+        J = self.X.shape[1]
+        ll = 0.0
+        g = np.zeros(self.n_free) if order >= 1 else None
+        H = np.zeros((self.n_free, self.n_free)) if order >= 2 else None
+        for c in chunks:
+            Xt = c.Xt if c.Xt is not None else ws.transposed(self.X[c.sl])
+            part_ll, part_g, part_H = chunk_derivatives(
+                Xt, J, theta, c.chosen_flat, c.unavail, c.offset, c.weight, order, ws,
+                c.x_chosen_sum)
+            ll += part_ll
             if order >= 1:
-                g += part.score
+                g += part_g
             if order >= 2:
-                H += part.hessian
+                H += part_H
         self.n_evaluations += 1
         self._key, self._order = key, order
-        self._val = (ll, g if order >= 1 else None, H if order >= 2 else None)
+        self._val = (ll, g, H)
         return self._val
 
     def score_obs(self, theta: np.ndarray) -> np.ndarray:
@@ -141,6 +207,114 @@ class Optimum:
     gradient_norm: float
 
 
+@dataclass(frozen=True)
+class NewtonResult:
+    """Outcome of :func:`newton_raphson` (the optimizer's view, before naming parameters)."""
+
+    theta: np.ndarray
+    loglike: float
+    score: np.ndarray
+    hessian: np.ndarray
+    converged: bool
+    message: str
+    iterations: int
+
+
+#: relative size of the last Newton step below which the iterate counts as the maximum: a
+#: Newton step is the distance to the optimum up to its square, so 1e-10 leaves the estimates
+#: accurate to ~1e-10 relative, well inside the 1e-8 agreement promised between code paths
+XTOL = 1e-10
+
+
+def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray | None,
+                                                                np.ndarray | None]],
+                   start: np.ndarray, scale: float, *, maxiter: int = 200,
+                   gtol: float = 1e-8, xtol: float = XTOL) -> NewtonResult:
+    """Maximize a concave log-likelihood by Newton-Raphson with backtracking.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(theta, order) -> (loglike, score, hessian)`` (sums over cases).
+    start : ndarray
+        Starting values.
+    scale : float
+        Number of cases :math:`N`; tolerances apply to the scaled gradient ``score / N``.
+    maxiter : int
+        Maximum Newton iterations.
+    gtol : float
+        Tolerance on the max-norm of ``score / N``.
+    xtol : float
+        Tolerance on the Newton step, relative to ``1 + |theta|``, elementwise.
+
+    Returns
+    -------
+    NewtonResult
+
+    Notes
+    -----
+    At :math:`\\theta_k` the direction solves :math:`(-H_k) d_k = g_k` (Cholesky when
+    :math:`-H_k` is positive definite; an eigen-decomposition with the null directions dropped
+    when it is singular, e.g. an unidentified parameter). The step :math:`t d_k` starts at
+    :math:`t = 1` and is halved until the Armijo condition
+    :math:`\\ell(\\theta_k + t d_k) \\ge \\ell(\\theta_k) + 10^{-4}\\, t\\, g_k' d_k`
+    holds (up to rounding of :math:`\\ell`). Each trial point is evaluated with its score and
+    Hessian in the same pass, so an accepted step (the rule for a concave likelihood) costs
+    one pass over the data. Converged: :math:`\\max|g/N| \\le` ``gtol`` and the Newton step is
+    below ``xtol`` (relative), or the gradient is below ``gtol`` and no step can raise the
+    likelihood beyond rounding.
+    """
+    theta = np.array(start, dtype=np.float64)
+    ll, g, H = evaluate(theta, 2)
+    message = "maximum iterations reached"
+    converged = False
+    it = 0
+    while True:
+        gs = g / scale
+        gmax = float(np.abs(gs).max()) if gs.size else 0.0
+        d = _newton_direction(-H / scale, gs)
+        small = bool(np.all(np.abs(d) <= xtol * (1.0 + np.abs(theta))))
+        if gmax <= gtol and small:
+            converged, message = True, "Newton step and gradient below tolerance"
+            break
+        if it >= maxiter:
+            break
+        it += 1
+        slope = float(gs @ d) * scale  # directional derivative of ll along d, > 0
+        # rounding of ll: sums of N terms each with relative error ~eps
+        slack = 1e-13 * max(abs(ll), 1.0)
+        t = 1.0
+        accepted = False
+        for _ in range(60):
+            trial = theta + t * d
+            ll_t, g_t, H_t = evaluate(trial, 2)
+            if np.isfinite(ll_t) and ll_t >= ll + 1e-4 * t * slope - slack:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            converged = gmax <= gtol
+            message = ("gradient below tolerance; no step raises the likelihood beyond rounding"
+                       if converged else "line search failed: no ascent along the Newton "
+                       "direction")
+            break
+        theta, ll, g, H = trial, ll_t, g_t, H_t
+    return NewtonResult(theta, ll, g, H, converged, message, it)
+
+
+def _newton_direction(A: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``A d = g`` for symmetric positive semi-definite ``A`` (minus the Hessian)."""
+    if not np.isfinite(A).all():
+        return np.zeros_like(g)
+    try:
+        np.linalg.cholesky(A)  # raises unless A is positive definite
+        return np.linalg.solve(A, g)
+    except np.linalg.LinAlgError:
+        w, Q = np.linalg.eigh(A)
+        keep = w > 1e-10 * max(float(w.max()), 0.0)
+        return Q[:, keep] @ ((Q[:, keep].T @ g) / w[keep])
+
+
 def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "newton",
                      maxiter: int = 200, gtol: float = 1e-8) -> Optimum:
     """Maximize the log-likelihood over the free parameters.
@@ -150,20 +324,28 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
     objective : Objective
     start : ndarray
         Starting values of the free parameters.
-    method : {"newton", "bfgs", "lbfgsb", "trust-constr"}
-        ``newton``: SciPy's ``trust-exact`` (Newton steps in a trust region with the exact
-        Hessian), the default; ``bfgs``: quasi-Newton with analytic gradient; ``lbfgsb``:
-        limited-memory BFGS with bounds; ``trust-constr``: trust region with exact Hessian and
-        bounds.
+    method : {"newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"}
+        ``newton``: Newton-Raphson with a backtracking line search and the exact Hessian
+        (:func:`newton_raphson`), the default; ``trust-exact``: SciPy's Newton steps in a trust
+        region with the exact Hessian; ``bfgs``: quasi-Newton with analytic gradient;
+        ``lbfgsb``: limited-memory BFGS with bounds; ``trust-constr``: trust region with exact
+        Hessian and bounds. Only the last two respect bounds.
     maxiter : int
         Maximum iterations.
     gtol : float
-        Tolerance on the gradient of the objective ``-ll/N`` (max-norm for BFGS/L-BFGS-B,
-        2-norm for the trust-region methods).
+        Tolerance on the gradient of the objective ``-ll/N`` (max-norm for Newton, BFGS and
+        L-BFGS-B, 2-norm for SciPy's trust-region methods).
     """
     d = objective.design
     free = objective.free
-    ll0, _, _ = objective.evaluate(start, order=1)
+    if method in ("newton", "trust-exact", "bfgs") and d.has_bounds:
+        bounded = [n for n, lo, hi, f in zip(d.param_names, d.lower, d.upper, d.fixed)
+                   if not f and (np.isfinite(lo) or np.isfinite(hi))]
+        raise SpecificationError(
+            f"Parameters {bounded} have bounds, which method {method!r} cannot respect. Use "
+            "method='trust-constr' or 'lbfgsb'."
+        )
+    ll0, _, _ = objective.evaluate(start, order=2 if method == "newton" else 1)
     if not np.isfinite(ll0):
         raise EstimationError(
             "The log-likelihood is not finite at the starting values "
@@ -173,15 +355,48 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
     if objective.n_free == 0:
         ll, g, H = objective.evaluate(start, order=2)
         return Optimum(start, ll, g, H, True, "no free parameters", 0, method, 0.0)
+    if method == "newton":
+        nr = newton_raphson(objective.evaluate, start, objective.scale, maxiter=maxiter,
+                            gtol=gtol)
+        theta, converged, message, iterations = nr.theta, nr.converged, nr.message, nr.iterations
+    else:
+        theta, converged, message, iterations = _scipy_minimize(objective, start, method,
+                                                                maxiter, gtol)
+    ll, g, H = objective.evaluate(theta, order=2)
+    gnorm = float(np.abs(g / objective.scale).max()) if g.size else 0.0
+    if not converged and gnorm < 1e-6 and np.isfinite(ll):
+        # trust-region methods sometimes stop on a tiny radius at the optimum (precision loss);
+        # the projected gradient says whether that point is a maximum
+        converged = _stationary(theta, g, objective)
+        if converged:
+            message = f"{message} (accepted: scaled gradient max-norm {gnorm:.2e})"
+    if not converged:
+        names = np.asarray(d.param_names)[free]
+        worst = names[np.argsort(-np.abs(g))[:3]] if g.size else []
+        warnings.warn(
+            f"Estimation did not converge ({method}, {iterations} iterations): {message}. "
+            f"Scaled gradient max-norm {gnorm:.3g}, largest for {list(worst)}. Try other "
+            "starting values, rescale variables, raise `maxiter`, or check identification.",
+            ConvergenceWarning, stacklevel=3)
+    return Optimum(theta, ll, g, H, converged, message, iterations, method, gnorm)
+
+
+def _scipy_minimize(objective: Objective, start: np.ndarray, method: str, maxiter: int,
+                    gtol: float) -> tuple[np.ndarray, bool, str, int]:
+    """Run one of SciPy's optimizers on ``-ll/N`` (imported here: it costs import time)."""
+    from scipy import optimize
+
+    d = objective.design
+    free = objective.free
     objective.eager_order = 1 if method in ("bfgs", "lbfgsb") else 2
     bounds = None
     if method in ("lbfgsb", "trust-constr"):
         bounds = optimize.Bounds(d.lower[free], d.upper[free])
     with warnings.catch_warnings():
-        # SciPy's own warnings (e.g. "delta_grad == 0.0") are replaced by our report below
+        # SciPy's own warnings (e.g. "delta_grad == 0.0") are replaced by our report
         warnings.simplefilter("ignore", optimize.OptimizeWarning)
         warnings.simplefilter("ignore", UserWarning)
-        if method == "newton":
+        if method == "trust-exact":
             r = optimize.minimize(objective.fun, start, jac=objective.jac, hess=objective.hess,
                                   method="trust-exact",
                                   options={"gtol": gtol, "maxiter": maxiter})
@@ -197,29 +412,10 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
             r = optimize.minimize(objective.fun, start, jac=objective.jac, hess=objective.hess,
                                   method="trust-constr", bounds=bounds,
                                   options={"gtol": gtol, "xtol": 1e-14, "maxiter": maxiter})
-        else:  # pragma: no cover - validated by the caller
-            raise AssertionError(method)
-    theta = np.asarray(r.x, dtype=np.float64)
-    ll, g, H = objective.evaluate(theta, order=2)
-    gnorm = float(np.abs(g / objective.scale).max()) if g.size else 0.0
-    converged = bool(r.success)
-    message = str(r.message)
-    if not converged and gnorm < 1e-6 and np.isfinite(ll):
-        # trust-region methods sometimes stop on a tiny radius at the optimum (precision loss);
-        # the projected gradient says whether that point is a maximum
-        converged = _stationary(theta, g, objective)
-        if converged:
-            message = f"{message} (accepted: scaled gradient max-norm {gnorm:.2e})"
+        else:
+            raise SpecificationError(f"`method` must be one of {METHODS}. Got {method!r}.")
     iterations = int(getattr(r, "nit", getattr(r, "niter", 0)) or 0)
-    if not converged:
-        names = np.asarray(d.param_names)[free]
-        worst = names[np.argsort(-np.abs(g))[:3]] if g.size else []
-        warnings.warn(
-            f"Estimation did not converge ({method}, {iterations} iterations): {message}. "
-            f"Scaled gradient max-norm {gnorm:.3g}, largest for {list(worst)}. Try other "
-            "starting values, rescale variables, raise `maxiter`, or check identification.",
-            ConvergenceWarning, stacklevel=3)
-    return Optimum(theta, ll, g, H, converged, message, iterations, method, gnorm)
+    return np.asarray(r.x, dtype=np.float64), bool(r.success), str(r.message), iterations
 
 
 def _stationary(theta: np.ndarray, g: np.ndarray, objective: Objective) -> bool:

@@ -54,7 +54,11 @@ __all__ = [
     "loglike_obs",
     "score_obs",
     "LogitDerivatives",
+    "KernelWorkspace",
+    "to_parameter_major",
+    "chunk_derivatives",
     "loglike_derivatives",
+    "loglike_derivatives_reference",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -210,6 +214,167 @@ class LogitDerivatives:
     hessian: FloatArray | None
 
 
+class KernelWorkspace:
+    """Scratch buffers for the fused kernel, allocated once and reused across iterations.
+
+    Parameters
+    ----------
+    max_cases : int
+        Largest number of cases in one chunk.
+    n_alts, n_params : int
+        Alternatives and (free) parameters.
+
+    Notes
+    -----
+    A Newton iteration on a large design calls the kernel on many chunks. Allocating the
+    ``K x (J n)`` product buffer afresh on every call costs page faults (large blocks come from
+    ``mmap`` and are zeroed by the operating system) that are as expensive as the arithmetic;
+    reusing one buffer keeps the chunk's temporaries in cache.
+    """
+
+    def __init__(self, max_cases: int, n_alts: int, n_params: int) -> None:
+        self.max_cases = int(max_cases)
+        self.n_alts = int(n_alts)
+        self.n_params = int(n_params)
+        m, J, K = self.max_cases, self.n_alts, self.n_params
+        self.Xt = np.empty(K * J * m)  # a transposed chunk (when the caller has none cached)
+        self.V = np.empty(J * m)
+        self.E = np.empty(J * m)
+        self.WX = np.empty(K * J * m)
+        self.xbar = np.empty(K * m)
+        self.case = np.empty((3, m))
+
+    def fits(self, n: int, J: int, K: int) -> bool:
+        """Whether a chunk of ``n`` cases with ``J`` alternatives and ``K`` parameters fits."""
+        return n <= self.max_cases and J == self.n_alts and K == self.n_params
+
+    def transposed(self, X: FloatArray) -> FloatArray:
+        """``X`` ``(n, J, K)`` copied into the parameter-major layout ``(K, J * n)``."""
+        n, J, K = X.shape
+        out = self.Xt[:K * J * n].reshape(K, J, n)
+        np.copyto(out, X.transpose(2, 1, 0))
+        return out.reshape(K, J * n)
+
+
+def to_parameter_major(X: FloatArray) -> FloatArray:
+    """The ``(n, J, K)`` design of one chunk as the ``(K, J * n)`` matrix the fused kernel reads.
+
+    Row ``k`` holds parameter ``k``'s column for alternative 0 of every case, then alternative
+    1, and so on: position ``j * n + i`` is case ``i``, alternative ``j``.
+    """
+    n, J, K = X.shape
+    return np.ascontiguousarray(X.transpose(2, 1, 0)).reshape(K, J * n)
+
+
+def chunk_derivatives(
+    Xt: FloatArray,
+    n_alts: int,
+    beta: FloatArray,
+    chosen_flat: NDArray[np.intp],
+    unavail: NDArray[np.bool_] | None,
+    offset: FloatArray | None,
+    weight: FloatArray | None,
+    order: int,
+    workspace: KernelWorkspace,
+    x_chosen_sum: FloatArray | None = None,
+) -> tuple[float, FloatArray | None, FloatArray | None]:
+    """Fused log-likelihood, score and Hessian of one chunk (the fast path).
+
+    Parameters
+    ----------
+    Xt : ndarray, shape (K, J * n)
+        The chunk's design in parameter-major layout (:func:`to_parameter_major`), zero at
+        unavailable alternatives, C-contiguous float64.
+    n_alts : int
+        ``J``.
+    beta : ndarray, shape (K,)
+        Parameters.
+    chosen_flat : ndarray of int, shape (n,)
+        Position ``c_n * n + i`` of each case's chosen alternative in a row of ``Xt``.
+    unavail : ndarray of bool, shape (J, n), optional
+        True where an alternative is unavailable (alternative-major, like ``Xt``); None when
+        all are available, which saves a pass.
+    offset : ndarray, shape (J, n), optional
+        Parameter-free utility, alternative-major.
+    weight : ndarray, shape (n,), optional
+    order : {0, 1, 2}
+    workspace : KernelWorkspace
+        Buffers large enough for the chunk.
+    x_chosen_sum : ndarray, shape (K,), optional
+        :math:`\\sum_n w_n x_{n c_n}` for this chunk, which does not depend on ``beta``: an
+        estimator computes it once and passes it in; computed here when omitted.
+
+    Returns
+    -------
+    tuple
+        ``(loglike, score or None, hessian or None)``.
+
+    Notes
+    -----
+    Speed comes from two choices, both measured (``benchmarks/README.md``):
+
+    * *Layout.* With the design stored ``(n, J, K)`` every per-case operation (the maximum and
+      sum over alternatives, scaling rows by probabilities, summing rows within a case) runs
+      NumPy loops of length ``J`` or ``K``, a few elements, which costs several times the
+      arithmetic. In the parameter-major layout each of them is a loop over all cases of the
+      chunk: the maximum over alternatives is ``J - 1`` vector operations, scaling by
+      probabilities is one broadcast along contiguous rows.
+    * *Fusion.* Utilities, masked log-sum-exp and probabilities are computed in place in the
+      workspace. For the derivatives the product :math:`W X` with
+      :math:`W = \\mathrm{diag}(w_n P_{nj})` is formed once and serves three purposes: its
+      within-case sums are :math:`w_n \\bar x_n` (so the score
+      :math:`\\sum_n w_n x_{n c_n} - \\sum_n w_n \\bar x_n` needs no further pass over the
+      design), and the Hessian is one BLAS product
+      :math:`H = -(X' W X - \\sum_n w_n \\bar x_n \\bar x_n')`.
+    """
+    K, nJ = Xt.shape
+    J = n_alts
+    n = nJ // J
+    ws = workspace
+    V = ws.V[:nJ]
+    np.matmul(beta, Xt, out=V)
+    V2 = V.reshape(J, n)
+    if offset is not None:
+        V2 += offset
+    if unavail is not None:
+        np.copyto(V2, -np.inf, where=unavail)
+    m = ws.case[0, :n]
+    np.max(V2, axis=0, out=m)
+    V2 -= m
+    ll_obs = V.take(chosen_flat)  # V_{n c_n} - m_n
+    E = ws.E[:nJ]
+    np.exp(V, out=E)
+    E2 = E.reshape(J, n)
+    s = np.sum(E2, axis=0, out=ws.case[1, :n])
+    ll_obs -= np.log(s, out=ws.case[2, :n])
+    ll = float(ll_obs.sum() if weight is None else ll_obs @ weight)
+    if order == 0:
+        return ll, None, None
+    # probabilities times case weights, in place of the exponentials
+    np.reciprocal(s, out=s)
+    if weight is not None:
+        s *= weight
+    E2 *= s
+    if x_chosen_sum is None:
+        xc = Xt[:, chosen_flat]
+        x_chosen_sum = xc.sum(axis=1) if weight is None else xc @ weight
+    if order == 1:
+        return ll, x_chosen_sum - Xt @ E, None
+    WX = ws.WX[:K * nJ].reshape(K, nJ)
+    np.multiply(Xt, E, out=WX)
+    wxbar = ws.xbar[:K * n].reshape(K, n)
+    np.sum(WX.reshape(K, J, n), axis=1, out=wxbar)
+    score = x_chosen_sum - wxbar.sum(axis=1)
+    H = WX @ Xt.T
+    if weight is None:
+        H -= wxbar @ wxbar.T
+    else:
+        # w xbar xbar' = (w xbar)(w xbar)' / w; zero-weight cases contribute nothing
+        H -= (wxbar / np.where(weight > 0, weight, 1.0)) @ wxbar.T
+    H = -0.5 * (H + H.T)  # exact symmetry (the two BLAS triangles round differently)
+    return ll, score, H
+
+
 def loglike_derivatives(
     X: FloatArray,
     beta: FloatArray,
@@ -218,13 +383,14 @@ def loglike_derivatives(
     offset: FloatArray | None = None,
     weight: FloatArray | None = None,
     order: int = 2,
+    workspace: KernelWorkspace | None = None,
 ) -> LogitDerivatives:
     """Weighted log-likelihood and, by ``order``, its score and Hessian in one pass.
 
     Parameters
     ----------
     X : ndarray, shape (n, J, K)
-        Design, zero at unavailable alternatives, C-contiguous float64.
+        Design, zero at unavailable alternatives.
     beta : ndarray, shape (K,)
         Parameters.
     avail : ndarray of bool, shape (n, J)
@@ -237,6 +403,8 @@ def loglike_derivatives(
         Case weights.
     order : {0, 1, 2}
         0: log-likelihood only; 1: and the score; 2: and the Hessian.
+    workspace : KernelWorkspace, optional
+        Reusable buffers (allocated for this call when omitted or too small).
 
     Returns
     -------
@@ -244,9 +412,40 @@ def loglike_derivatives(
 
     Notes
     -----
-    The Hessian is formed as :math:`-(X' D X - \\bar X' W \\bar X)` with
-    :math:`D = \\mathrm{diag}(w_n P_{nj})`, one BLAS product over the ``(n J) x K`` design,
-    which is the dominant cost of a Newton iteration.
+    The fused kernel :func:`chunk_derivatives` on the transposed chunk;
+    :func:`loglike_derivatives_reference` computes the same quantities term by term, as
+    written in the module notes.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, J, K = X.shape
+    beta = np.asarray(beta, dtype=np.float64)
+    avail = np.asarray(avail, dtype=bool)
+    if workspace is None or not workspace.fits(n, J, K):
+        workspace = KernelWorkspace(n, J, K)
+    chosen_flat = np.asarray(chosen, dtype=np.intp) * n + np.arange(n)
+    unavail = None if avail.all() else np.ascontiguousarray(~avail.T)
+    ll, g, H = chunk_derivatives(
+        workspace.transposed(X), J, beta, chosen_flat, unavail,
+        None if offset is None else np.ascontiguousarray(np.asarray(offset, np.float64).T),
+        None if weight is None else np.asarray(weight, dtype=np.float64),
+        order, workspace)
+    return LogitDerivatives(ll, g, H)
+
+
+def loglike_derivatives_reference(
+    X: FloatArray,
+    beta: FloatArray,
+    avail: NDArray[np.bool_],
+    chosen: NDArray[np.intp],
+    offset: FloatArray | None = None,
+    weight: FloatArray | None = None,
+    order: int = 2,
+) -> LogitDerivatives:
+    """The unoptimised kernel: each term of the module notes computed on its own.
+
+    Same parameters and result as :func:`loglike_derivatives`. It allocates every
+    intermediate and passes over the design once per term; it is kept as the reference the
+    fused kernel is tested against (agreement to 1e-8 relative).
     """
     n, J, K = X.shape
     rows = np.arange(n)
@@ -256,18 +455,16 @@ def loglike_derivatives(
     ll = float(ll_obs.sum() if weight is None else ll_obs @ weight)
     if order == 0:
         return LogitDerivatives(ll, None, None)
-    P = np.exp(logp, out=logp)  # reuse the buffer: log-probabilities are no longer needed
+    P = np.exp(logp)
     wP = P if weight is None else P * weight[:, None]
-    # score = sum_n w_n x_{n c_n} - X' (w P), as one matrix-vector product over (n J) rows
     Xf = X.reshape(n * J, K)
     x_chosen = X[rows, chosen]
     g_chosen = x_chosen.sum(axis=0) if weight is None else weight @ x_chosen
     score = g_chosen - wP.reshape(-1) @ Xf
     if order == 1:
         return LogitDerivatives(ll, score, None)
-    xbar = np.einsum("nj,njk->nk", P, X, optimize=True)
-    WX = Xf * wP.reshape(-1, 1)
-    H = -(Xf.T @ WX)
+    xbar = np.einsum("nj,njk->nk", P, X)
+    H = -(Xf.T @ (Xf * wP.reshape(-1, 1)))
     wxbar = xbar if weight is None else xbar * weight[:, None]
     H += xbar.T @ wxbar
     H = 0.5 * (H + H.T)
