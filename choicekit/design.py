@@ -8,15 +8,16 @@ values, fixed mask, bounds). Kernels consume it in chunks of cases.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ._validation import first_cases, plural
+from ._validation import check_option, first_cases, plural
 from .data import ChoiceData
-from .exceptions import ChoiceDataError, SpecificationError
+from .exceptions import ChoiceDataError, DataWarning, SpecificationError
 from .specification import Expr, Specification, _Const
 
 __all__ = ["Design", "build_design", "MISSING_POLICIES"]
@@ -91,6 +92,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     need_choice : bool
         Require observed choices (estimation) or not (prediction).
     """
+    check_option("missing", missing, MISSING_POLICIES, ChoiceDataError)
     if need_choice and not data.has_choice:
         raise ChoiceDataError(
             "These data carry no observed choices; pass `choice=` when building the ChoiceData "
@@ -120,13 +122,19 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     keep = None
     if bad.any():
         if missing == "raise":
-            raise ChoiceDataError(_missing_report(data, spec, bad))
+            raise ChoiceDataError(_missing_report(data, spec, bad)
+                                  + "\nClean the data, or pass missing='drop' to drop those "
+                                  "cases.")
         keep = ~bad
         dropped = data.cases[bad]
         if not keep.any():
-            raise ChoiceDataError("Every case has missing values in the variables the utilities "
-                                  "use; nothing is left after `missing='drop'`.\n"
+            raise ChoiceDataError("Every case has missing or non-numeric values in the variables "
+                                  "the utilities use; nothing is left after missing='drop'.\n"
                                   + _missing_report(data, spec, bad))
+        k = int(bad.sum())
+        warnings.warn(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
+                      f"{n - k} remain (see `model.dropped_cases`).\n"
+                      + _missing_report(data, spec, bad), DataWarning, stacklevel=3)
     chosen = data.chosen_array
     weight = data.weight_array
     group = data.group_array
@@ -138,10 +146,17 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         weight = None if weight is None else weight[keep]
         group = None if group is None else group[keep]
         cases = cases[keep]
-    single = avail.sum(axis=1) == 0
-    if single.any():
-        raise ChoiceDataError(f"No alternative is available in {first_cases(cases[single])}. "
-                              "Drop those cases.")
+    n_avail = avail.sum(axis=1)
+    if (n_avail == 0).any():
+        raise ChoiceDataError(f"No alternative is available in {first_cases(cases[n_avail == 0])}."
+                              " Drop those cases.")
+    if need_choice and (n_avail == 1).any():
+        warnings.warn(
+            f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
+            "alternative. They are kept but carry no information: their chosen probability is 1 "
+            "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
+            f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
+            "that matters.", DataWarning, stacklevel=3)
     for arr in (X, offset, avail):
         if arr is not None:
             arr.setflags(write=False)
@@ -157,7 +172,8 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
 
 
 def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray) -> str:
-    """Name every (variable, alternative) with non-finite values where available."""
+    """Name every (variable, alternative) with unusable values where available: NaN, non-numeric
+    entries and infinite values are counted separately."""
     avail = data.avail_array
     lines = []
     for j, alt in enumerate(data.alternatives):
@@ -169,14 +185,31 @@ def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray
                 continue
             col = v[:, j] if v.ndim == 2 else v
             nonfinite = ~np.isfinite(col) & avail[:, j]
-            if nonfinite.any():
-                kind = "NaN" if np.isnan(col[nonfinite]).all() else "NaN/infinite"
-                lines.append(f"  - variable {name!r} is {kind} for alternative {alt!r} in "
-                             f"{first_cases(data.cases[nonfinite])}")
+            if not nonfinite.any():
+                continue
+            nn = data.nonnumeric(name)
+            nonnum = np.zeros(len(col), dtype=bool)
+            examples = ""
+            if nn is not None:
+                mask = nn[0][:, j] if nn[0].ndim == 2 else nn[0]
+                nonnum = mask & avail[:, j]
+                examples = nn[1]
+            kinds = []
+            k_nonnum = int(nonnum.sum())
+            k_nan = int((np.isnan(col) & avail[:, j] & ~nonnum).sum())
+            k_inf = int((np.isinf(col) & avail[:, j]).sum())
+            if k_nan:
+                kinds.append(f"{k_nan} missing (NaN)")
+            if k_nonnum:
+                kinds.append(f"{k_nonnum} non-numeric ({examples})")
+            if k_inf:
+                kinds.append(f"{k_inf} infinite")
+            lines.append(f"  - variable {name!r} for alternative {alt!r}: "
+                         f"{', '.join(kinds)} {plural(k_nan + k_nonnum + k_inf, 'value')} in "
+                         f"{first_cases(data.cases[nonfinite])}")
     if not lines:  # the expression itself produced inf/NaN (e.g. log(0), division by zero)
         lines.append(f"  - the utility expressions evaluate to NaN/inf in "
                      f"{first_cases(data.cases[bad_cases])} (e.g. log of 0 or division by 0)")
     k = int(bad_cases.sum())
-    return (f"Missing or non-finite values in {k} {plural(k, 'case')} where the alternative is "
-            "available:\n" + "\n".join(lines)
-            + "\nClean the data, or pass missing='drop' to drop those cases.")
+    return (f"Missing, non-numeric or infinite values in {k} {plural(k, 'case')} where the "
+            "alternative is available:\n" + "\n".join(lines))
