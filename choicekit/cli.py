@@ -1,12 +1,59 @@
-"""Command-line interface: ``choicekit demo`` (and more subcommands as they come)."""
+"""Command-line interface: ``choicekit demo`` and ``choicekit fit DATA --spec SPEC.toml``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-__all__ = ["main", "demo"]
+__all__ = ["main", "demo", "fit_command", "results_to_dict", "results_table"]
+
+_FIT_EPILOG = """\
+SPEC is a small TOML file: the data layout, the alternatives and their availability, optional
+row filter and derived variables, and the utilities (expressions) or a formula. Example
+(examples/specs/swissmetro_b01logit.toml):
+
+  [data]
+  layout = "wide"
+  choice = "CHOICE"
+  filter = "PURPOSE in (1, 3) and CHOICE != 0"
+  [data.alternatives]
+  1 = "train"
+  2 = "sm"
+  3 = "car"
+  [availability]
+  train = "TRAIN_AV * (SP != 0)"
+  sm = "SM_AV"
+  car = "CAR_AV * (SP != 0)"
+  [variables]
+  TRAIN_COST = "TRAIN_CO * (GA == 0)"
+  SM_COST = "SM_CO * (GA == 0)"
+  [parameters]
+  ASC_TRAIN = 0.0
+  ASC_SM = { value = 0.0, fixed = true }
+  ASC_CAR = 0.0
+  B_TIME = 0.0
+  B_COST = 0.0
+  [utilities]
+  train = "ASC_TRAIN + B_TIME * TRAIN_TT / 100 + B_COST * TRAIN_COST / 100"
+  sm = "ASC_SM + B_TIME * SM_TT / 100 + B_COST * SM_COST / 100"
+  car = "ASC_CAR + B_TIME * CAR_TT / 100 + B_COST * CAR_CO / 100"
+  [estimation]
+  cov_type = "classical"      # or "robust", "opg", "cluster" (with [data] group)
+
+Instead of [parameters] + [utilities], a formula:  formula = "choice ~ cost + time | income"
+(with `reference = "car"` in a [formula] table to pick the base alternative).
+Expressions allow column names, numbers, + - * / **, comparisons, and/or/not, `x in (1, 3)`
+and log/exp/abs; they are interpreted, never evaluated as Python code.
+See docs/cli.md for the full format.
+
+Exit status: 0 on success, 1 if the estimation did not converge, 2 for bad input.
+"""
 
 
 def demo() -> str:
@@ -49,6 +96,71 @@ def demo() -> str:
     return "\n".join(lines)
 
 
+def results_to_dict(res: Any) -> dict[str, Any]:
+    """A JSON-ready dict of fitted results (NaN becomes ``None``)."""
+
+    def num(x: Any) -> float | None:
+        x = float(x)
+        return x if math.isfinite(x) else None
+
+    def series(s: Any) -> dict[str, float | None]:
+        return {str(k): num(v) for k, v in s.items()}
+
+    cov = res.cov_params()
+    return {
+        "model": "multinomial logit",
+        "n_cases": int(res.nobs),
+        "n_parameters_estimated": int(res.df_model),
+        "converged": bool(res.converged),
+        "cov_type": str(res.cov_type),
+        "loglik": num(res.llf),
+        "null_loglik": num(res.llnull),
+        "rho_squared": num(res.rho_squared),
+        "rho_squared_adj": num(res.rho_squared_adj),
+        "aic": num(res.aic),
+        "bic": num(res.bic),
+        "params": series(res.params),
+        "std_errors": series(res.bse),
+        "t_values": series(res.tvalues),
+        "p_values": series(res.pvalues),
+        "fixed": {str(k): bool(v) for k, v in res.fixed.items()},
+        "cov_params": {str(r): series(cov.loc[r]) for r in cov.index},
+    }
+
+
+def results_table(res: Any) -> Any:
+    """One row per parameter: estimate, std err, t, p, confidence bounds, fixed."""
+    import pandas as pd
+
+    ci = res.conf_int()
+    return pd.DataFrame({
+        "estimate": res.params, "std_err": res.bse, "t": res.tvalues, "p": res.pvalues,
+        "ci_lower": ci["lower"], "ci_upper": ci["upper"], "fixed": res.fixed,
+    }).rename_axis("parameter")
+
+
+def fit_command(data: str, spec: str, json_out: str | None = None,
+                csv_out: str | None = None) -> tuple[Any, str]:
+    """Fit the model of a spec file on a data file; write JSON/CSV if asked.
+
+    Returns
+    -------
+    (MNLResults, str)
+        The results and the summary text.
+    """
+    from .specfile import fit_spec, load_spec, read_data
+
+    model_spec = load_spec(spec)
+    frame = read_data(data, model_spec.data.get("sep"))
+    res = fit_spec(model_spec, frame)
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(results_to_dict(res), indent=2) + "\n",
+                                  encoding="utf-8")
+    if csv_out is not None:
+        results_table(res).to_csv(csv_out)
+    return res, str(res.summary())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``choicekit`` console script."""
     parser = argparse.ArgumentParser(
@@ -57,12 +169,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="fit a model on bundled simulated data and print its summary")
+    fit = sub.add_parser(
+        "fit", help="fit a multinomial logit described by a TOML spec file to a data file",
+        description="Fit a multinomial logit described by a TOML spec file to a data file and "
+        "print its summary.",
+        epilog=_FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit.add_argument("data", metavar="DATA",
+                     help="data file: CSV (comma-separated), or tab-separated if it ends in "
+                     ".dat, .tsv or .txt (override with `sep` in [data])")
+    fit.add_argument("--spec", required=True, metavar="SPEC.toml",
+                     help="TOML file describing the data layout and the model (see below)")
+    fit.add_argument("--json", metavar="OUT", dest="json_out",
+                     help="also write the results (estimates, SEs, covariance, fit "
+                     "statistics) as JSON to OUT")
+    fit.add_argument("--csv", metavar="OUT", dest="csv_out",
+                     help="also write the table of estimates as CSV to OUT")
+    fit.add_argument("--quiet", action="store_true", help="do not print the summary")
     args = parser.parse_args(argv)
     if args.command == "demo":
         print(demo())
         return 0
+    if args.command == "fit":
+        return _run_fit(args)
     parser.print_help()
     return 2
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from .exceptions import ChoiceKitError, ChoiceKitWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ChoiceKitWarning)
+        try:
+            res, text = fit_command(args.data, args.spec, args.json_out, args.csv_out)
+        except (ChoiceKitError, OSError) as err:
+            print(f"choicekit fit: error: {err}", file=sys.stderr)
+            return 2
+    for w in caught:
+        print(f"choicekit fit: warning: {w.message}", file=sys.stderr)
+    if not args.quiet:
+        print(text)
+    return 0 if res.converged else 1
 
 
 if __name__ == "__main__":  # pragma: no cover
