@@ -15,6 +15,11 @@ convention):
    (``DATASETS[name].url``): a download into the cache directory, checked against the known
    SHA-256 digest.
 
+Each ``load_<name>()`` returns the raw pandas frame; ``<name>_choicedata()`` returns a
+ready :class:`~choicekit.ChoiceData` (layout, alternatives, availability, alternative-varying
+variables for formulas, panel group), e.g. :func:`swissmetro_choicedata` with Biogeme's
+sample and availability rules.
+
 If none of these yields the file, a :class:`~choicekit.exceptions.ChoiceDataError` says where
 it looked and how to provide the file. Every call reads the file again and returns a new
 DataFrame; nothing is cached in memory. :func:`load_travelmode` falls back on the copy bundled
@@ -56,6 +61,14 @@ __all__ = [
     "load_swissmetro",
     "load_train",
     "load_travelmode",
+    "electricity_choicedata",
+    "fishing_choicedata",
+    "heating_choicedata",
+    "modecanada_choicedata",
+    "simulated_modechoice_choicedata",
+    "swissmetro_choicedata",
+    "train_choicedata",
+    "travelmode_choicedata",
 ]
 
 ENV_VAR = "CHOICEKIT_DATA"
@@ -955,3 +968,16 @@ def load_simulated_modechoice_metadata() -> dict[str, Any]:
     """
     text = _bundled("simulated_modechoice.json").read_text(encoding="utf-8")
     return json.loads(text)
+
+
+# ready ChoiceData (defined in a sibling module to keep this one about files)
+from ._dataset_choicedata import (  # noqa: E402
+    electricity_choicedata,
+    fishing_choicedata,
+    heating_choicedata,
+    modecanada_choicedata,
+    simulated_modechoice_choicedata,
+    swissmetro_choicedata,
+    train_choicedata,
+    travelmode_choicedata,
+)
