@@ -37,6 +37,7 @@ import math
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from ._validation import check_option
 from .exceptions import (
     ConvergenceWarning,
     EstimationError,
+    IdentificationWarning,
     SpecificationError,
 )
 from .inference import COV_TYPES
@@ -89,7 +91,8 @@ class RecoveryStudy:
     elapsed : float
         Wall-clock seconds.
     messages : list of str
-        Distinct failure messages (non-convergence, estimation errors).
+        Why replications were left out (non-convergence, unidentified parameters, estimation
+        errors), with counts.
     """
 
     true_params: pd.Series
@@ -253,12 +256,13 @@ def _run_block(task: _Task, seeds: Sequence[np.random.SeedSequence]) -> tuple[An
     est = np.full((len(seeds), k), np.nan)
     ses = {ct: np.full((len(seeds), k), np.nan) for ct in task.cov_types}
     ok = np.zeros(len(seeds), dtype=bool)
-    messages: set[str] = set()
+    reasons: Counter[str] = Counter()
     for i, seed in enumerate(seeds):
         chosen = simulate_choices(task.V, d.avail, rng=np.random.default_rng(seed),
                                   scale=task.scale, error=task.error)  # type: ignore[arg-type]
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with warnings.catch_warnings(record=True) as caught, \
+                    np.errstate(invalid="ignore"):
                 warnings.simplefilter("always")
                 res = model.with_choices(chosen).fit(start=task.start, cov_type="classical",
                                                      **task.fit_options)
@@ -266,14 +270,20 @@ def _run_block(task: _Task, seeds: Sequence[np.random.SeedSequence]) -> tuple[An
                 for ct in task.cov_types:
                     r = res if ct == "classical" else res.with_cov(ct, groups=task.groups)
                     ses[ct][i] = np.sqrt(np.diag(r._cov_free))
-            failed = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-            ok[i] = res.converged and not failed
-            if not ok[i]:
-                messages.add("some fits did not converge (e.g. an alternative never chosen); "
-                             "they are left out of the statistics")
         except (EstimationError, np.linalg.LinAlgError) as err:
-            messages.add(f"estimation failed in some replications: {err}")
-    return est, ses, ok, messages
+            reasons[f"estimation failed ({type(err).__name__}: {str(err)[:120]})"] += 1
+            continue
+        if not res.converged or any(issubclass(w.category, ConvergenceWarning)
+                                    for w in caught):
+            kinds = sorted({w.category.__name__ for w in caught})
+            reasons["the fit did not converge" + (f" ({', '.join(kinds)})" if kinds else "")] += 1
+        elif any(issubclass(w.category, IdentificationWarning) for w in caught) or not all(
+                np.isfinite(se[i]).all() and (se[i] > 0).all() for se in ses.values()):
+            reasons["some parameters were not identified (e.g. an alternative never chosen: "
+                    "its constant diverges)"] += 1
+        else:
+            ok[i] = True
+    return est, ses, ok, reasons
 
 
 def _progress_callback(progress: ProgressArg) -> Callable[[int, int], None] | None:
@@ -424,7 +434,11 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     ses = {ct: pd.DataFrame(np.vstack([r[1][ct] for r in results]), columns=names)
            for ct in cov_types}
     ok = np.concatenate([r[2] for r in results])
-    messages = sorted(set().union(*[r[3] for r in results]))
+    reasons: Counter[str] = Counter()
+    for r in results:
+        reasons.update(r[3])
+    messages = [f"{k} of {int(n_reps)} replications left out of the statistics: {why}."
+                for why, k in reasons.most_common()]
     return RecoveryStudy(
         true_params=truth, estimates=pd.DataFrame(est, columns=names), std_errors=ses,
         converged=ok, n_cases=int(d.n_cases), alpha=float(alpha), seed_entropy=root.entropy,
