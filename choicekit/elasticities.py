@@ -50,6 +50,7 @@ Train, K. (2009). *Discrete Choice Methods with Simulation*, 2nd ed., section 3.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,9 +84,12 @@ class Perturbation:
 def resolve_perturbations(variable: Any, ctx: PostContext) -> list[Perturbation]:
     """The perturbations a ``variable`` argument stands for.
 
-    ``variable`` is a long variable name (one row per alternative whose utility uses it), a
-    case-level column name (one row), or a mapping ``{row label: column}`` (one row each; the
-    label may be an alternative for a long variable).
+    ``variable`` is a long variable name (one row per alternative whose utility uses it;
+    a long variable that is constant within every case, such as income repeated on each row,
+    is a case-level variable and gives one row), a case-level column name (one row), or a
+    mapping ``{row label: column}`` (one row each; for a long variable, a label that is an
+    alternative perturbs that alternative's value, any other label perturbs all
+    alternatives' values together).
     """
     data, spec = ctx.data, ctx.model.specification
     alts = list(data.alternatives)
@@ -108,11 +112,7 @@ def resolve_perturbations(variable: Any, ctx: PostContext) -> list[Perturbation]
         out = []
         for label, name in variable.items():
             v = check(name)
-            if v.ndim == 2:
-                if label not in alts:
-                    raise SpecificationError(
-                        f"{name!r} varies over alternatives; its key must be an alternative "
-                        f"(one of {alts}), got {label!r}.")
+            if v.ndim == 2 and label in alts:
                 out.append(Perturbation(label, name, alts.index(label)))
             else:
                 out.append(Perturbation(label, name, None))
@@ -120,11 +120,21 @@ def resolve_perturbations(variable: Any, ctx: PostContext) -> list[Perturbation]
             raise SpecificationError("`variable` is an empty mapping.")
         return out
     v = check(variable)
-    if v.ndim == 1:
+    if v.ndim == 1 or _constant_within_cases(v, data.avail_array):
         return [Perturbation(variable, variable, None)]
     rows = [Perturbation(a, variable, j) for j, a in enumerate(alts)
             if variable in spec.utilities[a].variables()]
     return rows
+
+
+def _constant_within_cases(v: np.ndarray, avail: np.ndarray) -> bool:
+    """Whether a long variable is a case-level one stored in long form (as income)."""
+    x = np.where(avail, v, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(x, axis=1), np.nanmax(x, axis=1)
+    ok = np.isfinite(lo)
+    return bool(np.all(lo[ok] == hi[ok]))
 
 
 # ---------------------------------------------------------------------------------------------
