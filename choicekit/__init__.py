@@ -16,9 +16,11 @@ from .exceptions import (
     DataWarning,
     EstimationError,
     IdentificationWarning,
+    SeparationWarning,
     SpecificationError,
 )
 from .gumbel import GumbelCheck, gumbel_check
+from .identification import IdentificationReport
 from .kernels import log_softmax, logsum, softmax
 from .model import MNL
 from .recovery import RecoveryStudy, recovery_study
@@ -55,4 +57,6 @@ __all__ = [
     "ConvergenceWarning",
     "IdentificationWarning",
     "DataWarning",
+    "SeparationWarning",
+    "IdentificationReport",
 ]

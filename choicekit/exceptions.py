@@ -17,6 +17,7 @@ __all__ = [
     "ConvergenceWarning",
     "IdentificationWarning",
     "DataWarning",
+    "SeparationWarning",
 ]
 
 
@@ -50,3 +51,8 @@ class IdentificationWarning(ChoiceKitWarning):
 
 class DataWarning(ChoiceKitWarning):
     """The data were usable but something was dropped or looks suspicious."""
+
+
+class SeparationWarning(IdentificationWarning, ConvergenceWarning):
+    """The data are separated (perfect prediction): the maximum-likelihood estimates of some
+    parameters do not exist, and the fit is reported as not converged."""

@@ -21,6 +21,7 @@ from .data import ChoiceData
 from .design import MISSING_POLICIES, Design, build_design
 from .estimation import METHODS, Objective, Optimum, chunk_slices, maximize_loglike
 from .exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
+from .identification import IdentificationReport, check_identification, flag_separation
 from .inference import COV_TYPES
 from .kernels import log_softmax, utilities
 from .specification import Specification
@@ -258,6 +259,30 @@ class MNL:
         s = self._all_free().score_obs(beta)
         return pd.DataFrame(s, index=self._design.cases, columns=self.param_names)
 
+    def check_identification(self, *, warn: bool = True) -> IdentificationReport:
+        """Which free parameters the data cannot identify, before fitting.
+
+        Finds a full set of alternative-specific constants, generic coefficients on variables
+        that do not vary within cases, and perfectly collinear columns, and names the
+        parameters involved (see :mod:`choicekit.identification`).
+
+        Parameters
+        ----------
+        warn : bool, default True
+            Also issue an :class:`~choicekit.exceptions.IdentificationWarning` when some
+            parameter is not identified.
+
+        Returns
+        -------
+        IdentificationReport
+            ``.ok``, ``.problems`` (one sentence each), ``.unidentified`` (names) and
+            ``.directions`` (unidentified directions by parameter name).
+        """
+        report = check_identification(self._design)
+        if warn:
+            report.warn(stacklevel=2)
+        return report
+
     # ------------------------------------------------------------------ estimation
     def fit(self, *, start: Any = None,
             method: Literal["newton", "bfgs", "lbfgsb", "trust-constr", "auto"] = "auto",
@@ -324,6 +349,7 @@ class MNL:
         opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
         if polish:
             opt = _polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
+        opt = flag_separation(obj, opt)  # perfect prediction: not "converged"
         if cov_type == "cluster":
             self._resolve_groups(groups)  # fail early, before the optimizer runs
         return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
