@@ -25,15 +25,25 @@ if TYPE_CHECKING:
 __all__ = ["plot_frequencies", "plot_gumbel_difference", "plot_max_utility", "plot_recovery"]
 
 
-def _figure(ax: Axes | None, **kwargs: Any) -> tuple[Figure, Axes]:
-    """A new Figure with one Axes (no pyplot), or ``ax`` and its figure."""
-    if ax is not None:
-        return ax.figure, ax  # type: ignore[return-value]
+def _p(p: float) -> str:
+    """``"p = 0.0123"``, or ``"p < 1e-300"`` where the p-value underflows."""
+    return "p < 1e-300" if p < 1e-300 else f"p = {p:.3g}"
+
+
+def _new_figure(**kwargs: Any) -> Figure:
+    """A matplotlib Figure outside pyplot (no global figure registry, no GUI)."""
     try:
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("Plots need matplotlib: pip install 'choicekit[plot]'.") from None
-    fig = Figure(**kwargs)
+    return Figure(**kwargs)
+
+
+def _figure(ax: Axes | None, **kwargs: Any) -> tuple[Figure, Axes]:
+    """A new Figure with one Axes (no pyplot), or ``ax`` and its figure."""
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig = _new_figure(**kwargs)
     return fig, fig.add_subplot()
 
 
@@ -41,12 +51,16 @@ def plot_frequencies(check: FrequencyCheck | GumbelCheck, *, ax: Axes | None = N
                      n_se: float = 4.0) -> Figure:
     """Simulated choice frequency against softmax probability, one point per cell.
 
+    Without ``ax`` a second panel shows each cell's deviation in binomial standard errors
+    with the ``+/- n_se`` band, where a misfit that the first panel hides is visible.
+
     Parameters
     ----------
     check : FrequencyCheck or GumbelCheck
     ax : matplotlib Axes, optional
+        Draw only the first panel, on this Axes.
     n_se : float, default 4.0
-        Half-width of the error bars, in binomial standard errors.
+        Half-width of the error bars and of the band, in binomial standard errors.
 
     Returns
     -------
@@ -60,15 +74,31 @@ def plot_frequencies(check: FrequencyCheck | GumbelCheck, *, ax: Axes | None = N
         raise SpecificationError(f"Expected a FrequencyCheck or GumbelCheck; got "
                                  f"{type(check).__name__}.")
     t = check.table
-    fig, ax = _figure(ax, figsize=(5.5, 5))
+    if ax is None:
+        fig = _new_figure(figsize=(10, 4.5), layout="constrained")
+        ax, ax_z = fig.subplots(1, 2)
+    else:
+        fig, ax_z = ax.figure, None
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, label="frequency = probability")
-    ax.errorbar(t["probability"], t["frequency"], yerr=n_se * t["se"], fmt="o", ms=4,
+    prob, freq, se = (t[c].to_numpy(dtype=np.float64) for c in ("probability", "frequency",
+                                                                 "se"))
+    ax.errorbar(prob, freq, yerr=n_se * se, fmt="o", ms=4,
                 capsize=2, label=f"simulated (bars: {n_se:g} binomial s.e.)")
     ax.set_xlabel("softmax probability")
     ax.set_ylabel(f"simulated frequency ({check.n_draws:,} draws)")
     ax.set_title(f"Pearson chi2 = {check.chi2:.1f}, df = {check.df}, "
-                 f"p = {check.chi2_pvalue:.3g}", fontsize=10)
+                 f"{_p(check.chi2_pvalue)}", fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
+    if ax_z is not None:
+        ax_z.axhspan(-n_se, n_se, color="0.9", label=f"+/- {n_se:g} s.e.")
+        ax_z.axhline(0, color="0.6", lw=1)
+        ax_z.plot(np.arange(len(t)), t["z"].to_numpy(dtype=np.float64), "o", ms=4)
+        labels = [f"{p}:{a}" for p, a in t.index]
+        ax_z.set_xticks(np.arange(len(t)), labels, rotation=90, fontsize=7)
+        ax_z.set_xlabel("pattern:alternative")
+        ax_z.set_ylabel("(frequency - probability) / s.e.")
+        ax_z.set_title(f"largest |z| = {check.max_abs_z:.2f}", fontsize=10)
+        ax_z.legend(fontsize=8)
     return fig
 
 
@@ -99,7 +129,7 @@ def plot_gumbel_difference(check: KSCheck | GumbelCheck, *, bins: int = 100,
             label="normal, same variance")
     ax.set_xlabel("difference of errors")
     ax.set_ylabel("density")
-    ax.set_title(f"KS = {check.statistic:.4f}, p = {check.pvalue:.3g}", fontsize=10)
+    ax.set_title(f"KS = {check.statistic:.4f}, {_p(check.pvalue)}", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 
@@ -128,7 +158,8 @@ def plot_max_utility(check: MaxUtilityCheck | GumbelCheck, *, bins: int = 100,
                label=f"logsum + gamma = {check.expected_max:.3f}")
     ax.set_xlabel("maximum utility")
     ax.set_ylabel("density")
-    ax.set_title(f"KS = {ks.statistic:.4f}, p = {ks.pvalue:.3g}; mean {check.mean_max:.3f}",
+    ax.set_title(f"KS = {ks.statistic:.4f}, {_p(ks.pvalue)}; "
+                 f"mean {check.mean_max:.3f}",
                  fontsize=10)
     ax.legend(fontsize=8)
     return fig
@@ -153,11 +184,7 @@ def plot_recovery(study: RecoveryStudy, *, cov_type: str | None = None,
     k = len(names)
     ncol = min(3, k)
     nrow = -(-k // ncol)
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover
-        raise ImportError("Plots need matplotlib: pip install 'choicekit[plot]'.") from None
-    fig = Figure(figsize=(4 * ncol, 3 * nrow), layout="constrained")
+    fig = _new_figure(figsize=(4 * ncol, 3 * nrow), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
     est = study.estimates.to_numpy()[study.converged]
     mean_se = study.std_errors[ct].to_numpy()[study.converged].mean(axis=0)

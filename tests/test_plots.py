@@ -1,0 +1,103 @@
+"""Plots return Figures without touching pyplot; the examples run small and write only to
+the directory they are given."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+import choicekit as ck  # noqa: E402
+from choicekit import plots  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def report():
+    return ck.gumbel_check(n_draws=5000, n_draws_ks=2000, rng=0)
+
+
+@pytest.fixture(scope="module")
+def study():
+    return ck.recovery_study(ck.make_choice_data(400, 3, rng=0), n_reps=12, rng=1)
+
+
+def test_derivation_plots(report, tmp_path):
+    before = plt.get_fignums()
+    fig = plots.plot_frequencies(report)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    # the first panel has one point per (pattern, alternative) cell
+    line = fig.axes[0].lines[1]
+    np.testing.assert_allclose(line.get_xdata(), report.frequencies.table["probability"])
+    np.testing.assert_allclose(fig.axes[1].lines[-1].get_ydata(),
+                               report.frequencies.table["z"])
+    f2 = plots.plot_gumbel_difference(report)
+    f3 = plots.plot_max_utility(report.maximum)
+    for i, f in enumerate((fig, f2, f3)):
+        f.savefig(tmp_path / f"{i}.png")
+        assert (tmp_path / f"{i}.png").stat().st_size > 1000
+    # logistic density drawn on the difference plot: pdf at 0 is 1/4 for scale 1
+    curve = f2.axes[0].lines[0]
+    x, y = curve.get_xdata(), curve.get_ydata()
+    assert y[np.argmin(np.abs(x))] == pytest.approx(0.25, abs=1e-3)
+    assert plt.get_fignums() == before  # nothing registered with pyplot
+
+
+def test_plots_draw_on_given_axes(report):
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plots.plot_frequencies(report.frequencies, ax=ax) is fig
+    assert plots.plot_gumbel_difference(report.difference, ax=ax) is fig
+    assert len(fig.axes) == 1
+
+
+def test_recovery_plot(study):
+    fig = plots.plot_recovery(study)
+    visible = [a for a in fig.axes if a.get_visible()]
+    assert len(visible) == len(study.true_params)
+    for ax, (name, truth) in zip(visible, study.true_params.items()):
+        assert ax.get_title() == name
+        assert any(np.allclose(ln.get_xdata(), truth) for ln in ax.lines)
+    with pytest.raises(ck.SpecificationError, match="no standard errors of type 'cluster'"):
+        plots.plot_recovery(study, cov_type="cluster")
+
+
+def test_wrong_inputs(study, report):
+    with pytest.raises(ck.SpecificationError, match="FrequencyCheck"):
+        plots.plot_frequencies(study)
+    with pytest.raises(ck.SpecificationError, match="RecoveryStudy"):
+        plots.plot_recovery(report)
+
+
+def _run_example(name: str, args: list[str], monkeypatch, cwd: Path) -> dict:
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", [name, *args])
+    return runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+
+
+@pytest.mark.parametrize("name, files", [
+    ("gumbel_derivation.py", ["report_gumbel.txt", "frequencies_gumbel.png",
+                              "difference_normal.png", "maximum_gumbel.png",
+                              "tests_normal.csv"]),
+    ("recovery_study.py", ["recovery.txt", "recovery.png", "recovery_summary.csv",
+                           "recovery_estimates.csv"]),
+])
+def test_examples_run_small(name, files, tmp_path, monkeypatch, capsys):
+    out, cwd = tmp_path / "out", tmp_path / "cwd"
+    cwd.mkdir()
+    _run_example(name, [str(out), "--size", "0.01"], monkeypatch, cwd)
+    for f in files:
+        assert (out / f).is_file(), f
+    assert os.listdir(cwd) == []  # nothing written outside the output directory
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "out"]
+    assert "written to" in capsys.readouterr().out
