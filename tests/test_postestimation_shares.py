@@ -1,0 +1,116 @@
+"""Predicted shares by sample enumeration (weights, segments), the observed-vs-predicted table,
+and mlogit's published mean fitted probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REFERENCE
+
+import choicekit as ck
+
+B, V = ck.Beta, ck.Var
+HEAT_ALTS = ["ec", "er", "gc", "gr", "hp"]
+UTILS = {
+    "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
+    + B("B_COST") * V("TRAIN_COST") / 100,
+    "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
+    "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100,
+}
+
+
+def _data(df: pd.DataFrame, weight: str | None = None) -> ck.ChoiceData:
+    return ck.ChoiceData.from_wide(
+        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
+        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"}, weight=weight)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    df = ck.datasets.load_simulated_modechoice()
+    return df.assign(w=np.where(df["GA"] == 1, 3.0, 1.0))
+
+
+@pytest.fixture(scope="module")
+def res(frame) -> ck.MNLResults:
+    return ck.MNL(_data(frame), UTILS).fit()
+
+
+def test_shares_are_mean_probabilities(res, frame):
+    s = res.predicted_shares()
+    np.testing.assert_allclose(s["share"], res.predict_proba().mean(), rtol=1e-13)
+    assert s["share"].sum() == pytest.approx(1.0, abs=1e-14)
+    assert (s["lower"] < s["share"]).all() and (s["share"] < s["upper"]).all()
+    # on other data: predict on the first 100 cases
+    sub = _data(frame.iloc[:100])
+    np.testing.assert_allclose(res.predicted_shares(sub, se="none")["share"],
+                               res.predict_proba(sub).mean(), rtol=1e-13)
+
+
+def test_weights_respected(frame):
+    wres = ck.MNL(_data(frame, weight="w"), UTILS).fit()
+    P = wres.predict_proba()
+    expected = np.average(P.to_numpy(), axis=0, weights=frame["w"].to_numpy())
+    np.testing.assert_allclose(wres.predicted_shares(se="none")["share"], expected, rtol=1e-13)
+    t = wres.share_table()
+    obs = pd.Series(frame["w"].to_numpy(), index=wres.model.data.chosen.to_numpy()) \
+        .groupby(level=0).sum()
+    np.testing.assert_allclose(t["observed_count"], obs.reindex(["train", "bus", "car"]),
+                               rtol=1e-13)
+
+
+def test_segments(res, frame):
+    s = res.predicted_shares(by="GA", se="none")
+    P = res.predict_proba()
+    ga = frame["GA"].to_numpy()
+    for g in (0, 1):
+        np.testing.assert_allclose(s.loc[g, "share"].to_numpy(), P[ga == g].mean().to_numpy(),
+                                   rtol=1e-13)
+    # a Series by case id and an array give the same table
+    t1 = res.share_table(by=pd.Series(ga, index=res.model.data.cases, name="GA"))
+    t2 = res.share_table(by=ga)
+    np.testing.assert_allclose(t1.to_numpy(), t2.to_numpy())
+    with pytest.raises(ck.SpecificationError, match="GAA|GA"):
+        res.predicted_shares(by="GAA")
+    with pytest.raises(ck.ChoiceDataError, match="one value per case"):
+        res.predicted_shares(by=ga[:10])
+
+
+def test_share_table_with_constants_matches_observed(res):
+    """The first-order condition of each constant, sum_n (y_nj - P_nj) = 0, makes predicted
+    counts equal observed ones for train and bus, hence also for car (both sum to N)."""
+    t = res.share_table()
+    np.testing.assert_allclose(t["predicted_count"], t["observed_count"], rtol=1e-8)
+    assert (t["observed"] - t["predicted"] + t["difference"]).abs().max() < 1e-15
+
+
+def test_delta_se_of_shares_against_closed_form(res):
+    """dS/dbeta = mean_n P_nj (x_nj - xbar_n): the delta SE from the analytic Jacobian."""
+    d = res.model.design
+    P = res.predict_proba().to_numpy()
+    X = d.X
+    xbar = np.einsum("nj,njk->nk", P, X)
+    G = np.einsum("nj,njk->jk", P, X - xbar[:, None, :]) / d.n_cases
+    se = np.sqrt(np.diag(G @ res.cov_params().to_numpy() @ G.T))
+    np.testing.assert_allclose(res.predicted_shares()["se"], se, rtol=1e-6)
+
+
+@pytest.mark.parametrize("file, formula, reference", [
+    ("mlogit_heating_ic_oc_noasc.json", "depvar ~ ic + oc | 0", None),
+    ("mlogit_heating_asc_hp.json", "depvar ~ ic + oc", "hp"),
+])
+def test_heating_mean_fitted_probabilities(shared_data, file, formula, reference):
+    ref = json.loads((REFERENCE / file).read_text())["derived"]["mean_fitted_probabilities"]
+    df = ck.datasets.load_heating()
+    data = ck.ChoiceData.from_wide(
+        df, choice="depvar", alternatives={a: a for a in HEAT_ALTS}, case="idcase",
+        variables={v: {a: f"{v}.{a}" for a in HEAT_ALTS} for v in ("ic", "oc")})
+    r = ck.MNL.from_formula(formula, data, reference=reference).fit()
+    s = r.predicted_shares(se="none")["share"]
+    for alt, value in ref.items():
+        # 8 decimals printed, README rtol 1e-5 for convergence slack
+        assert s[alt] == pytest.approx(value, rel=1e-5, abs=5e-9)
