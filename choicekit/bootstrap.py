@@ -51,7 +51,9 @@ class BootstrapResult:
     statistics : pandas.DataFrame or None
         Values of the user's function per successful replicate.
     estimate : pandas.Series
-        Full-sample estimates (and full-sample statistics, prefixed columns of ``statistics``).
+        Full-sample estimates.
+    statistics_estimate : pandas.Series or None
+        The user's function on the full sample.
     n_failed : int
         Replicates left out because estimation failed or did not converge.
     scheme : str
@@ -61,6 +63,7 @@ class BootstrapResult:
     params: pd.DataFrame
     statistics: pd.DataFrame | None
     estimate: pd.Series
+    statistics_estimate: pd.Series | None
     n_failed: int
     scheme: str
 
@@ -196,10 +199,9 @@ def bootstrap(res: MNLResults, n_boot: int = 200, *,
         warnings.warn(f"{n_failed} of {n_boot} bootstrap replicates did not converge and are "
                       "left out.", ChoiceKitWarning, stacklevel=3)
     params = pd.DataFrame(np.array([o[0] for o in ok]), columns=res.param_names)
-    estimate = res.params.copy()
-    stats_df = None
+    stats_df = stats_est = None
     if func is not None:
         full, labels = _as_vector(func(res))
         stats_df = pd.DataFrame(np.array([o[1] for o in ok]), columns=labels)
-        estimate = pd.concat([estimate, pd.Series(full, index=labels)])
-    return BootstrapResult(params, stats_df, estimate, n_failed, scheme)
+        stats_est = pd.Series(full, index=labels, name="estimate")
+    return BootstrapResult(params, stats_df, res.params.copy(), stats_est, n_failed, scheme)
