@@ -154,13 +154,16 @@ def utilities_from_formula(formula: str, data: ChoiceData, reference: Hashable |
         reference = alts[0]
     elif reference not in alts:
         raise SpecificationError(
-            f"reference={reference!r} is not an alternative{suggest(str(reference), alts)} "
-            f"The alternatives are {alts}."
+            f"reference={reference!r} is not an alternative."
+            f"{suggest(str(reference), alts)} The alternatives are {alts}."
         )
     for name in pf.generic + pf.case_specific + pf.alt_specific:
         if not data.has_variable(name):
-            raise SpecificationError(f"Formula variable {name!r} is not in the data."
-                                     f"{suggest(name, data.variables)}")
+            shown = ", ".join(map(repr, data.variables[:20]))
+            raise SpecificationError(
+                f"Formula variable {name!r} is not in the data.{suggest(name, data.variables)}"
+                f" Available variables: {shown}{', ...' if len(data.variables) > 20 else ''}."
+            )
     if pf.lhs is not None and data.has_choice:
         choice_col = data._meta.get("choice")
         if choice_col is not None and pf.lhs != choice_col:

@@ -231,7 +231,7 @@ def check_identification(design: Design, *, rtol: float = RTOL) -> Identificatio
             for r in range(null.shape[1]):
                 v = np.zeros(K)
                 v[rest] = null[:, r]
-                v /= np.abs(v).max()
+                v /= v[np.argmax(np.abs(v))]  # largest entry +1
                 v[np.abs(v) < 1e-8] = 0.0
                 vec = pd.Series(v, index=names)
                 support = [names[k] for k in np.flatnonzero(v)]

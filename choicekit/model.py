@@ -186,10 +186,20 @@ class MNL:
                     f"Values are missing for parameters {missing_free}. Give every free "
                     "parameter a value."
                 )
-            vec = np.array([float(given[k]) if k in given else self._design.start[i]
-                            for i, k in enumerate(names)])
+            try:
+                vec = np.array([float(given[k]) if k in given else self._design.start[i]
+                                for i, k in enumerate(names)])
+            except (TypeError, ValueError):
+                bad = {k: v for k, v in given.items() if not _is_number(v)}
+                raise SpecificationError(
+                    f"Parameter values must be numbers; got {bad}.") from None
         else:
-            vec = np.asarray(params, dtype=np.float64).ravel()
+            try:
+                vec = np.asarray(params, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise SpecificationError(
+                    f"Parameter values must be numbers (a Series/dict by name or an array in "
+                    f"model order {names}); got {params!r}.") from None
             if vec.shape != (len(names),):
                 raise SpecificationError(
                     f"Expected {len(names)} parameter values ({names}); got {vec.size}."
@@ -504,3 +514,11 @@ def _check_variables(spec: Specification, data: ChoiceData) -> None:
                     f"Utility of alternative {alt!r} uses variable {name!r}, which is not in the "
                     f"data.{suggest(name, data.variables)}"
                 )
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
