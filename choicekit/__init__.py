@@ -20,6 +20,7 @@ from .exceptions import (
     SpecificationError,
 )
 from .gumbel import GumbelCheck, gumbel_check
+from .hypothesis_tests import TestResult, hausman_mcfadden, lr_test, score_test, wald_test
 from .identification import IdentificationReport
 from .kernels import log_softmax, logsum, softmax
 from .model import MNL
@@ -59,4 +60,9 @@ __all__ = [
     "DataWarning",
     "SeparationWarning",
     "IdentificationReport",
+    "lr_test",
+    "wald_test",
+    "score_test",
+    "hausman_mcfadden",
+    "TestResult",
 ]
