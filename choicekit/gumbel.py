@@ -55,20 +55,9 @@ from .simulation import (
 )
 
 __all__ = [
-    "EULER_GAMMA",
-    "DEFAULT_UTILITIES",
-    "FrequencyCheck",
-    "KSCheck",
-    "MaxUtilityCheck",
-    "ShiftCheck",
-    "IIACheck",
-    "GumbelCheck",
-    "frequency_check",
-    "logistic_difference_check",
-    "max_utility_check",
-    "shift_invariance_check",
-    "iia_check",
-    "gumbel_check",
+    "EULER_GAMMA", "DEFAULT_UTILITIES", "FrequencyCheck", "KSCheck", "MaxUtilityCheck",
+    "ShiftCheck", "IIACheck", "GumbelCheck", "frequency_check", "logistic_difference_check",
+    "max_utility_check", "shift_invariance_check", "iia_check", "gumbel_check",
 ]
 
 #: Euler-Mascheroni constant, the mean of a standard Gumbel variable
