@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,13 @@ class Design:
     def has_bounds(self) -> bool:
         free = ~self.fixed
         return bool(np.isfinite(self.lower[free]).any() or np.isfinite(self.upper[free]).any())
+
+    @cached_property
+    def column_max(self) -> np.ndarray:
+        """Largest absolute value of each design column, ``(n_params,)`` (overflow guards)."""
+        if self.X.size == 0:
+            return np.zeros(self.n_params)
+        return np.abs(self.X).max(axis=(0, 1))
 
     def with_chosen(self, chosen: np.ndarray) -> Design:
         """The same design with other choices (shares every array but ``chosen``)."""

@@ -207,6 +207,7 @@ class MNL:
         if not np.isfinite(vec).all():
             bad = [n for n, v in zip(names, vec) if not np.isfinite(v)]
             raise SpecificationError(f"Parameter values must be finite; {bad} are not.")
+        _check_overflow(vec, self._design, names)
         return vec
 
     def _design_for(self, data: ChoiceData | None, need_choice: bool = False) -> Design:
@@ -522,3 +523,17 @@ def _is_number(v: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _check_overflow(vec: np.ndarray, design: Design, names: list[str]) -> None:
+    """Refuse parameter values at which ``X @ beta`` would overflow float64."""
+    colmax = design.column_max
+    with np.errstate(over="ignore", invalid="ignore"):
+        contrib = np.abs(vec) * colmax
+        bound = float(contrib.sum())
+    if not bound < 1e300:
+        worst = [names[k] for k in np.argsort(-contrib)[:3]]
+        raise SpecificationError(
+            f"Parameter values are so large that the utilities overflow (|x * beta| up to "
+            f"{bound:.3g}), mostly through {worst}. Use values on the scale of the data, or "
+            "rescale the variables.")
