@@ -49,6 +49,7 @@ from scipy import stats
 
 from ._validation import check_option
 from .exceptions import (
+    ChoiceKitWarning,
     ConvergenceWarning,
     EstimationError,
     IdentificationWarning,
@@ -439,6 +440,12 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
         reasons.update(r[3])
     messages = [f"{k} of {int(n_reps)} replications left out of the statistics: {why}."
                 for why, k in reasons.most_common()]
+    if messages:
+        warnings.warn(
+            f"{int(n_reps) - int(ok.sum())} of {int(n_reps)} replications were left out of "
+            f"the statistics ({'; '.join(reasons)}). The statistics are conditional on a "
+            "successful fit; more cases per replication make failures rarer. See "
+            "`study.messages`.", ChoiceKitWarning, stacklevel=2)
     return RecoveryStudy(
         true_params=truth, estimates=pd.DataFrame(est, columns=names), std_errors=ses,
         converged=ok, n_cases=int(d.n_cases), alpha=float(alpha), seed_entropy=root.entropy,

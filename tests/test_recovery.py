@@ -148,7 +148,8 @@ def test_model_and_params_input(synth):
 def test_failed_replications_are_left_out():
     # a rare third alternative: in many samples of 30 it is never chosen (separation)
     small = ck.make_choice_data(30, 3, params={"ASC_3": -4.0}, rng=0)
-    st = ck.recovery_study(small, n_reps=20, rng=1)
+    with pytest.warns(ck.ChoiceKitWarning, match="replications were left out"):
+        st = ck.recovery_study(small, n_reps=20, rng=1)
     assert 0 < st.n_used < st.n_reps
     assert st.messages and "left out" in st.messages[0]
     assert np.isfinite(st.estimates_summary()["mean"]).all()
