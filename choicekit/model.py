@@ -484,7 +484,9 @@ def _polish_active_set(obj: Objective, opt: Optimum, *, maxiter: int, gtol: floa
     fixed[np.flatnonzero(obj.free)[active]] = True
     if fixed.all():
         return opt
-    sub = Objective(replace(d, fixed=fixed), full)
+    # the sub-problem is unbounded (its result is checked against the bounds below)
+    unbounded = np.full(d.lower.shape, np.inf)
+    sub = Objective(replace(d, fixed=fixed, lower=-unbounded, upper=unbounded), full)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sub_opt = maximize_loglike(sub, full[~fixed], method="newton", maxiter=maxiter,
