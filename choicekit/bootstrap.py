@@ -58,6 +58,10 @@ class BootstrapResult:
         Replicates left out because estimation failed or did not converge.
     scheme : str
         ``"case"`` or ``"cluster"``.
+    results : MNLResults
+        The full-sample fit with the bootstrap covariance (``cov_type="bootstrap"``): its
+        ``bse``, ``conf_int()``, ``summary()`` and every post-estimation standard error (WTP,
+        elasticities, scenarios) then use the bootstrap covariance.
     """
 
     params: pd.DataFrame
@@ -66,6 +70,7 @@ class BootstrapResult:
     statistics_estimate: pd.Series | None
     n_failed: int
     scheme: str
+    results: MNLResults
 
     @property
     def n_boot(self) -> int:
@@ -204,4 +209,8 @@ def bootstrap(res: MNLResults, n_boot: int = 200, *,
         full, labels = _as_vector(func(res))
         stats_df = pd.DataFrame(np.array([o[1] for o in ok]), columns=labels)
         stats_est = pd.Series(full, index=labels, name="estimate")
-    return BootstrapResult(params, stats_df, res.params.copy(), stats_est, n_failed, scheme)
+    free = ~res.fixed.to_numpy()
+    cov_free = np.atleast_2d(np.cov(params.to_numpy()[:, free], rowvar=False))
+    with_boot = type(res)(res._core, "bootstrap", cov_free, None)
+    return BootstrapResult(params, stats_df, res.params.copy(), stats_est, n_failed, scheme,
+                           with_boot)

@@ -72,3 +72,20 @@ def test_bootstrap_se_agree_with_asymptotic(res):
                                rtol=4 / np.sqrt(2 * n_boot) + 0.05)
     ci = out.conf_int(0.1)
     assert (ci["lower"] < res.params).all() and (res.params < ci["upper"]).all()
+
+
+def test_bootstrap_covariance_flows_into_results(res):
+    out = res.bootstrap(5, rng=3)
+    r = out.results
+    assert r.cov_type == "bootstrap"
+    np.testing.assert_allclose(r.cov_params().to_numpy(), out.cov().to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(r.bse, out.se(), rtol=1e-12)
+    assert r.params.equals(res.params)
+    assert "bootstrap" in str(r.summary())
+    # the delta method for a WTP then uses the bootstrap covariance
+    w = r.wtp("B_TIME", "B_COST")
+    a, c = res.params["B_TIME"], res.params["B_COST"]
+    C = out.cov()
+    g = np.array([1 / c, -a / c**2])
+    V = C.loc[["B_TIME", "B_COST"], ["B_TIME", "B_COST"]].to_numpy()
+    assert w.loc["B_TIME", "se"] == pytest.approx(np.sqrt(g @ V @ g), rel=1e-12)
