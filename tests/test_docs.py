@@ -106,3 +106,24 @@ def test_page_code_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_api_reference_names_exist_and_cover_exports() -> None:
+    """docs/api.md mentions every top-level export, and the names it shows exist."""
+    import choicekit as ck
+
+    text = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    for name in ck.__all__:
+        assert re.search(rf"\b{re.escape(name)}\b", text), f"ck.{name} is not in docs/api.md"
+    for name in re.findall(r"`ck\.(\w+)", text):
+        assert hasattr(ck, name), f"docs/api.md shows ck.{name}, which does not exist"
+    for name in re.findall(r"`ck\.plots\.(\w+)`", text):
+        assert hasattr(ck.plots, name), name
+    sections = {"## Data": ck.ChoiceData, "## Model": ck.MNL, "## Results": ck.MNLResults}
+    for header, cls in sections.items():
+        body = text.split(header, 1)[1].split("\n## ", 1)[0]
+        for name in re.findall(r"`\.(\w+)", body) + re.findall(
+                rf"`{cls.__name__}\.(\w+)", body):
+            assert hasattr(cls, name), f"docs/api.md {header}: {cls.__name__}.{name} missing"
+    for name in ck.datasets.__all__:
+        assert name in text, f"ck.datasets.{name} is not in docs/api.md"
