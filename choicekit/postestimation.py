@@ -202,7 +202,7 @@ class PostEstimationMixin:
     def scenario(self, changes: Mapping[str, Any] | Callable[[ChoiceData], ChoiceData], *,
                  how: Literal["multiply", "add", "set"] = "multiply",
                  alternatives: Sequence[Hashable] | Hashable | None = None, cases: Any = None,
-                 cost: str | None = None, cost_scale: float = 1.0,
+                 cost: str | None = None, cost_scale: float = 1.0, by: Any = None,
                  data: ChoiceData | None = None, se: SE = "delta", alpha: float = 0.05,
                  n_draws: int = 1000, rng: Any = None) -> ScenarioResult:
         """Shares and consumer surplus before and after a change of the data.
@@ -222,6 +222,8 @@ class PostEstimationMixin:
             Cost parameter; gives the consumer-surplus change (Small-Rosen logsum rule).
         cost_scale : float, default 1.0
             Scale of the cost in the utility (``0.01`` for ``B_COST * Var("COST") / 100``).
+        by : str, array or Series, optional
+            Report shares and surplus per segment (a case-level column or one value per case).
         data : ChoiceData, optional
             Base data (default: the estimation data).
         se, alpha, n_draws, rng
@@ -240,7 +242,7 @@ class PostEstimationMixin:
                                          or not isinstance(alternatives, Sequence)):
             alternatives = [alternatives]
         new = apply_changes(ctx.data, changes, how=how, alternatives=alternatives, cases=cases)
-        return evaluate_scenario(ctx, new, cost=cost, cost_scale=cost_scale, se=se,
+        return evaluate_scenario(ctx, new, cost=cost, cost_scale=cost_scale, by=by, se=se,
                                  alpha=alpha, n_draws=n_draws, rng=rng)
 
     def logsum(self, data: ChoiceData | None = None) -> pd.Series:

@@ -42,7 +42,7 @@ from ._validation import check_option, suggest
 from .data import ChoiceData
 from .delta import DeltaResult, standard_errors
 from .exceptions import ChoiceDataError, ChoiceKitWarning, SpecificationError
-from .shares import PostContext, design_logsum, design_proba, estimate_frame
+from .shares import PostContext, design_logsum, design_proba, estimate_frame, segment_codes
 
 __all__ = ["HOW", "apply_changes", "ScenarioResult", "evaluate_scenario"]
 
@@ -163,18 +163,19 @@ class ScenarioResult:
     Attributes
     ----------
     shares : pandas.DataFrame
-        Index: alternative; columns ``before, after, change`` (predicted shares, sample
-        enumeration) and ``se, lower, upper`` of the change.
+        Index: alternative (or (segment, alternative)); columns ``before, after, change``
+        (predicted shares, sample enumeration) and ``se, lower, upper`` of the change.
     surplus : pandas.DataFrame or None
-        Rows ``mean`` (per case) and ``total`` (weighted sum) of the consumer-surplus change,
+        Rows ``mean`` (per case) and ``total`` (weighted sum) of the consumer-surplus change
+        (per segment with ``by``),
         columns ``estimate, se, lower, upper``; None without a cost coefficient.
     surplus_per_case : pandas.Series or None
         :math:`\\Delta CS_n` per case at the estimates.
     data : ChoiceData
         The changed data.
     result : DeltaResult
-        Flat estimates ``[before (J), after (J), change (J), cs mean, cs total]`` and their
-        covariance.
+        Flat estimates ``[before, after, change (S x J each), cs mean (S), cs total (S)]``
+        over ``S`` segments and their covariance.
     """
 
     shares: pd.DataFrame
@@ -191,9 +192,14 @@ class ScenarioResult:
 
 
 def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | None = None,
-                      cost_scale: float = 1.0, se: str = "delta", alpha: float = 0.05,
-                      n_draws: int = 1000, rng: Any = None) -> ScenarioResult:
-    """Compare predicted shares and consumer surplus on ``ctx.data`` and ``new_data``."""
+                      cost_scale: float = 1.0, by: Any = None, se: str = "delta",
+                      alpha: float = 0.05, n_draws: int = 1000, rng: Any = None
+                      ) -> ScenarioResult:
+    """Compare predicted shares and consumer surplus on ``ctx.data`` and ``new_data``.
+
+    With ``by`` (segments, see :func:`choicekit.shares.segment_codes`) the shares and the
+    surplus are reported per segment.
+    """
     d0 = ctx.design
     d1 = ctx.model._design_for(new_data)
     if d1.n_cases != d0.n_cases or not d1.cases.equals(d0.cases):
@@ -219,31 +225,51 @@ def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | Non
                 "not positive, so the consumer-surplus change has no welfare meaning.",
                 ChoiceKitWarning, stacklevel=3)
     w = ctx.weight
-    W = w.sum()
     J = d0.n_alts
+    if by is None:
+        codes, labels = np.zeros(d0.n_cases, dtype=np.intp), None
+    else:
+        codes, labels, _ = segment_codes(by, ctx)
+    S = 1 if labels is None else len(labels)
+    W = np.bincount(codes, weights=w, minlength=S)
 
     def cs_cases(beta: np.ndarray) -> np.ndarray:
         lam = -beta[k_cost] * cost_scale
         return (design_logsum(d1, beta) - design_logsum(d0, beta)) / lam
 
+    def seg_sums(M: np.ndarray) -> np.ndarray:
+        out = np.zeros((S,) + M.shape[1:])
+        np.add.at(out, codes, M * (w[:, None] if M.ndim == 2 else w))
+        return out
+
     def f(beta: np.ndarray) -> np.ndarray:
-        S0 = (w @ design_proba(d0, beta)) / W
-        S1 = (w @ design_proba(d1, beta)) / W
-        parts = [S0, S1, S1 - S0]
+        S0 = seg_sums(design_proba(d0, beta)) / W[:, None]
+        S1 = seg_sums(design_proba(d1, beta)) / W[:, None]
+        parts = [S0.ravel(), S1.ravel(), (S1 - S0).ravel()]
         if k_cost is not None:
-            tot = w @ cs_cases(beta)
-            parts.append(np.array([tot / W, tot]))
+            tot = seg_sums(cs_cases(beta))
+            parts += [tot / W, tot]
         return np.concatenate(parts)
 
     r = standard_errors(f, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws, rng=rng)
+    m = S * J
     alts = pd.Index(list(d0.alternatives), name="alternative")
-    ch = estimate_frame(_sub(r, slice(2 * J, 3 * J)), alts, alpha, "change")
-    shares = pd.DataFrame({"before": r.estimate[:J], "after": r.estimate[J:2 * J]}, index=alts)
+    index = alts if labels is None else pd.MultiIndex.from_product([labels, alts])
+    ch = estimate_frame(_sub(r, slice(2 * m, 3 * m)), index, alpha, "change")
+    shares = pd.DataFrame({"before": r.estimate[:m], "after": r.estimate[m:2 * m]},
+                          index=index)
     shares = shares.join(ch)
     surplus = per_case = None
     if k_cost is not None:
-        surplus = estimate_frame(_sub(r, slice(3 * J, 3 * J + 2)),
-                                 pd.Index(["mean", "total"], name="consumer_surplus"), alpha)
+        stat = pd.Index(["mean", "total"], name="consumer_surplus")
+        sub = _sub(r, slice(3 * m, 3 * m + 2 * S))
+        if labels is None:
+            surplus = estimate_frame(sub, stat, alpha)
+        else:
+            order = np.arange(2 * S).reshape(2, S).T.ravel()  # segment-major rows
+            sub = DeltaResult(sub.estimate[order], sub.cov[np.ix_(order, order)], sub.method,
+                              None if sub.draws is None else sub.draws[:, order])
+            surplus = estimate_frame(sub, pd.MultiIndex.from_product([labels, stat]), alpha)
         per_case = pd.Series(cs_cases(ctx.beta), index=d0.cases, name="consumer_surplus")
     return ScenarioResult(shares, surplus, per_case, new_data, r)
 

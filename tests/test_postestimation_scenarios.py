@@ -179,3 +179,21 @@ def test_surplus_delta_se_agrees_with_simulation(sim_res):
     q1, q3 = np.quantile(draws, [0.25, 0.75])
     assert (q3 - q1) / 1.349 == pytest.approx(d.surplus.loc["mean", "se"],
                                               rel=4 * 1.17 / np.sqrt(R) + 0.05)
+
+
+def test_segments_add_up(sim_res, frame):
+    """Per-segment results recombine into the overall ones (weights = segment sizes)."""
+    kw = {"alternatives": "train", "cost": "B_COST", "cost_scale": 0.01}
+    overall = sim_res.scenario({"cost": 1.2}, **kw)
+    seg = sim_res.scenario({"cost": 1.2}, by="GA", **kw)
+    n = frame["GA"].value_counts().sort_index()
+    for col in ("before", "after", "change"):
+        recombined = sum(seg.shares.loc[g, col] * n[g] for g in (0, 1)) / n.sum()
+        np.testing.assert_allclose(recombined, overall.shares[col], rtol=1e-12, atol=1e-15)
+    tot = seg.surplus.xs("total", level="consumer_surplus")["estimate"]
+    assert tot.sum() == pytest.approx(overall.surplus.loc["total", "estimate"], rel=1e-12)
+    ga = frame["GA"].to_numpy() == 1
+    assert seg.surplus.loc[(1, "mean"), "estimate"] == pytest.approx(
+        overall.surplus_per_case[ga].mean(), rel=1e-12)
+    # GA holders pay no train fare: a fare rise costs them nothing
+    assert seg.surplus.loc[(1, "mean"), "estimate"] == 0
