@@ -293,3 +293,41 @@ def test_fishing_effects_at_means(shared_data):
     se = mar.se.loc[rows, cols].to_numpy() * x[[alts.index(r) for r in rows]][:, None]
     published = np.array(pc["values"])
     assert np.all(np.abs(got - published) <= _mlogit_tolerance(ref, se, published))
+
+
+@pytest.mark.filterwarnings("ignore:missing='drop' dropped:choicekit.DataWarning")
+def test_offsets_fixed_parameters_weights_and_dropped_cases():
+    """A parameter-free term (offset), a fixed parameter, case weights and cases dropped for
+    missing values: point elasticities still equal finite differences, and aggregates are
+    the weighted probability-weighted means."""
+    df = ck.datasets.load_simulated_modechoice()
+    df = df.assign(w=1.0 + (df["person"] % 3), TRAIN_TT=df["TRAIN_TT"].astype(float))
+    df.loc[[5, 17], "TRAIN_TT"] = np.nan
+    data = ck.ChoiceData.from_wide(
+        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
+        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"}, weight="w")
+    res = ck.MNL(data, {
+        "train": B("ASC_TRAIN") + 0.4 * V("TRAIN_TT") / 100
+        + B("B_TT_FIX", -1.5, fixed=True) * V("TRAIN_TT") / 100
+        + B("B_COST") * V("TRAIN_COST") / 100,
+        "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
+        "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100,
+    }, missing="drop").fit()
+    assert len(res.model.dropped_cases) == 2
+    P = res.predict_proba()
+    E = res.elasticities("TRAIN_TT", kind="point")["TRAIN_TT"]
+    assert E.index.equals(P.index)
+    fd = _fd(res, data, "TRAIN_TT", None, 1e-5, relative=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fd = np.where(res.model.design.avail, fd / P.to_numpy(), np.nan)
+    np.testing.assert_allclose(E.to_numpy(), fd, atol=FD_ATOL, rtol=0)
+    # direct elasticity of a train-only variable: (0.4 - 1.5) / 100 * x * (1 - P)
+    x = df["TRAIN_TT"].drop(index=[5, 17]).to_numpy()
+    np.testing.assert_allclose(E["train"], -1.1 / 100 * x * (1 - P["train"]), rtol=1e-12)
+    w = res.model.design.weight
+    agg = res.elasticities("TRAIN_TT").estimate.loc["TRAIN_TT"]
+    expected = (E * P).mul(w, axis=0).sum() / P.mul(w, axis=0).sum()
+    np.testing.assert_allclose(agg.to_numpy(), expected[agg.index].to_numpy(), rtol=1e-12)
+    # no estimated parameter multiplies TRAIN_TT... except through the fixed one: its SE
+    # comes from the probabilities only, and is positive
+    assert (res.elasticities("TRAIN_TT").se > 0).all().all()
