@@ -781,8 +781,6 @@ class ChoiceData:
                     mask[:, j] = m
                     vals += list(col[m][:5])
             return (mask, show_values(vals)) if mask.any() else None
-        if name in self._long_cache:
-            return None
         if self._long_frame is not None and name in self._long_frame.columns:
             col = self._long_frame[name]
             m = to_float(col)[1]
@@ -791,6 +789,8 @@ class ChoiceData:
             mask = np.zeros(self.n_cases * self.n_alts, dtype=bool)
             mask[self._long_pos] = m
             return mask.reshape(self.n_cases, self.n_alts), show_values(col[m])
+        if name in self._long_cache:
+            return None
         if self._case_frame is not None and name in self._case_frame.columns:
             col = self._case_frame[name]
             m = to_float(col)[1]

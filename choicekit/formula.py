@@ -127,6 +127,9 @@ def parse_formula(formula: str) -> ParsedFormula:
                     raise _error(formula, at, f"Expected a variable name, got {text!r}.")
                 expect_term = False
             else:
+                if kind == "op" and text == "-":  # 'x - 1': the '-' is the sign of the next term
+                    expect_term = True
+                    continue
                 if not (kind == "op" and text == "+"):
                     raise _error(formula, at, f"Expected '+' or '|' between terms, got {text!r}.")
                 expect_term = True

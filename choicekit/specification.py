@@ -473,7 +473,7 @@ class Specification:
         unknown = [a for a in utilities if a not in alternatives]
         if unknown:
             raise SpecificationError(
-                f"Utilities are given for unknown alternatives {unknown}"
+                f"Utilities are given for unknown alternatives {unknown}."
                 f"{_suggest_alt(unknown[0], alternatives)} The data's alternatives are "
                 f"{alternatives}."
             )
@@ -502,4 +502,4 @@ class Specification:
 def _suggest_alt(name: Hashable, alternatives: list[Hashable]) -> str:
     from ._validation import suggest
 
-    return suggest(str(name), alternatives) or "."
+    return suggest(str(name), alternatives)

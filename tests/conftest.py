@@ -32,3 +32,22 @@ def _choicekit_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Loaders find the shared datasets through CHOICEKIT_DATA when it is not set."""
     if "CHOICEKIT_DATA" not in os.environ and SHARED_DATA.is_dir():
         monkeypatch.setenv("CHOICEKIT_DATA", str(SHARED_DATA))
+
+
+# ---------------------------------------------------------------------------------------------
+# hypothesis: one deterministic, bounded profile for local runs and CI (property tests must not
+# vary from run to run nor grow with the machine's speed)
+try:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "choicekit",
+        derandomize=True,
+        max_examples=int(os.environ.get("CHOICEKIT_HYPOTHESIS_EXAMPLES", "60")),
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile("choicekit")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
