@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import ChoiceKitWarning, SpecificationError
+from .inference import sym_inverse
 from .restrictions import parse_restrictions
 
 if TYPE_CHECKING:
@@ -250,6 +251,18 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
         utils[alt] = Utility(terms, u.offset)
     sub = MNL(data, utils, missing=model._missing, _param_order=model.param_names)
     start = res.params.where(~res.params.index.isin(sorted(vanish)), 0.0)
+    free = ~sub.design.fixed
+    H = sub.hessian(start).to_numpy()[np.ix_(free, free)]
+    free_names = list(np.asarray(sub.param_names)[free])
+    inv = sym_inverse(-H, free_names, warn=False)
+    if inv.unidentified:
+        bad = [free_names[k] for k in inv.unidentified]
+        raise SpecificationError(
+            f"On the alternatives {list(alternatives)} the parameters {bad} are not identified "
+            "(e.g. the dropped alternative is the reference of the constants). Keep the "
+            "reference alternative in the subset, or refit the full model with a reference "
+            "that stays."
+        )
     kwargs = {"cov_type": res.cov_type if res.cov_type != "cluster" else "classical"}
     kwargs.update(fit_kwargs)
     return sub.fit(start=start, **kwargs)

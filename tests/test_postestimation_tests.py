@@ -269,3 +269,28 @@ def test_holdout_loglike(travelmode):
                                          alternatives={1: "x", 2: "y"})
     with pytest.raises(ck.ChoiceDataError, match="alternatives"):
         res.holdout(other_alts)
+
+
+def test_hmftest_refuses_dropping_the_reference(travelmode):
+    full = ck.MNL.from_formula("choice ~ ttme + gc", travelmode, reference="air").fit()
+    with pytest.raises(ck.SpecificationError, match="not identified"):
+        full.hausman_mcfadden(["car", "bus", "train"])
+
+
+def test_restriction_parser():
+    from choicekit.restrictions import parse_restrictions
+
+    names = ["b_time", "b_cost", "(Intercept):air", "ASC:train"]
+    R, q, texts = parse_restrictions(
+        ["b_time = b_cost", "2*b_time - b_cost*0.5 = 1e-3 + ASC:train", "(Intercept):air",
+         "`b_cost` = -0.5"], names)
+    np.testing.assert_array_equal(R, [[1, -1, 0, 0], [2, -0.5, 0, -1], [0, 0, 1, 0],
+                                      [0, 1, 0, 0]])
+    np.testing.assert_array_equal(q, [0, 1e-3, 0, -0.5])
+    assert len(texts) == 4
+    assert parse_restrictions("b_time = 0, b_cost = 0", names)[0].shape == (2, 4)
+    for bad, msg in [("b_tim = 0", "Did you mean 'b_time'"), ("b_time == 0", "at most one"),
+                     ("b_time b_cost", "Expected '\\+' or '-'"), ("1 = 1", "no parameter"),
+                     ("b_time * b_cost", "followed by a number"), ("", "No restriction")]:
+        with pytest.raises(ck.SpecificationError, match=msg):
+            parse_restrictions(bad, names)
