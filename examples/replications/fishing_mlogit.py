@@ -69,6 +69,13 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
         ref = pub.load_reference(name)
         out[name] = pub.Replication(name, res, pub.default_names(ref, ALTS))
 
+    # mlogit's summary LR test against the constants-only (market-share) model
+    for name, rep in out.items():
+        t = next(t for t in pub.load_reference(name)["tests"] if "market-share" in t["name"])
+        rep.derived["LR vs market shares"] = (
+            t["statistic"], rep.result.lr_test_market_share().statistic,
+            pub.derived_tol(t["statistic"], 5, 1e-3 * t["statistic"]))
+
     # the same multinomial logit by nnet::multinom (-LL printed to 6 decimals; nnet's
     # default reltol 1e-8 on ~1477 leaves ~1e-4 absolute)
     ref = pub.load_reference("mlogit_fishing_income_only")

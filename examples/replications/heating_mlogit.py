@@ -97,6 +97,25 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
     lr_income = next(t["statistic"] for t in ref_mc["tests"] if t["name"].startswith("LR"))
     out["mlogit_heating_asc_hp"].derived["LR income interactions"] = (
         lr_income, 2 * (mi2.llf - mc.llf), pub.derived_tol(lr_income, 5, 1e-3 * lr_income))
+    # tests of the income interactions (vignette): LR, Wald and score, 5 significant digits
+    ref_mi2 = pub.load_reference("mlogit_heating_income_asv")
+    income = [f"income:{a}" for a in ("ec", "er", "gc", "gr")]
+    ours = {"LR": mi2.lr_test(mc).statistic,
+            "Wald": mi2.wald_test([f"{p} = 0" for p in income]).statistic,
+            "Score": mc.score_test(mi2.model).statistic}
+    for t in ref_mi2["tests"]:
+        kind = t["name"].split()[0]
+        if kind in ours:
+            out["mlogit_heating_income_asv"].derived[t["name"]] = (
+                t["statistic"], ours[kind], pub.derived_tol(t["statistic"], 5,
+                                                            1e-3 * t["statistic"]))
+    # mlogit's summary LR test against the constants-only (market-share) model
+    for name in ("mlogit_heating_asc_hp", "mlogit_heating_ic_over_income",
+                 "mlogit_heating_income_asv"):
+        t = next(t for t in pub.load_reference(name)["tests"] if "market-share" in t["name"])
+        out[name].derived["LR vs market shares"] = (
+            t["statistic"], fits[name].lr_test_market_share().statistic,
+            pub.derived_tol(t["statistic"], 4, 1e-3 * t["statistic"]))
     first = ref_mc["derived"]["first_row_probabilities"]
     P = mc.predict_proba()[first["order"]].to_numpy()[: len(first["rows"])]
     out["mlogit_heating_asc_hp"].derived["max |P - published|, first 6 houses"] = (
