@@ -299,14 +299,25 @@ class PostEstimationMixin:
         return 1.0 - self.llf / self.llnull_market_share  # type: ignore[attr-defined]
 
     def lr_test_market_share(self) -> TestResult:
-        """LR test against the market-share model (df: parameters beyond J - 1 constants)."""
+        """LR test against the market-share (constants-only) model, as mlogit's summary.
+
+        The degrees of freedom are the estimated parameters beyond the :math:`J - 1`
+        constants; the test is valid when the model contains a full set of constants (it then
+        nests the market-share model).
+        """
         from .hypothesis_tests import _chi2
 
         d = self._core.objective.design  # type: ignore[attr-defined]
         n_const = int((np.bincount(d.chosen, minlength=d.n_alts) > 0).sum()) - 1
         df = self.df_model - n_const  # type: ignore[attr-defined]
+        if df <= 0:
+            raise SpecificationError(
+                f"The model estimates {self.df_model} parameters, no more than the "  # type: ignore[attr-defined]
+                f"{n_const} constants of the market-share model: it does not nest it, so there "
+                "is no likelihood-ratio test against it."
+            )
         stat = 2.0 * (self.llf - self.llnull_market_share)  # type: ignore[attr-defined]
-        return _chi2("likelihood-ratio test vs market shares", stat, max(df, 1),
+        return _chi2("likelihood-ratio test vs market shares", stat, df,
                      llf_market_share=self.llnull_market_share)
 
     def hit_rate(self, data: ChoiceData | None = None) -> pd.Series:

@@ -294,3 +294,13 @@ def test_restriction_parser():
                      ("b_time * b_cost", "followed by a number"), ("", "No restriction")]:
         with pytest.raises(ck.SpecificationError, match=msg):
             parse_restrictions(bad, names)
+
+
+def test_market_share_lr_needs_nesting(heating):
+    m = ck.MNL.from_formula("depvar ~ ic + oc | 0", heating).fit()
+    with pytest.raises(ck.SpecificationError, match="does not nest"):
+        m.lr_test_market_share()
+    # the log-likelihood of the market-share model is still available
+    counts = pd.Series(heating.chosen).value_counts()
+    assert m.llnull_market_share == pytest.approx(
+        float((counts * np.log(counts / counts.sum())).sum()), rel=1e-13)
