@@ -32,7 +32,8 @@ REFERENCE = REPO / "tests" / "reference"
 REPLICATIONS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "travelmode_greene.py": (False, ("greene_travelmode_table21_11",
                                      "mlogit_travelmode_unbalanced",
-                                     "mlogit_travelmode_wait_travel_vcost")),
+                                     "mlogit_travelmode_wait_travel_vcost",
+                                     "mlogit_travelmode_hmftest")),
     "swissmetro_b01logit.py": (True, ("biogeme_b01logit_swissmetro",
                                       "larch_swissmetro01logit")),
     "modecanada_mlogit.py": (True, ("mlogit_modecanada_car_train_air",)),

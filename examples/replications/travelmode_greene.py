@@ -4,7 +4,8 @@ TravelMode models from mlogit's test outputs.
 Published values: ``tests/reference/greene_travelmode_table21_11.json`` (mlogit's
 ``tests/AER.Rout.save``, block "Greene (2003), Table 21.11"; statsmodels' full-precision
 replication), ``mlogit_travelmode_unbalanced.json`` and
-``mlogit_travelmode_wait_travel_vcost.json`` (mlogit ``tests/Examples/mlogit-Ex.Rout.save``).
+``mlogit_travelmode_wait_travel_vcost.json`` and ``mlogit_travelmode_hmftest.json`` (mlogit
+``tests/Examples/mlogit-Ex.Rout.save``).
 
 R (AER names; the CSV has ttme = wait, gc = gcost, hinc = income, psize = size,
 invt = travel, invc = vcost)::
@@ -23,6 +24,7 @@ The TravelMode data ship with statsmodels, so this script always runs. Usage::
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -80,6 +82,26 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
     name = "mlogit_travelmode_wait_travel_vcost"
     res = ck.MNL.from_formula("choice ~ ttme + invt + invc", data, reference="air").fit()
     out[name] = pub.Replication(name, res, {})
+    # Hausman-McFadden test as in mlogit's example: x has the default reference (air) and
+    # income in the air utility; g drops air (and the travellers who chose it), reference car.
+    # mlogit compares the coefficients common to both fits, whose constants are normalised
+    # differently, and prints chisq = -10.77 (df 4, p = 1): not a valid statistic, which
+    # choicekit reproduces and flags with a warning.
+    name = "mlogit_travelmode_hmftest"
+    x = ck.MNL.from_formula("choice ~ ttme + gc + hinc_air", data, reference="air").fit()
+    chose_air = df.loc[(df["alt"] == "air") & (df["choice"] == 1), "individual"]
+    sub = df[(df["alt"] != "air") & ~df["individual"].isin(chose_air)]
+    g = ck.MNL.from_formula("choice ~ ttme + gc", ck.ChoiceData.from_long(
+        sub, case="individual", alt="alt", choice="choice"), reference="car").fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ck.ChoiceKitWarning)  # the expected "not PD" warning
+        hm = x.hausman_mcfadden(g)
+    published = pub.load_reference(name)["tests"][0]
+    out[name] = pub.Replication(name, x, {}, {
+        "hmftest statistic": (published["statistic"], hm.statistic,
+                              pub.derived_tol(published["statistic"], 4, 1e-3 * 10.77)),
+        "hmftest df": (published["df"], hm.df, 0.0),
+    })
     return out
 
 
