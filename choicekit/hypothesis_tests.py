@@ -263,7 +263,7 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
             "reference alternative in the subset, or refit the full model with a reference "
             "that stays."
         )
-    kwargs = {"cov_type": res.cov_type if res.cov_type != "cluster" else "classical"}
+    kwargs = {"cov_type": res.cov_type if res.cov_type in ("robust", "opg") else "classical"}
     kwargs.update(fit_kwargs)
     return sub.fit(start=start, **kwargs)
 
