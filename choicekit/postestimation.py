@@ -347,7 +347,10 @@ class PostEstimationMixin:
                   ) -> BootstrapResult:
         """Case (or cluster) bootstrap of the estimates and of ``func(results)``.
 
-        See :func:`choicekit.bootstrap.bootstrap`.
+        Returns a :class:`~choicekit.bootstrap.BootstrapResult`: replicates, ``se()``,
+        ``cov()``, percentile ``conf_int()``, and ``.results``, this fit with the bootstrap
+        covariance (``cov_type="bootstrap"``) for any other post-estimation quantity. See
+        :func:`choicekit.bootstrap.bootstrap`.
         """
         from .bootstrap import bootstrap
 
