@@ -114,3 +114,30 @@ def test_heating_mean_fitted_probabilities(shared_data, file, formula, reference
     for alt, value in ref.items():
         # 8 decimals printed, README rtol 1e-5 for convergence slack
         assert s[alt] == pytest.approx(value, rel=1e-5, abs=5e-9)
+
+
+def test_modecanada_prediction_at_sample_means(shared_data):
+    """predict(ml.MC1) in the mlogit c3 vignette: probabilities at the per-alternative sample
+    means, i.e. a prediction on new data with one case. Tolerance: mlogit stops at
+    g'(-H)^{-1}g = crit, so any linearised function of its estimates is within sqrt(crit)
+    standard errors of ours; plus half a unit of the 7th digit."""
+    ref = json.loads((REFERENCE / "mlogit_modecanada_car_train_air.json").read_text())
+    df = ck.datasets.load_modecanada()
+    df = df[df["noalt"] == 4].assign(time=lambda d: d["ivt"] + d["ovt"])
+    bus = df.loc[(df["alt"] == "bus") & (df["choice"] == 1), "case"]
+    df = df[~df["case"].isin(bus) & (df["alt"] != "bus")]
+    data = ck.ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
+    res = ck.MNL.from_formula("choice ~ cost + freq | income | time", data,
+                              reference="car").fit()
+    z = df.groupby("alt")[["cost", "freq", "time"]].mean().reset_index()
+    zd = ck.ChoiceData.from_long(z.assign(income=df["income"].mean(), case=1), case="case",
+                                 alt="alt")
+    s = res.predicted_shares(zd)
+    np.testing.assert_allclose(s["share"], res.predict_proba(zd).iloc[0], rtol=1e-14)
+    crit = ref["convergence_criterion_printed"]["value"]
+    for alt, value in ref["derived"]["predict_at_sample_means"].items():
+        tol = np.sqrt(crit) * s.loc[alt, "se"] + 5e-8
+        assert abs(s.loc[alt, "share"] - value) <= tol
+    for alt, value in ref["derived"]["mean_fitted_probabilities"].items():
+        assert res.predicted_shares(se="none").loc[alt, "share"] == pytest.approx(
+            value, abs=5e-8 * 1.01)
