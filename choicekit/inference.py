@@ -87,16 +87,20 @@ def sym_inverse(A: np.ndarray, names: Sequence[str], what: str = "information ma
     if not np.isfinite(A).all():
         nan = np.full((K, K), np.nan)
         return SymmetricInverse(nan, np.eye(K), tuple(range(K)))
-    evals, evecs = np.linalg.eigh(A)
+    # equilibrate first (unit diagonal), so that parameters on very different scales (an
+    # attribute in units of 1e-6) are not mistaken for singular directions
+    diag = np.sqrt(np.clip(np.diag(A), 0.0, None))
+    d = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 1.0)
+    evals, evecs = np.linalg.eigh(A * d[:, None] * d[None, :])
     scale = max(float(np.abs(evals).max()), np.finfo(float).tiny)
     small = evals <= rtol * scale
     if not small.any():
-        inv = (evecs / evals) @ evecs.T
+        inv = d[:, None] * ((evecs / evals) @ evecs.T) * d[None, :]
         return SymmetricInverse(0.5 * (inv + inv.T), np.zeros((K, 0)), ())
     good = ~small
-    inv = (evecs[:, good] / evals[good]) @ evecs[:, good].T
-    null = evecs[:, small]
-    loading = np.sqrt((null**2).sum(axis=1))
+    inv = d[:, None] * ((evecs[:, good] / evals[good]) @ evecs[:, good].T) * d[None, :]
+    null = np.linalg.qr(evecs[:, small] * d[:, None])[0]  # back to parameter units
+    loading = np.sqrt((evecs[:, small] ** 2).sum(axis=1))  # scale-free involvement
     involved = tuple(int(k) for k in np.flatnonzero(loading > 1e-6))
     inv[list(involved), :] = np.nan
     inv[:, list(involved)] = np.nan
