@@ -223,3 +223,75 @@ def test_spec_parses_parameters() -> None:
                       + "[estimation]\ncov_type = \"robust\"\n")
     assert spec.parameters["ASC"].fixed and spec.parameters["ASC"].value == 0.5
     assert spec.estimation == {"cov_type": "robust"}
+
+
+def test_fit_wide_formula_with_gathered_variables(shared_data: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Fishing (wide) with [data.variables] and a formula: mlogit's conditional logit."""
+    alts = ("beach", "pier", "boat", "charter")
+    lines = []
+    for v in ("price", "catch"):
+        pairs = ", ".join(f'{a} = "{v}.{a}"' for a in alts)
+        lines.append(v + " = { " + pairs + " }")
+    gathered = "\n".join(lines)
+    spec = tmp_path / "fishing.toml"
+    spec.write_text('[data]\nchoice = "mode"\n[data.alternatives]\n'
+                    + "".join(f'{a} = "{a}"\n' for a in alts)
+                    + "[data.variables]\n" + gathered + "\n"
+                    + '[formula]\nformula = "mode ~ price + catch"\nreference = "beach"\n')
+    out_json = tmp_path / "res.json"
+    code, _, err = run(["fit", str(shared_data / "fishing.csv"), "--spec", str(spec),
+                        "--json", str(out_json), "--quiet"], capsys)
+    assert code == 0, err
+    ref = json.loads((REPO / "tests/reference/mlogit_fishing_conditional.json").read_text())
+    res = json.loads(out_json.read_text())
+    crit = PUB["crit"](ref)
+    for k, v in ref["params"].items():
+        ours = PUB["mlogit_name"](k, alts)
+        tol = max(1.01 * PUB["half_last_digit"](v, 4), crit ** 0.5 * ref["std_errors"][k])
+        assert abs(res["params"][ours] - v) <= tol, k
+
+
+def test_fit_cluster_covariance_from_spec(shared_data: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """[data] group + cov_type = "cluster": the CLI gives the library's clustered SEs."""
+    spec = tmp_path / "cluster.toml"
+    spec.write_text(SPEC.read_text().replace('layout = "wide"', 'layout = "wide"\ngroup = "ID"')
+                    .replace('cov_type = "classical"', 'cov_type = "cluster"'))
+    out_json = tmp_path / "res.json"
+    code, _, err = run(["fit", str(shared_data / "swissmetro.dat"), "--spec", str(spec),
+                        "--json", str(out_json), "--quiet"], capsys)
+    assert code == 0, err
+    res = json.loads(out_json.read_text())
+    assert res["cov_type"] == "cluster"
+    lib = ck.MNL(ck.datasets.swissmetro_choicedata(), {
+        "train": ck.Beta("ASC_TRAIN") + ck.Beta("B_TIME") * ck.Var("TRAIN_TT") / 100
+        + ck.Beta("B_COST") * ck.Var("TRAIN_COST") / 100,
+        "sm": ck.Beta("ASC_SM", 0, fixed=True) + ck.Beta("B_TIME") * ck.Var("SM_TT") / 100
+        + ck.Beta("B_COST") * ck.Var("SM_COST") / 100,
+        "car": ck.Beta("ASC_CAR") + ck.Beta("B_TIME") * ck.Var("CAR_TT") / 100
+        + ck.Beta("B_COST") * ck.Var("CAR_CO") / 100}).fit(cov_type="cluster")
+    for k in ("ASC_TRAIN", "ASC_CAR", "B_TIME", "B_COST"):
+        assert abs(res["std_errors"][k] - lib.bse[k]) <= 1e-10 * lib.bse[k], k
+
+
+def test_long_layout_availability_column(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A 0/1 availability column in long data: the unavailable row drops out of the fit."""
+    df = pd.DataFrame({"case": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4],
+                       "alt": ["a", "b", "c"] * 4,
+                       "ch": [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0],
+                       "av": [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+                       "x": [1.0, 2, 99, 2, 1, 3, 0, 1, 2, 3, 1, 0]})
+    data_file = tmp_path / "long.csv"
+    df.to_csv(data_file, index=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text('formula = "ch ~ x | 0"\n[data]\nlayout = "long"\ncase = "case"\n'
+                    'alt = "alt"\nchoice = "ch"\navailability = "av"\n')
+    out_json = tmp_path / "r.json"
+    code, _, err = run(["fit", str(data_file), "--spec", str(spec), "--json", str(out_json),
+                        "--quiet"], capsys)
+    assert code == 0, err
+    lib = ck.MNL.from_formula("ch ~ x | 0", ck.ChoiceData.from_long(
+        df.drop(index=2), case="case", alt="alt", choice="ch")).fit()
+    assert abs(json.loads(out_json.read_text())["params"]["x"] - lib.params["x"]) < 1e-10

@@ -130,3 +130,13 @@ def test_choicedata_helpers_say_where_to_find_missing_data(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(ck.ChoiceDataError, match="CHOICEKIT_DATA"):
         getattr(ck.datasets, f"{name}_choicedata")()
+
+
+def test_docstring_examples_run() -> None:
+    """The examples in the helpers' docstrings (those not marked +SKIP) give what they show."""
+    import doctest
+
+    import choicekit._dataset_choicedata as mod
+
+    failures, attempted = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted >= 2 and failures == 0

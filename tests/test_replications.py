@@ -157,3 +157,13 @@ def test_script_main_runs(script: str, request: pytest.FixtureRequest,
     assert code == 0, out
     for ref in refs:
         assert f"=== {ref}:" in out
+
+
+def test_tolerance_helpers_doctest() -> None:
+    """``half_last_digit`` follows the README rule on its documented examples."""
+    half = runpy.run_path(str(SCRIPTS / "_published.py"))["half_last_digit"]
+    assert half(-0.155, 3) == pytest.approx(5e-4)
+    assert half(-5331.252) == pytest.approx(5e-4)
+    assert half(0.3, 5) == pytest.approx(5e-6)           # trailing zeros of "0.30000"
+    assert half(0.06735804, 7) == pytest.approx(5e-9)
+    assert half(1.2e-05, 2) == pytest.approx(5e-8)
