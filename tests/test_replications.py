@@ -166,4 +166,4 @@ def test_tolerance_helpers_doctest() -> None:
     assert half(-5331.252) == pytest.approx(5e-4)
     assert half(0.3, 5) == pytest.approx(5e-6)           # trailing zeros of "0.30000"
     assert half(0.06735804, 7) == pytest.approx(5e-9)
-    assert half(1.2e-05, 2) == pytest.approx(5e-8)
+    assert half(1.2e-05, 2) == pytest.approx(5e-7)            # last digit at 1e-6
