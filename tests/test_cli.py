@@ -295,3 +295,15 @@ def test_long_layout_availability_column(tmp_path: Path,
     lib = ck.MNL.from_formula("ch ~ x | 0", ck.ChoiceData.from_long(
         df.drop(index=2), case="case", alt="alt", choice="ch")).fit()
     assert abs(json.loads(out_json.read_text())["params"]["x"] - lib.params["x"]) < 1e-10
+
+
+def test_separated_data_exit_status_1(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Perfect prediction: no MLE exists; the CLI reports the warnings and exits 1."""
+    frame = pd.DataFrame({"y": [1, 2, 1, 2, 1, 2], "x1": [5.0, 0, 6, 1, 7, 0],
+                          "x2": [0.0, 5, 1, 6, 0, 7]})
+    spec = ('[data]\nchoice = "y"\n[data.alternatives]\n1 = "a"\n2 = "b"\n'
+            '[parameters]\nB = 0.0\n[utilities]\na = "B * x1"\nb = "B * x2"\n')
+    code, err = _fit_with(spec, tmp_path, capsys, frame)
+    assert code == 1
+    assert "choicekit fit: warning:" in err
