@@ -75,6 +75,26 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
                "mean": cs.mean(), "q3": np.quantile(cs, 0.75), "max": cs.max()}
     for k, v in derived["surplus_summary_CAD"].items():
         out[f"surplus {k}"] = (v, float(summary[k]), pub.derived_tol(v, 1, 1e-5 * abs(v)))
+    # at the sample means (mlogit's convention: each alternative's covariates at their means)
+    means = df.groupby("alt")[["cost", "freq", "time"]].mean().reset_index()
+    at = ck.ChoiceData.from_long(
+        means.assign(case=1, income=df["income"].mean(), choice=(means["alt"] == "car") * 1),
+        case="case", alt="alt", choice="choice")
+    P = res.predict_proba(at).iloc[0]
+    for a, p in derived["predict_at_sample_means"].items():
+        out[f"P({a}) at means"] = (p, float(P[a]), pub.derived_tol(p, 7, 1e-5))
+    el = res.elasticities("cost", kind="point", data=at).iloc[0]
+    eff = derived["elasticities_cost_rr_at_means"]
+    for i, of in enumerate(eff["rows_cost_of"]):
+        for j, p in enumerate(eff["cols_probability_of"]):
+            v = eff["values"][i][j]
+            out[f"elasticity P({p}) cost({of})"] = (v, float(el[(of, p)]),
+                                                    pub.derived_tol(v, 7, 1e-5 * abs(v)))
+    # type "ar": dP / d log(income) = income * dP / d income
+    me = res.marginal_effects("income", kind="point", data=at).iloc[0]["income"]
+    for a, v in derived["effects_income_ar_at_means"].items():
+        out[f"dP({a})/dlog income"] = (v, float(me[a]) * df["income"].mean(),
+                                       pub.derived_tol(v, 7, 1e-5 * abs(v)))
     shares = ck.MNL.from_formula("choice ~ 0", data, reference="car").fit()
     lr = ref["tests"][0]["statistic"]
     out["LR vs market shares"] = (lr, 2 * (res.llf - shares.llf), pub.derived_tol(lr))
