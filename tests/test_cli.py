@@ -307,3 +307,21 @@ def test_separated_data_exit_status_1(tmp_path: Path,
     code, err = _fit_with(spec, tmp_path, capsys, frame)
     assert code == 1
     assert "choicekit fit: warning:" in err
+
+
+def test_help_example_is_the_shipped_spec() -> None:
+    """The spec shown in `choicekit fit --help` parses and matches examples/specs."""
+    import textwrap
+
+    from choicekit.cli import _FIT_EPILOG
+
+    block = _FIT_EPILOG.split("(examples/specs/swissmetro_b01logit.toml):\n\n", 1)[1]
+    block = textwrap.dedent(block.split("\n\n", 1)[0])
+    shown = parse_spec(block, source="--help")
+    shipped = parse_spec(SPEC.read_text(), source=str(SPEC))
+    assert shown.utilities == shipped.utilities
+    assert shown.availability == shipped.availability
+    assert shown.variables == shipped.variables
+    assert shown.data == shipped.data
+    assert {k: (b.value, b.fixed) for k, b in shown.parameters.items()} == {
+        k: (b.value, b.fixed) for k, b in shipped.parameters.items()}
