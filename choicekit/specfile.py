@@ -486,6 +486,10 @@ def parse_spec(text: str, source: str = "spec") -> ModelSpec:
     if not isinstance(formula, Mapping):
         raise SpecificationError(f"{source}: `formula` must be a string or a [formula] table.")
     formula = dict(formula)
+    bad = set(formula) - {"formula", "reference"}
+    if bad:
+        raise SpecificationError(f"{source}: unknown keys {sorted(bad)} in [formula]; use "
+                                 "formula and reference.")
     if bool(utilities) == bool(formula):
         raise SpecificationError(f"{source}: give either [utilities] (one expression per "
                                  "alternative) or a formula (formula = \"choice ~ x | z\"), "

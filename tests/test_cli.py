@@ -170,6 +170,11 @@ def test_small_good_spec_fits(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (GOOD.replace('[data]\n', '[data]\nfilter = "x1 > 100"\n'), "keeps no rows"),
     (GOOD.replace('[data]\n', '[data]\nfilter = "x1 + 1"\n'), "must be a condition"),
     (GOOD.replace('b = "B * x2"', 'c = "B * x2"'), "unknown alternatives ['c']"),
+    ('[data]\nchoice = "y"\n[data.alternatives]\n1 = "a"\n2 = "b"\n[formula]\n'
+     'formula = "y ~ x1"\nrefernce = "a"\n', "unknown keys ['refernce'] in [formula]"),
+    (GOOD.replace('[data]\n', '[data]\nlayout = "tall"\n'), "layout must be"),
+    (GOOD.replace("ASC = 0.0", "ASC = { value = 0.0, fix = true }"), "unknown keys ['fix']"),
+    (GOOD + '[estimation]\ncov_type = "robst"\n', "robst"),
 ])
 def test_bad_spec_is_a_clear_error(spec: str, needle: str, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
