@@ -8,6 +8,7 @@ in the last digit, x1.01 for ties, as tests/reference/README.md says).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import runpy
 import subprocess
@@ -23,6 +24,13 @@ from choicekit.cli import main
 from choicekit.specfile import evaluate_expression, parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
+try:  # TOML: stdlib from Python 3.11, the `tomli` package before
+    import tomllib  # noqa: F401
+    HAVE_TOML = True
+except ImportError:  # pragma: no cover - Python 3.10
+    HAVE_TOML = importlib.util.find_spec("tomli") is not None
+needs_toml = pytest.mark.skipif(not HAVE_TOML, reason="no TOML reader (Python 3.10 without "
+                                "tomli); see test_clear_error_without_toml_reader")
 SPEC = REPO / "examples" / "specs" / "swissmetro_b01logit.toml"
 PUB = runpy.run_path(str(REPO / "examples" / "replications" / "_published.py"))
 
@@ -64,6 +72,7 @@ def test_console_entry_point_help() -> None:
 
 
 # ------------------------------------------------------------------------------ swissmetro
+@needs_toml
 def test_fit_swissmetro_reproduces_biogeme(shared_data: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     ref = json.loads((REPO / "tests/reference/biogeme_b01logit_swissmetro.json").read_text())
@@ -89,6 +98,7 @@ def test_fit_swissmetro_reproduces_biogeme(shared_data: Path, tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res.csv", "res.json"]
 
 
+@needs_toml
 def test_fit_swissmetro_robust(shared_data: Path, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     ref = json.loads((REPO / "tests/reference/biogeme_b01logit_swissmetro.json").read_text())
@@ -104,6 +114,7 @@ def test_fit_swissmetro_robust(shared_data: Path, tmp_path: Path,
 
 
 # ------------------------------------------------------------------ formula, long layout
+@needs_toml
 def test_fit_formula_long_layout_greene(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """Greene's Table 21.11 from a long CSV and a formula spec (mlogit's published values)."""
@@ -149,11 +160,13 @@ GOOD = ('[data]\nchoice = "y"\n[data.alternatives]\n1 = "a"\n2 = "b"\n'
         '[utilities]\na = "ASC + B * x1"\nb = "B * x2"\n')
 
 
+@needs_toml
 def test_small_good_spec_fits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _fit_with(GOOD, tmp_path, capsys)
     assert code == 0, err
 
 
+@needs_toml
 @pytest.mark.parametrize(("spec", "needle"), [
     ("[data\nchoice = 1", "not valid TOML"),
     (GOOD + "[estimaton]\n", "unknown section [estimaton]"),
@@ -184,6 +197,7 @@ def test_bad_spec_is_a_clear_error(spec: str, needle: str, tmp_path: Path,
     assert needle in err, err
 
 
+@needs_toml
 def test_missing_files_are_clear_errors(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "s.toml"
@@ -194,6 +208,7 @@ def test_missing_files_are_clear_errors(tmp_path: Path,
     assert code == 2 and "does not exist" in err
 
 
+@needs_toml
 def test_bad_toml_exit_code_in_a_subprocess(tmp_path: Path) -> None:
     """The real program: exit status 2 and a one-line message, not a traceback."""
     spec = tmp_path / "bad.toml"
@@ -223,6 +238,7 @@ def test_data_expressions_match_pandas() -> None:
     np.testing.assert_array_equal(got, (df["PURPOSE"] > 1) & (df["PURPOSE"] <= 3))
 
 
+@needs_toml
 def test_spec_parses_parameters() -> None:
     spec = parse_spec(GOOD.replace("ASC = 0.0", "ASC = { value = 0.5, fixed = true }")
                       + "[estimation]\ncov_type = \"robust\"\n")
@@ -230,6 +246,7 @@ def test_spec_parses_parameters() -> None:
     assert spec.estimation == {"cov_type": "robust"}
 
 
+@needs_toml
 def test_fit_wide_formula_with_gathered_variables(shared_data: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """Fishing (wide) with [data.variables] and a formula: mlogit's conditional logit."""
@@ -257,6 +274,7 @@ def test_fit_wide_formula_with_gathered_variables(shared_data: Path, tmp_path: P
         assert abs(res["params"][ours] - v) <= tol, k
 
 
+@needs_toml
 def test_fit_cluster_covariance_from_spec(shared_data: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """[data] group + cov_type = "cluster": the CLI gives the library's clustered SEs."""
@@ -280,6 +298,7 @@ def test_fit_cluster_covariance_from_spec(shared_data: Path, tmp_path: Path,
         assert abs(res["std_errors"][k] - lib.bse[k]) <= 1e-10 * lib.bse[k], k
 
 
+@needs_toml
 def test_long_layout_availability_column(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """A 0/1 availability column in long data: the unavailable row drops out of the fit."""
@@ -302,6 +321,7 @@ def test_long_layout_availability_column(tmp_path: Path,
     assert abs(json.loads(out_json.read_text())["params"]["x"] - lib.params["x"]) < 1e-10
 
 
+@needs_toml
 def test_separated_data_exit_status_1(tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Perfect prediction: no MLE exists; the CLI reports the warnings and exits 1."""
@@ -314,6 +334,7 @@ def test_separated_data_exit_status_1(tmp_path: Path,
     assert "choicekit fit: warning:" in err
 
 
+@needs_toml
 def test_help_example_is_the_shipped_spec() -> None:
     """The spec shown in `choicekit fit --help` parses and matches examples/specs."""
     import textwrap
@@ -330,3 +351,12 @@ def test_help_example_is_the_shipped_spec() -> None:
     assert shown.data == shipped.data
     assert {k: (b.value, b.fixed) for k, b in shown.parameters.items()} == {
         k: (b.value, b.fixed) for k, b in shipped.parameters.items()}
+
+
+@pytest.mark.skipif(HAVE_TOML, reason="a TOML reader is available")
+def test_clear_error_without_toml_reader(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(GOOD)
+    code, _, err = run(["fit", str(spec), "--spec", str(spec)], capsys)
+    assert code == 2 and "tomli" in err
