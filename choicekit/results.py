@@ -204,11 +204,15 @@ class MNLResults(PostEstimationMixin):
     @property
     def rho_squared(self) -> float:
         """McFadden's :math:`1 - \\ell(\\hat\\beta) / \\ell_0` against equal shares."""
+        if self.llnull == 0:  # every case has one alternative: nothing to explain
+            return float("nan")
         return 1.0 - self.llf / self.llnull
 
     @property
     def rho_squared_adj(self) -> float:
         """:math:`1 - (\\ell(\\hat\\beta) - K) / \\ell_0`."""
+        if self.llnull == 0:
+            return float("nan")
         return 1.0 - (self.llf - self.df_model) / self.llnull
 
     @property
