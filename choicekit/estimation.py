@@ -21,8 +21,10 @@ Nocedal, J. & Wright, S. J. (2006). *Numerical Optimization*, 2nd ed., Springer:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,7 +32,13 @@ import numpy as np
 
 from .design import Design
 from .exceptions import ConvergenceWarning, EstimationError, SpecificationError
-from .kernels import KernelWorkspace, chunk_derivatives, score_obs, to_parameter_major
+from .kernels import (
+    KernelWorkspace,
+    blas_threads,
+    chunk_derivatives,
+    score_obs,
+    to_parameter_major,
+)
 
 __all__ = ["Objective", "Optimum", "maximize_loglike", "newton_raphson", "METHODS",
            "chunk_slices"]
@@ -51,6 +59,24 @@ def chunk_slices(n: int, per_case: int, chunk_size: int | None = None) -> list[s
         chunk_size = max(256, DEFAULT_CHUNK_ELEMENTS // max(per_case, 1))
     chunk_size = max(1, int(chunk_size))
     return [slice(s, min(n, s + chunk_size)) for s in range(0, n, chunk_size)]
+
+
+#: threads an objective uses by default. The chunks are independent and NumPy releases the GIL
+#: in its loops, but each chunk is ~25 short NumPy calls, and two threads handing the GIL back
+#: and forth were measured 2x *slower* than one on the 2-core benchmark machine (200k x 5 x 14:
+#: 43 ms per evaluation with one thread, 97 ms with two). One thread, BLAS included, is the
+#: default; ``threads=`` is there for machines with idle cores and larger chunks.
+DEFAULT_THREADS = 1
+
+
+def _default_threads() -> int:
+    return DEFAULT_THREADS
+
+
+@functools.cache
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """One pool per size, created on first use and kept (threads start once per process)."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="choicekit-kernel")
 
 
 #: designs up to this size are transposed once per fit into the kernel's parameter-major
@@ -82,10 +108,13 @@ class Objective:
         Full parameter vector whose fixed entries are used (free entries ignored).
     chunk_size : int, optional
         Cases per kernel call; by default sized to keep temporaries small.
+    threads : int, optional
+        Threads evaluating chunks in parallel (default :data:`DEFAULT_THREADS`; designs of
+        fewer than two chunks per thread use one).
     """
 
     def __init__(self, design: Design, fixed_values: np.ndarray,
-                 chunk_size: int | None = None) -> None:
+                 chunk_size: int | None = None, threads: int | None = None) -> None:
         self.design = design
         self.free = ~design.fixed
         X = design.X
@@ -101,7 +130,8 @@ class Objective:
         self.scale = float(design.n_cases)
         self.slices = chunk_slices(design.n_cases, X.shape[1] * max(X.shape[2], 1), chunk_size)
         self._chunks: list[_Chunk] | None = None
-        self._workspace: KernelWorkspace | None = None
+        self._workspaces: list[KernelWorkspace] = []
+        self.threads = max(1, int(threads if threads is not None else _default_threads()))
         self._key: bytes | None = None
         self._order = -1
         self._val: tuple[float, np.ndarray | None, np.ndarray | None] = (np.nan, None, None)
@@ -117,7 +147,6 @@ class Objective:
         d = self.design
         n, J, K = self.X.shape
         cache = self.X.nbytes <= TRANSPOSE_CACHE_BYTES
-        ws = KernelWorkspace(max(sl.stop - sl.start for sl in self.slices), J, K)
         chunks = []
         for sl in self.slices:
             m = sl.stop - sl.start
@@ -132,7 +161,6 @@ class Objective:
                 None if self.offset is None else np.ascontiguousarray(self.offset[sl].T), w,
                 xc.sum(axis=0) if w is None else w @ xc))
         self._chunks = chunks
-        self._workspace = ws
         return chunks
 
     def full_params(self, theta: np.ndarray) -> np.ndarray:
@@ -149,7 +177,31 @@ class Objective:
         if key == self._key and self._order >= order:
             return self._val
         chunks = self._prepare()
-        ws = self._workspace
+        workers = self.threads if len(chunks) >= 2 * self.threads else 1
+        if workers == 1 and len(chunks) == 1:
+            ll, g, H = self._sum_chunks(chunks, theta, order, 0)
+        else:
+            with blas_threads(1):
+                if workers == 1:
+                    ll, g, H = self._sum_chunks(chunks, theta, order, 0)
+                else:
+                    # chunk i goes to worker i % workers; the partial sums are added in worker
+                    # order, so the result does not depend on thread timing
+                    parts = list(_executor(workers).map(
+                        lambda i: self._sum_chunks(chunks[i::workers], theta, order, i),
+                        range(workers)))
+                    ll = sum(p[0] for p in parts)
+                    g = None if order < 1 else np.sum([p[1] for p in parts], axis=0)
+                    H = None if order < 2 else np.sum([p[2] for p in parts], axis=0)
+        self.n_evaluations += 1
+        self._key, self._order = key, order
+        self._val = (ll, g, H)
+        return self._val
+
+    def _sum_chunks(self, chunks: list[_Chunk], theta: np.ndarray, order: int,
+                    worker: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """Kernel sums over some chunks with the workspace of one worker."""
+        ws = self._workspace(worker)
         J = self.X.shape[1]
         ll = 0.0
         g = np.zeros(self.n_free) if order >= 1 else None
@@ -164,10 +216,14 @@ class Objective:
                 g += part_g
             if order >= 2:
                 H += part_H
-        self.n_evaluations += 1
-        self._key, self._order = key, order
-        self._val = (ll, g, H)
-        return self._val
+        return ll, g, H
+
+    def _workspace(self, worker: int) -> KernelWorkspace:
+        while len(self._workspaces) <= worker:
+            n, J, K = self.X.shape
+            self._workspaces.append(KernelWorkspace(
+                max(sl.stop - sl.start for sl in self.slices), J, K))
+        return self._workspaces[worker]
 
     def score_obs(self, theta: np.ndarray) -> np.ndarray:
         """Per-case (unweighted) scores at ``theta``, shape ``(n_cases, n_free)``."""
@@ -304,15 +360,17 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
 
 def _newton_direction(A: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Solve ``A d = g`` for symmetric positive semi-definite ``A`` (minus the Hessian)."""
+    from scipy.linalg import lapack  # LAPACK's dposv directly: ~1 us, a quarter of np.linalg
+
     if not np.isfinite(A).all():
         return np.zeros_like(g)
-    try:
-        np.linalg.cholesky(A)  # raises unless A is positive definite
-        return np.linalg.solve(A, g)
-    except np.linalg.LinAlgError:
-        w, Q = np.linalg.eigh(A)
-        keep = w > 1e-10 * max(float(w.max()), 0.0)
-        return Q[:, keep] @ ((Q[:, keep].T @ g) / w[keep])
+    _, d, info = lapack.dposv(A, g, lower=1)
+    if info == 0:
+        return d
+    # not positive definite (an unidentified direction): solve on the identified subspace
+    w, Q = np.linalg.eigh(A)
+    keep = w > 1e-10 * max(float(w.max()), 0.0)
+    return Q[:, keep] @ ((Q[:, keep].T @ g) / w[keep])
 
 
 def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "newton",

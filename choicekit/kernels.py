@@ -41,6 +41,9 @@ Train, K. (2009). *Discrete Choice Methods with Simulation*, 2nd ed. Cambridge U
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +58,7 @@ __all__ = [
     "score_obs",
     "LogitDerivatives",
     "KernelWorkspace",
+    "blas_threads",
     "to_parameter_major",
     "chunk_derivatives",
     "loglike_derivatives",
@@ -264,6 +268,64 @@ def to_parameter_major(X: FloatArray) -> FloatArray:
     """
     n, J, K = X.shape
     return np.ascontiguousarray(X.transpose(2, 1, 0)).reshape(K, J * n)
+
+
+@functools.lru_cache(maxsize=1)
+def _openblas_controls() -> tuple:
+    """``(get, set)`` thread-count functions of every OpenBLAS loaded in this process.
+
+    Found the way ``threadpoolctl`` finds them (the shared objects mapped into the process,
+    then their exported ``*openblas_[gs]et_num_threads*`` symbols), without the dependency.
+    Empty where that is not possible (no ``/proc``, another BLAS); then nothing is changed.
+    """
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted({ln.split()[-1] for ln in fh
+                            if "openblas" in ln.lower() and ".so" in ln})
+    except OSError:
+        return ()
+    controls = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for stem in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{stem}_get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"{stem}_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    get.restype = ctypes.c_int
+                    set_.argtypes = [ctypes.c_int]
+                    controls.append((get, set_))
+                    break
+            else:
+                continue
+            break
+    return tuple(controls)
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Run the block with OpenBLAS limited to ``n`` threads (restored afterwards).
+
+    The kernel's BLAS products are small (``K x K`` from a chunk of a few thousand rows).
+    OpenBLAS splits them over its threads anyway, and on a 2-core machine where anything else
+    runs its threads wait on each other: measured on the benchmark machine, a chunk's
+    Hessian product took a median 10 ms with two BLAS threads and 1.1 ms with one. The chunks
+    themselves are what is worth running in parallel (:class:`choicekit.estimation.Objective`).
+    """
+    controls = _openblas_controls()
+    old = [get() for get, _ in controls]
+    for _, set_ in controls:
+        set_(n)
+    try:
+        yield
+    finally:
+        for (_, set_), k in zip(controls, old):
+            set_(k)
 
 
 def chunk_derivatives(
