@@ -549,9 +549,12 @@ class ChoiceData:
             raise ChoiceDataError(f"Case ids ({where}) must be hashable (numbers or "
                                   "strings).") from None
         if repeated.any():
-            problems.add(f"case ids must be unique in a wide frame, but "
-                         f"{first_cases(case_ids[repeated].unique())} repeat ({where}); pass "
-                         "`case=` with a unique id column or reset the index.", repeated)
+            ids = case_ids[repeated].unique()
+            shown = first_cases(ids).split(" (", 1)[1]
+            problems.add(f"case ids must be unique in a wide frame, but {len(ids)} "
+                         f"{plural(len(ids), 'id')} {'is' if len(ids) == 1 else 'are'} shared by "
+                         f"{int(repeated.sum())} rows ({where}; {shown}; pass `case=` with a "
+                         "unique id column or reset the index.", repeated)
         avail = np.ones((n, J), dtype=bool)
         bad_av = np.zeros(n, dtype=bool)
         for j, a in enumerate(alts):

@@ -289,8 +289,8 @@ def test_wide_empty(wide):
 
 def test_wide_repeated_case_ids(wide):
     with pytest.raises(ck.ChoiceDataError,
-                       match=r"case ids must be unique in a wide frame, but 1 case \(ids 1\) "
-                             r"repeat \(column 'id'\)"):
+                       match=r"case ids must be unique in a wide frame, but 1 id is shared by "
+                             r"2 rows \(column 'id'; ids 1\)"):
         ck.ChoiceData.from_wide(wide.assign(id=[1, 1, 3, 4]), **WIDE, case="id")
 
 
