@@ -433,8 +433,9 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
         worst = names[np.argsort(-np.abs(g))[:3]] if g.size else []
         warnings.warn(
             f"Estimation did not converge ({method}, {iterations} iterations): {message}. "
-            f"Scaled gradient max-norm {gnorm:.3g}, largest for {list(worst)}. Try other "
-            "starting values, rescale variables, raise `maxiter`, or check identification.",
+            f"Scaled gradient max-norm {gnorm:.3g}, largest for {[str(w) for w in worst]}. "
+            "Try other starting values, rescale variables, raise `maxiter`, or check "
+            "identification.",
             ConvergenceWarning, stacklevel=3)
     return Optimum(theta, ll, g, H, converged, message, iterations, method, gnorm)
 

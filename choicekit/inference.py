@@ -81,6 +81,7 @@ def sym_inverse(A: np.ndarray, names: Sequence[str], what: str = "information ma
         Issue an :class:`IdentificationWarning` when singular.
     """
     K = A.shape[0]
+    names = [str(n) for n in names]  # plain str in messages (not np.str_)
     if K == 0:
         return SymmetricInverse(np.zeros((0, 0)), np.zeros((0, 0)), ())
     A = 0.5 * (A + A.T)
