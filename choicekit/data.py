@@ -495,7 +495,12 @@ class ChoiceData:
                 "alternative name}, e.g. {1: 'train', 2: 'sm', 3: 'car'}."
             )
         alts = label_list(alternatives.values())
-        if len(set(alts)) != len(alts):
+        try:
+            unique = len(set(alts)) == len(alts) and len(set(alternatives)) == len(alts)
+        except TypeError:
+            raise ChoiceDataError(f"Alternative codes and names must be hashable (numbers, "
+                                  f"strings, tuples); got {alternatives!r}.") from None
+        if not unique:
             raise ChoiceDataError(f"Alternative names must be unique; got {alts}.")
         if availability is not None and not isinstance(availability, Mapping):
             raise ChoiceDataError("`availability` must map alternative names to 0/1 columns, "
@@ -727,9 +732,9 @@ class ChoiceData:
     # ------------------------------------------------------------------ variable lookup
     def has_variable(self, name: str) -> bool:
         """Whether ``name`` is an alternative-varying or case-level variable."""
-        return (name in self._long_cache
-                or (self._long_frame is not None and name in self._long_frame.columns)
-                or (self._case_frame is not None and name in self._case_frame.columns))
+        return isinstance(name, str) and (name in self._long_cache
+                                          or _key(self._long_frame, name) is not None
+                                          or _key(self._case_frame, name) is not None)
 
     def variable(self, name: str) -> np.ndarray:
         """Values of a variable: ``(n_cases, n_alts)`` if alternative-varying, else ``(n_cases,)``.
@@ -747,15 +752,17 @@ class ChoiceData:
             raise SpecificationError(f"A variable name must be a str. Got {name!r}.")
         if name in self._long_cache:
             return self._long_cache[name]
-        if self._long_frame is not None and name in self._long_frame.columns:
+        key = _key(self._long_frame, name)
+        if key is not None:
             arr = np.full(self.n_cases * self.n_alts, np.nan)
-            arr[self._long_pos] = _numeric(self._long_frame[name], name)
+            arr[self._long_pos] = _numeric(self._long_frame[key], name)
             arr = arr.reshape(self.n_cases, self.n_alts)
             arr.setflags(write=False)
             self._long_cache[name] = arr
             return arr
-        if self._case_frame is not None and name in self._case_frame.columns:
-            return _numeric(self._case_frame[name], name)
+        key = _key(self._case_frame, name)
+        if key is not None:
+            return _numeric(self._case_frame[key], name)
         raise SpecificationError(
             f"Variable {name!r} is not in the data.{suggest(name, self.variables)} "
             f"Available variables: {', '.join(map(repr, self.variables[:30]))}"
@@ -784,8 +791,9 @@ class ChoiceData:
                     mask[:, j] = m
                     vals += list(col[m][:5])
             return (mask, show_values(vals)) if mask.any() else None
-        if self._long_frame is not None and name in self._long_frame.columns:
-            col = self._long_frame[name]
+        key = _key(self._long_frame, name)
+        if key is not None:
+            col = self._long_frame[key]
             m = to_float(col)[1]
             if not m.any():
                 return None
@@ -794,8 +802,9 @@ class ChoiceData:
             return mask.reshape(self.n_cases, self.n_alts), show_values(col[m])
         if name in self._long_cache:
             return None
-        if self._case_frame is not None and name in self._case_frame.columns:
-            col = self._case_frame[name]
+        key = _key(self._case_frame, name)
+        if key is not None:
+            col = self._case_frame[key]
             m = to_float(col)[1]
             return (m, show_values(col[m])) if m.any() else None
         return None
@@ -956,3 +965,19 @@ def _restrict_alternatives(self: ChoiceData, alternatives: Sequence[Hashable]) -
 
 ChoiceData.with_variables = _with_variables  # type: ignore[attr-defined]
 ChoiceData.restrict_alternatives = _restrict_alternatives  # type: ignore[attr-defined]
+
+
+def _key(frame: pd.DataFrame | None, name: str) -> Any:
+    """The column of ``frame`` that a ``Var(name)`` means: the column ``name`` itself, else the
+    one whose ``str()`` is ``name`` (so ``Var("5")`` finds a column labelled ``5``); None."""
+    if frame is None:
+        return None
+    try:
+        if name in frame.columns:
+            return name
+    except TypeError:  # pragma: no cover - unhashable name
+        return None
+    for c in frame.columns:
+        if str(c) == name:
+            return c
+    return None
