@@ -205,3 +205,40 @@ def test_one_overlapping_case_breaks_separation():
         warnings.simplefilter("error", ck.SeparationWarning)
         res = ck.MNL(data, {"a": 0, "b": B("b_x") * V("x")}).fit()
     assert res.converged and np.isfinite(res.bse["b_x"])
+
+
+def _two_alternatives(x: np.ndarray, chosen: np.ndarray) -> ck.MNL:
+    n = len(chosen)
+    df = pd.DataFrame({"case": np.repeat(np.arange(n), 2), "alt": [0, 1] * n,
+                       "ch": np.ravel(np.eye(2, dtype=int)[chosen]), "x": x.ravel()})
+    return ck.MNL(ck.ChoiceData.from_long(df, "case", "alt", "ch"),
+                  {0: B("b_x") * V("x"), 1: B("A") + B("b_x") * V("x")})
+
+
+@pytest.mark.filterwarnings("ignore::choicekit.ChoiceKitWarning")
+@pytest.mark.parametrize("method", ["newton", "bfgs", "lbfgsb"])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e4])
+@pytest.mark.parametrize("ties", [False, True])
+def test_separation_found_whatever_the_scale_and_optimizer(method, scale, ties):
+    # chosen = the alternative with the larger x: separated along b_x (quasi-completely when
+    # a third of the cases have equal x and a random choice)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(300, 2)) * scale
+    chosen = np.argmax(x, axis=1)
+    if ties:
+        x[:100, 1] = x[:100, 0]
+        chosen[:100] = rng.integers(0, 2, 100)
+    res = _two_alternatives(x, chosen).fit(method=method)
+    assert not res.converged and "separation" in res.message
+    assert "'b_x'" in res.message
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e4])
+def test_no_false_alarm_on_logit_data_whatever_the_scale(scale):
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(2000, 2))
+    chosen = np.argmax(3 * x + rng.gumbel(size=x.shape), axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ck.ChoiceKitWarning)
+        res = _two_alternatives(x * scale, chosen).fit()
+    assert res.converged
