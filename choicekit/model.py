@@ -338,6 +338,12 @@ class MNL:
             raise SpecificationError(f"`maxiter` must be a positive integer. Got {maxiter!r}.")
         if not (isinstance(gtol, (int, float)) and gtol > 0):
             raise SpecificationError(f"`gtol` must be a positive number. Got {gtol!r}.")
+        if chunk_size is not None and not (isinstance(chunk_size, (int, np.integer))
+                                           and not isinstance(chunk_size, bool)
+                                           and chunk_size >= 1):
+            raise SpecificationError(
+                f"`chunk_size` must be a positive integer (cases per kernel call) or None. Got "
+                f"{chunk_size!r}.")
         polish = method == "auto" and d.has_bounds
         if method == "auto":
             method = "lbfgsb" if d.has_bounds else "newton"

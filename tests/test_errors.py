@@ -544,6 +544,7 @@ def test_model_needs_choicedata(long):
     ("cov_type", "robst", r"`cov_type` must be one of 'classical', 'robust', 'opg', 'cluster'"),
     ("maxiter", 0, r"`maxiter` must be a positive integer. Got 0"),
     ("gtol", -1.0, r"`gtol` must be a positive number. Got -1.0"),
+    ("chunk_size", 0, r"`chunk_size` must be a positive integer \(cases per kernel call\)"),
 ])
 def test_fit_option_values(long, option, value, words):
     with pytest.raises(ck.SpecificationError, match=words):

@@ -381,3 +381,39 @@ def test_malformed_wide_frames_raise_only_choicekit_errors(s, kind, row, invalid
         except ck.ChoiceKitError as err:
             assert str(err)
 
+
+
+@given(st.text(alphabet="~|+-01 xzwab`$().*:", max_size=30))
+def test_random_formulas_give_a_model_or_a_specification_error(text):
+    df = pd.DataFrame({"case": np.repeat([1, 2, 3], 2), "alt": ["a", "b"] * 3,
+                       "chosen": [1, 0, 0, 1, 1, 0], "x": [1.0, 2.0, 0.5, 1.0, 2.0, 0.0],
+                       "z": np.repeat([1.0, 2.0, 3.0], 2)})
+    data = ck.ChoiceData.from_long(df, "case", "alt", "chosen")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ck.ChoiceKitWarning)
+        try:
+            ck.MNL.from_formula(text, data).fit(maxiter=10)
+        except ck.SpecificationError as err:
+            assert str(err)
+
+
+OPTION_VALUES = st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True),
+                          st.text(max_size=8), st.sampled_from(["newton", "robust", "drop"]),
+                          st.lists(st.integers(), max_size=2))
+
+
+@given(st.sampled_from(["method", "cov_type", "maxiter", "gtol", "start", "chunk_size"]),
+       OPTION_VALUES)
+def test_random_fit_options_give_a_fit_or_a_choicekit_error(option, value):
+    df = pd.DataFrame({"case": np.repeat([1, 2, 3, 4], 2), "alt": [0, 1] * 4,
+                       "chosen": [1, 0, 0, 1, 1, 0, 0, 1], "x": [1.0, 2.0, 0.5, 1.0, 2, 0, 1, 3]})
+    model = ck.MNL(ck.ChoiceData.from_long(df, "case", "alt", "chosen"),
+                   {0: 0, 1: B("A") + B("b") * V("x")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ck.ChoiceKitWarning)
+        try:
+            model.fit(**{option: value})
+        except ck.ChoiceKitError as err:
+            assert str(err)
