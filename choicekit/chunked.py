@@ -10,8 +10,9 @@ map). :func:`fit_chunked` maximizes the likelihood with the same fused kernel
 bounded by the chunk size: the design is never held whole.
 
 Alternative-specific constants are not stored in the chunks: they are given as a mapping
-``{parameter name: alternative index}`` and their indicator rows are written into the kernel's
-chunk buffer as it is filled, so the data on disk hold only the attributes.
+``{parameter name: alternative index}`` and the kernel handles them without a design column
+(``constants=`` of :func:`choicekit.kernels.chunk_derivatives`), so the data on disk hold only
+the attributes and the kernel moves only those.
 
 Examples
 --------
@@ -36,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .estimation import newton_raphson
+from .estimation import DEFAULT_CHUNK_ELEMENTS, newton_raphson
 from .exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
 from .inference import sym_inverse
-from .kernels import KernelWorkspace, chunk_derivatives
+from .kernels import KernelWorkspace, blas_threads, chunk_derivatives
 
 __all__ = ["DesignChunk", "ChunkedDesign", "ChunkedResults", "fit_chunked", "npy_chunks"]
 
@@ -84,14 +85,17 @@ class ChunkedDesign:
     constants : mapping, optional
         ``{parameter name: alternative index}``: alternative-specific constants, placed after
         the stored parameters.
-    max_cases : int
-        Largest number of cases in a chunk (sizes the reused buffers; larger chunks are
-        processed in pieces).
+    max_cases : int, optional
+        Most cases the kernel processes at once; larger chunks are processed in pieces. By
+        default sized like the in-memory estimator's chunks
+        (:data:`choicekit.estimation.DEFAULT_CHUNK_ELEMENTS` values), so a piece and its
+        temporaries stay in cache whatever size the chunks are read in.
     """
 
     def __init__(self, chunks: Callable[[], Iterable[DesignChunk]],
                  param_names: Sequence[str], *, n_alts: int,
-                 constants: Mapping[str, int] | None = None, max_cases: int = 65536) -> None:
+                 constants: Mapping[str, int] | None = None,
+                 max_cases: int | None = None) -> None:
         if not callable(chunks):
             raise SpecificationError("`chunks` must be a callable returning an iterable of "
                                      f"DesignChunk. Got {type(chunks).__name__}.")
@@ -106,7 +110,9 @@ class ChunkedDesign:
         self.param_names = self.stored_names + tuple(self.constants)
         if len(set(self.param_names)) != len(self.param_names):
             raise SpecificationError(f"Parameter names must be unique. Got {self.param_names}.")
-        self.max_cases = int(max_cases)
+        per_case = self.n_alts * max(len(self.stored_names), 1)
+        self.max_cases = int(max_cases) if max_cases is not None else max(
+            256, DEFAULT_CHUNK_ELEMENTS // max(per_case, 1))
 
     @classmethod
     def from_arrays(cls, X: np.ndarray, chosen: np.ndarray, param_names: Sequence[str], *,
@@ -124,7 +130,7 @@ class ChunkedDesign:
                 e = min(n, s + chunk_size)
                 yield DesignChunk(X[s:e], chosen[s:e], None if avail is None else avail[s:e])
 
-        return cls(chunks, param_names, n_alts=J, constants=constants, max_cases=chunk_size)
+        return cls(chunks, param_names, n_alts=J, constants=constants)
 
     @classmethod
     def from_npy(cls, X_path: str | os.PathLike, chosen_path: str | os.PathLike,
@@ -145,8 +151,7 @@ class ChunkedDesign:
                                                                           chunk_size)):
                 yield DesignChunk(Xc, yc)
 
-        return cls(chunks, param_names, n_alts=shape[1], constants=constants,
-                   max_cases=chunk_size)
+        return cls(chunks, param_names, n_alts=shape[1], constants=constants)
 
 
 def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -196,8 +201,7 @@ class _ChunkedObjective:
         self.n_evaluations = 0
         self._ws: KernelWorkspace | None = None
         self._last: tuple | None = None
-        self._const = [(self.K - len(design.constants) + a, int(j))
-                       for a, j in enumerate(design.constants.values())]
+        self._const = np.array(list(design.constants.values()), dtype=np.intp)
 
     def _pieces(self) -> Iterator[DesignChunk]:
         cap = self.design.max_cases
@@ -211,28 +215,36 @@ class _ChunkedObjective:
                     None if c.weight is None else c.weight[s:e])
 
     def _fill(self, c: DesignChunk) -> np.ndarray:
-        """The chunk in parameter-major layout, constants' indicator rows included."""
+        """The chunk's attributes in the kernel's parameter-major layout (constants apart)."""
         n, J, Ks = c.X.shape
         if J != self.design.n_alts or Ks != len(self.design.stored_names):
             raise ChoiceDataError(
                 f"A chunk has shape {c.X.shape}; expected (n, {self.design.n_alts}, "
                 f"{len(self.design.stored_names)}) for parameters {self.design.stored_names}.")
-        ws = self._ws
-        Xt = ws.Xt[:self.K * J * n].reshape(self.K, J, n)
-        np.copyto(Xt[:Ks], np.asarray(c.X, dtype=np.float64).transpose(2, 1, 0))
-        for k, j in self._const:
-            Xt[k] = 0.0
-            Xt[k, j] = 1.0 if c.avail is None else c.avail[:, j]
-        return Xt.reshape(self.K, J * n)
+        return self._ws.transposed(np.asarray(c.X, dtype=np.float64))
 
     def evaluate(self, theta: np.ndarray, order: int = 2) -> tuple[float, np.ndarray | None,
                                                                     np.ndarray | None]:
+        """Log-likelihood, score and Hessian summed over one pass of the stream."""
         key = (np.asarray(theta, dtype=np.float64).tobytes(), order)
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        J = self.design.n_alts
         if self._ws is None:
-            self._ws = KernelWorkspace(self.design.max_cases, J, self.K)
+            self._ws = KernelWorkspace(self.design.max_cases, self.design.n_alts,
+                                       len(self.design.stored_names))
+        with blas_threads(1):  # small products: see choicekit.kernels.blas_threads
+            ll, g, H, n_cases = self._pass(theta, order)
+        if self.n_cases is None:
+            self.n_cases = n_cases
+        elif n_cases != self.n_cases:
+            raise ChoiceDataError(f"The chunk stream gave {n_cases} cases on this pass and "
+                                  f"{self.n_cases} on the first; it must repeat the same data.")
+        self.n_evaluations += 1
+        self._last = (key, (ll, g, H))
+        return ll, g, H
+
+    def _pass(self, theta: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray, int]:
+        J = self.design.n_alts
         ll, g, H = 0.0, np.zeros(self.K), np.zeros((self.K, self.K))
         n_cases = 0
         for c in self._pieces():
@@ -245,21 +257,14 @@ class _ChunkedObjective:
             part = chunk_derivatives(
                 self._fill(c), J, theta, chosen * n + np.arange(n), unavail,
                 None if c.offset is None else np.ascontiguousarray(c.offset.T), c.weight,
-                order, self._ws)
+                order, self._ws, constants=self._const)
             ll += part[0]
             if order >= 1:
                 g += part[1]
             if order >= 2:
                 H += part[2]
             n_cases += n
-        if self.n_cases is None:
-            self.n_cases = n_cases
-        elif n_cases != self.n_cases:
-            raise ChoiceDataError(f"The chunk stream gave {n_cases} cases on this pass and "
-                                  f"{self.n_cases} on the first; it must repeat the same data.")
-        self.n_evaluations += 1
-        self._last = (key, (ll, g, H))
-        return ll, g, H
+        return ll, g, H, n_cases
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from .kernels import (
 )
 
 __all__ = ["Objective", "Optimum", "maximize_loglike", "newton_raphson", "METHODS",
-           "chunk_slices"]
+           "chunk_slices", "constant_columns"]
 
 Method = Literal["newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"]
 METHODS = ("newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr")
@@ -83,6 +83,33 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 #: layout and kept (twice the memory, no per-iteration copy); larger ones are transposed chunk
 #: by chunk into a reused buffer on every evaluation, so memory stays bounded by the chunk size.
 TRANSPOSE_CACHE_BYTES = 1 << 28
+
+
+def constant_columns(X: np.ndarray, avail: np.ndarray, sample: int = 256) -> dict[int, int]:
+    """Design columns that are alternative-specific constants: ``{column: alternative}``.
+
+    A column is a constant of alternative ``j`` when it is 1 wherever ``j`` is available and 0
+    for every other alternative (its value where ``j`` is unavailable is never used). The
+    kernel then handles it without storing or multiplying the column
+    (:func:`choicekit.kernels.chunk_derivatives`). Candidates are found on the first
+    ``sample`` cases and confirmed on all of them (one strided read of each candidate column).
+    """
+    n, J, K = X.shape
+    head, head_avail = X[:sample], avail[:sample]
+    found = {}
+    for k in range(K):
+        col = head[:, :, k]
+        alts = np.flatnonzero((col != 0).any(axis=0))
+        if len(alts) != 1:
+            continue
+        j = int(alts[0])
+        if not np.all((col[:, j] == 1.0) | ~head_avail[:, j]):
+            continue
+        full = X[:, :, k]
+        if (np.count_nonzero(full) == np.count_nonzero(full[:, j])
+                and np.all((full[:, j] == 1.0) | ~avail[:, j])):
+            found[k] = j
+    return found
 
 
 @dataclass(frozen=True)
@@ -146,6 +173,12 @@ class Objective:
             return self._chunks
         d = self.design
         n, J, K = self.X.shape
+        consts = constant_columns(self.X, d.avail)
+        dense = np.array([k for k in range(K) if k not in consts], dtype=np.intp)
+        #: kernel order: attribute columns, then alternative-specific constants
+        self._perm = np.concatenate([dense, np.array(list(consts), dtype=np.intp)])
+        self._dense = dense
+        self._const_alts = np.array(list(consts.values()), dtype=np.intp) if consts else None
         cache = self.X.nbytes <= TRANSPOSE_CACHE_BYTES
         chunks = []
         for sl in self.slices:
@@ -154,10 +187,10 @@ class Objective:
             unavail = None if avail.all() else np.ascontiguousarray(~avail.T)
             chosen_flat = d.chosen[sl] * m + np.arange(m)
             Xc = self.X[sl]
-            xc = Xc[np.arange(m), d.chosen[sl]]
+            xc = Xc[np.arange(m), d.chosen[sl]][:, self._perm]
             w = None if d.weight is None else d.weight[sl]
             chunks.append(_Chunk(
-                sl, to_parameter_major(Xc) if cache else None, unavail, chosen_flat,
+                sl, to_parameter_major(Xc, dense) if cache else None, unavail, chosen_flat,
                 None if self.offset is None else np.ascontiguousarray(self.offset[sl].T), w,
                 xc.sum(axis=0) if w is None else w @ xc))
         self._chunks = chunks
@@ -177,22 +210,30 @@ class Objective:
         if key == self._key and self._order >= order:
             return self._val
         chunks = self._prepare()
+        perm = self._perm
+        theta_k = theta[perm]  # the kernel's order: attributes, then constants
         workers = self.threads if len(chunks) >= 2 * self.threads else 1
         if workers == 1 and len(chunks) == 1:
-            ll, g, H = self._sum_chunks(chunks, theta, order, 0)
+            ll, g, H = self._sum_chunks(chunks, theta_k, order, 0)
         else:
             with blas_threads(1):
                 if workers == 1:
-                    ll, g, H = self._sum_chunks(chunks, theta, order, 0)
+                    ll, g, H = self._sum_chunks(chunks, theta_k, order, 0)
                 else:
                     # chunk i goes to worker i % workers; the partial sums are added in worker
                     # order, so the result does not depend on thread timing
                     parts = list(_executor(workers).map(
-                        lambda i: self._sum_chunks(chunks[i::workers], theta, order, i),
+                        lambda i: self._sum_chunks(chunks[i::workers], theta_k, order, i),
                         range(workers)))
                     ll = sum(p[0] for p in parts)
                     g = None if order < 1 else np.sum([p[1] for p in parts], axis=0)
                     H = None if order < 2 else np.sum([p[2] for p in parts], axis=0)
+        if g is not None:  # back to the design's parameter order
+            g_k, g = g, np.empty_like(g)
+            g[perm] = g_k
+        if H is not None:
+            H_k, H = H, np.empty_like(H)
+            H[np.ix_(perm, perm)] = H_k
         self.n_evaluations += 1
         self._key, self._order = key, order
         self._val = (ll, g, H)
@@ -207,10 +248,10 @@ class Objective:
         g = np.zeros(self.n_free) if order >= 1 else None
         H = np.zeros((self.n_free, self.n_free)) if order >= 2 else None
         for c in chunks:
-            Xt = c.Xt if c.Xt is not None else ws.transposed(self.X[c.sl])
+            Xt = c.Xt if c.Xt is not None else ws.transposed(self.X[c.sl], self._dense)
             part_ll, part_g, part_H = chunk_derivatives(
                 Xt, J, theta, c.chosen_flat, c.unavail, c.offset, c.weight, order, ws,
-                c.x_chosen_sum)
+                c.x_chosen_sum, self._const_alts)
             ll += part_ll
             if order >= 1:
                 g += part_g
@@ -222,7 +263,7 @@ class Objective:
         while len(self._workspaces) <= worker:
             n, J, K = self.X.shape
             self._workspaces.append(KernelWorkspace(
-                max(sl.stop - sl.start for sl in self.slices), J, K))
+                max(sl.stop - sl.start for sl in self.slices), J, len(self._dense)))
         return self._workspaces[worker]
 
     def score_obs(self, theta: np.ndarray) -> np.ndarray:

@@ -252,22 +252,28 @@ class KernelWorkspace:
         """Whether a chunk of ``n`` cases with ``J`` alternatives and ``K`` parameters fits."""
         return n <= self.max_cases and J == self.n_alts and K == self.n_params
 
-    def transposed(self, X: FloatArray) -> FloatArray:
-        """``X`` ``(n, J, K)`` copied into the parameter-major layout ``(K, J * n)``."""
-        n, J, K = X.shape
-        out = self.Xt[:K * J * n].reshape(K, J, n)
-        np.copyto(out, X.transpose(2, 1, 0))
-        return out.reshape(K, J * n)
+    def transposed(self, X: FloatArray, columns: NDArray[np.intp] | None = None) -> FloatArray:
+        """``X`` ``(n, J, K)`` (or its ``columns``) copied into the layout ``(K, J * n)``."""
+        return to_parameter_major(X, columns, out=self.Xt)
 
 
-def to_parameter_major(X: FloatArray) -> FloatArray:
+def to_parameter_major(X: FloatArray, columns: NDArray[np.intp] | None = None,
+                       out: FloatArray | None = None) -> FloatArray:
     """The ``(n, J, K)`` design of one chunk as the ``(K, J * n)`` matrix the fused kernel reads.
 
     Row ``k`` holds parameter ``k``'s column for alternative 0 of every case, then alternative
-    1, and so on: position ``j * n + i`` is case ``i``, alternative ``j``.
+    1, and so on: position ``j * n + i`` is case ``i``, alternative ``j``. With ``columns``,
+    only those parameters' columns, in that order; ``out`` is a flat buffer to write into.
     """
     n, J, K = X.shape
-    return np.ascontiguousarray(X.transpose(2, 1, 0)).reshape(K, J * n)
+    k_out = K if columns is None else len(columns)
+    dest = (np.empty(k_out * J * n) if out is None else out[:k_out * J * n]).reshape(k_out, J, n)
+    if columns is None:
+        np.copyto(dest, X.transpose(2, 1, 0))
+    else:
+        for i, k in enumerate(columns):
+            np.copyto(dest[i], X[:, :, k].T)
+    return dest.reshape(k_out, J * n)
 
 
 @functools.lru_cache(maxsize=1)
@@ -339,18 +345,19 @@ def chunk_derivatives(
     order: int,
     workspace: KernelWorkspace,
     x_chosen_sum: FloatArray | None = None,
+    constants: NDArray[np.intp] | None = None,
 ) -> tuple[float, FloatArray | None, FloatArray | None]:
     """Fused log-likelihood, score and Hessian of one chunk (the fast path).
 
     Parameters
     ----------
-    Xt : ndarray, shape (K, J * n)
+    Xt : ndarray, shape (Kd, J * n)
         The chunk's design in parameter-major layout (:func:`to_parameter_major`), zero at
         unavailable alternatives, C-contiguous float64.
     n_alts : int
         ``J``.
-    beta : ndarray, shape (K,)
-        Parameters.
+    beta : ndarray, shape (Kd + A,)
+        Parameters: the ``Kd`` multiplying the rows of ``Xt``, then the ``A`` constants.
     chosen_flat : ndarray of int, shape (n,)
         Position ``c_n * n + i`` of each case's chosen alternative in a row of ``Xt``.
     unavail : ndarray of bool, shape (J, n), optional
@@ -362,9 +369,12 @@ def chunk_derivatives(
     order : {0, 1, 2}
     workspace : KernelWorkspace
         Buffers large enough for the chunk.
-    x_chosen_sum : ndarray, shape (K,), optional
+    x_chosen_sum : ndarray, shape (Kd + A,), optional
         :math:`\\sum_n w_n x_{n c_n}` for this chunk, which does not depend on ``beta``: an
         estimator computes it once and passes it in; computed here when omitted.
+    constants : ndarray of int, shape (A,), optional
+        Alternative of each alternative-specific constant (the last ``A`` parameters). Their
+        design columns, indicators of one alternative, are not stored.
 
     Returns
     -------
@@ -373,14 +383,14 @@ def chunk_derivatives(
 
     Notes
     -----
-    Speed comes from two choices, both measured (``benchmarks/README.md``):
+    Speed comes from three choices, all measured (``benchmarks/README.md``):
 
     * *Layout.* With the design stored ``(n, J, K)`` every per-case operation (the maximum and
       sum over alternatives, scaling rows by probabilities, summing rows within a case) runs
       NumPy loops of length ``J`` or ``K``, a few elements, which costs several times the
       arithmetic. In the parameter-major layout each of them is a loop over all cases of the
-      chunk: the maximum over alternatives is ``J - 1`` vector operations, scaling by
-      probabilities is one broadcast along contiguous rows.
+      chunk: the maximum over alternatives is a reduction over ``J`` contiguous rows, scaling
+      by probabilities one broadcast along contiguous rows.
     * *Fusion.* Utilities, masked log-sum-exp and probabilities are computed in place in the
       workspace. For the derivatives the product :math:`W X` with
       :math:`W = \\mathrm{diag}(w_n P_{nj})` is formed once and serves three purposes: its
@@ -388,14 +398,26 @@ def chunk_derivatives(
       :math:`\\sum_n w_n x_{n c_n} - \\sum_n w_n \\bar x_n` needs no further pass over the
       design), and the Hessian is one BLAS product
       :math:`H = -(X' W X - \\sum_n w_n \\bar x_n \\bar x_n')`.
+    * *No materialised constants.* For a constant of alternative :math:`a` (design column
+      :math:`d_{nj} = 1[j = a]`) every sum above reduces to sums of probabilities:
+      :math:`\\partial \\ell / \\partial \\alpha_a = \\sum_n w_n (1[c_n = a] - P_{na})`,
+      :math:`-H_{ab} = \\sum_n w_n P_{na} (1[a = b] - P_{nb})` and
+      :math:`-H_{ka} = \\sum_n w_n P_{na} (x_{nak} - \\bar x_{nk})`, so with ``J - 1`` constants
+      and ``K`` attributes the kernel moves ``K`` rows instead of ``K + J - 1``.
     """
-    K, nJ = Xt.shape
+    Kd, nJ = Xt.shape
     J = n_alts
     n = nJ // J
+    A = 0 if constants is None else len(constants)
     ws = workspace
     V = ws.V[:nJ]
-    np.matmul(beta, Xt, out=V)
+    if Kd:
+        np.matmul(beta[:Kd], Xt, out=V)
+    else:
+        V[:] = 0.0
     V2 = V.reshape(J, n)
+    for a in range(A):
+        V2[constants[a]] += beta[Kd + a]
     if offset is not None:
         V2 += offset
     if unavail is not None:
@@ -420,19 +442,39 @@ def chunk_derivatives(
     if x_chosen_sum is None:
         xc = Xt[:, chosen_flat]
         x_chosen_sum = xc.sum(axis=1) if weight is None else xc @ weight
+        if A:
+            counts = np.bincount(chosen_flat // n, weights=weight, minlength=J)
+            x_chosen_sum = np.concatenate([x_chosen_sum, counts[constants]])
+    if A:
+        Pw = E2[constants]  # (A, n): w_n P_na
+        Pw_sum = Pw.sum(axis=1)
     if order == 1:
-        return ll, x_chosen_sum - Xt @ E, None
-    WX = ws.WX[:K * nJ].reshape(K, nJ)
+        score = x_chosen_sum.copy()
+        score[:Kd] -= Xt @ E
+        if A:
+            score[Kd:] -= Pw_sum
+        return ll, score, None
+    WX = ws.WX[:Kd * nJ].reshape(Kd, nJ)
     np.multiply(Xt, E, out=WX)
-    wxbar = ws.xbar[:K * n].reshape(K, n)
-    np.sum(WX.reshape(K, J, n), axis=1, out=wxbar)
-    score = x_chosen_sum - wxbar.sum(axis=1)
-    H = WX @ Xt.T
-    if weight is None:
-        H -= wxbar @ wxbar.T
-    else:
-        # w xbar xbar' = (w xbar)(w xbar)' / w; zero-weight cases contribute nothing
-        H -= (wxbar / np.where(weight > 0, weight, 1.0)) @ wxbar.T
+    wxbar = ws.xbar[:Kd * n].reshape(Kd, n)
+    np.sum(WX.reshape(Kd, J, n), axis=1, out=wxbar)
+    # zero-weight cases contribute nothing: divide their (zero) sums by 1
+    inv_w = None if weight is None else 1.0 / np.where(weight > 0, weight, 1.0)
+    xbar = wxbar if weight is None else wxbar * inv_w  # unweighted xbar_n
+    H = np.empty((Kd + A, Kd + A))
+    np.matmul(WX, Xt.T, out=H[:Kd, :Kd])
+    H[:Kd, :Kd] -= wxbar @ xbar.T
+    score = x_chosen_sum.copy()
+    score[:Kd] -= wxbar.sum(axis=1)
+    if A:
+        P = Pw if weight is None else Pw * inv_w  # unweighted P_na
+        # sum_n w_n P_na x_nak: the row sums of W X within alternative a's block
+        block_sums = WX.reshape(Kd * J, n).sum(axis=1).reshape(Kd, J)
+        H[:Kd, Kd:] = block_sums[:, constants] - xbar @ Pw.T
+        H[Kd:, :Kd] = H[:Kd, Kd:].T
+        same = constants[:, None] == constants[None, :]
+        H[Kd:, Kd:] = np.where(same, Pw_sum[:, None], 0.0) - Pw @ P.T
+        score[Kd:] -= Pw_sum
     H = -0.5 * (H + H.T)  # exact symmetry (the two BLAS triangles round differently)
     return ll, score, H
 

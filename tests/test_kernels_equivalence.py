@@ -355,3 +355,38 @@ def test_blas_threads_restores_setting():
     with blas_threads(1):
         assert all(get() == 1 for get, _ in controls)
     assert [get() for get, _ in controls] == before
+
+
+def test_constants_without_columns_equal_indicator_columns():
+    """The kernel's analytic constants equal explicit 0/1 design columns."""
+    X, avail, chosen, offset, weight, beta = random_design(8, n=300, J=4, K=3)
+    n, J, _ = X.shape
+    alts = np.array([1, 3, 3])  # two constants on one alternative: handled, if unidentified
+    D = np.zeros((n, J, len(alts)))
+    for a, j in enumerate(alts):
+        D[:, j, a] = avail[:, j]
+    full = np.concatenate([X, D], axis=2)
+    theta = np.concatenate([beta, [0.3, -0.2, 0.1]])
+    ref = loglike_derivatives_reference(full, theta, avail, chosen, offset, weight)
+    ws = KernelWorkspace(n, J, 3)
+    got = chunk_derivatives(to_parameter_major(X), J, theta, chosen * n + np.arange(n),
+                            np.ascontiguousarray(~avail.T), np.ascontiguousarray(offset.T),
+                            weight, 2, ws, constants=alts)
+    assert got[0] == pytest.approx(ref.loglike, rel=RTOL_SUMS)
+    np.testing.assert_allclose(got[1], ref.score, rtol=RTOL_SUMS, atol=1e-10)
+    np.testing.assert_allclose(got[2], ref.hessian, rtol=RTOL_SUMS, atol=1e-10)
+    order1 = chunk_derivatives(to_parameter_major(X), J, theta, chosen * n + np.arange(n),
+                               np.ascontiguousarray(~avail.T), np.ascontiguousarray(offset.T),
+                               weight, 1, ws, constants=alts)
+    np.testing.assert_allclose(order1[1], ref.score, rtol=RTOL_SUMS, atol=1e-10)
+
+
+def test_constant_columns_detected_only_when_exact():
+    data, utilities = _data(0)
+    d = ck.MNL(data, utilities).design
+    found = est.constant_columns(d.X, d.avail)
+    names = {d.param_names[k]: d.alternatives[j] for k, j in found.items()}
+    assert names == {"asc_b": "b", "asc_c": "c", "asc_d": "d"}
+    X = d.X.copy()
+    X[-1, 2, d.param_names.index("asc_c")] = 2.0  # no longer an indicator, past the sample
+    assert d.param_names.index("asc_c") not in est.constant_columns(X, d.avail, sample=10)
