@@ -122,8 +122,9 @@ def _singular_message(null: np.ndarray, names: Sequence[str], what: str) -> str:
     return (f"The {what} is singular: parameters {involved} are not identified by the data. "
             "Their standard errors are NaN. The data cannot tell apart changes along "
             + "; ".join(parts) + ". Typical causes: a full set of alternative-specific constants, "
-            "a generic coefficient on a variable that does not vary within cases, or collinear "
-            "variables. Fix one parameter or drop one of them.")
+            "a generic coefficient on a variable that does not vary within cases, collinear "
+            "variables (model.check_identification() names them before fitting), or perfect "
+            "prediction (see any SeparationWarning). Fix one parameter or drop one of them.")
 
 
 def meat_robust(score_obs: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
