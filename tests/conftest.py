@@ -38,11 +38,18 @@ def _choicekit_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # hypothesis: one deterministic, bounded profile for local runs and CI (property tests must not
 # vary from run to run nor grow with the machine's speed)
 try:
+    import tempfile
+
     from hypothesis import HealthCheck, settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    # hypothesis keeps caches (e.g. unicode tables) on disk: outside the checkout
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "choicekit-hypothesis"))
 
     settings.register_profile(
         "choicekit",
         derandomize=True,
+        database=None,  # no .hypothesis/ directory written into the checkout
         max_examples=int(os.environ.get("CHOICEKIT_HYPOTHESIS_EXAMPLES", "60")),
         deadline=None,
         print_blob=True,
