@@ -7,6 +7,7 @@ formula) -> ``MNL`` (a model with its frozen design) -> ``fit()`` -> ``MNLResult
 from __future__ import annotations
 
 from . import datasets, plots
+from .chunked import ChunkedDesign, ChunkedResults, DesignChunk, fit_chunked
 from .data import ChoiceData
 from .exceptions import (
     ChoiceDataError,
@@ -65,4 +66,8 @@ __all__ = [
     "score_test",
     "hausman_mcfadden",
     "TestResult",
+    "ChunkedDesign",
+    "ChunkedResults",
+    "DesignChunk",
+    "fit_chunked",
 ]
