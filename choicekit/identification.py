@@ -66,6 +66,9 @@ if TYPE_CHECKING:
 __all__ = ["IdentificationReport", "check_identification", "Separation", "detect_separation",
            "flag_separation"]
 
+#: design values below this are zero for any finite parameter (and overflow when divided by)
+TINY = 1e-150
+
 #: eigenvalues of the unit-scaled within-case Gram matrix below this fraction of the largest
 #: one count as zero (perfect collinearity leaves ~1e-16; real data rarely go below ~1e-8)
 RTOL = 1e-10
@@ -199,7 +202,8 @@ def check_identification(design: Design, *, rtol: float = RTOL) -> Identificatio
     G, raw, alt_const = _centred_gram(X, design.avail, use)
     scale = np.sqrt(np.clip(np.diag(G), 0.0, None))
     raw_norm = np.sqrt(raw)
-    flat = scale <= 1e-10 * np.maximum(raw_norm, np.finfo(float).tiny)
+    raw_norm[raw_norm <= TINY] = 0.0  # values like 1e-310 are zero for any finite parameter
+    flat = (scale <= 1e-10 * raw_norm) | (raw_norm == 0)
     problems: list[str] = []
     directions: list[pd.Series] = []
     involved: set[str] = set()
@@ -310,15 +314,19 @@ def _symptoms(objective: Objective, optimum: Optimum) -> bool:
     # flat: curvature negligible against its natural size sum_n w_n max|x_k|^2 (when every
     # case is predicted perfectly the whole Hessian underflows, well conditioned or not)
     total_weight = d.n_cases if d.weight is None else float(d.weight.sum())
-    if (np.diag(H) <= 1e-12 * total_weight * colmax**2).any():
-        return True
-    s = np.sqrt(np.diag(H))
-    Hs = H / np.outer(s, s)
-    evals, evecs = np.linalg.eigh(0.5 * (Hs + Hs.T))
-    if evals.min() <= 1e-10 * evals.max():
-        return True
-    step = (evecs / evals) @ (evecs.T @ (g / s)) / s  # Newton step in parameter units
-    return bool(np.abs(step) @ colmax > 1e-2)
+    with np.errstate(all="ignore"):
+        if (np.diag(H) <= 1e-12 * total_weight * colmax**2).any() or (colmax <= TINY).any():
+            return True
+        s = np.sqrt(np.diag(H))
+        Hs = H / np.outer(s, s)
+        if not np.isfinite(Hs).all():
+            return True
+        evals, evecs = np.linalg.eigh(0.5 * (Hs + Hs.T))
+        if evals.min() <= 1e-10 * evals.max():
+            return True
+        step = (evecs / evals) @ (evecs.T @ (g / s)) / s  # Newton step in parameter units
+        size = float(np.abs(step) @ colmax)
+    return not size <= 1e-2  # NaN counts as suspicious
 
 
 def detect_separation(objective: Objective, *, max_rows: int | None = None
@@ -350,7 +358,7 @@ def detect_separation(objective: Objective, *, max_rows: int | None = None
     A = (X[np.arange(n), chosen][:, None, :] - X)[rows_mask]  # (rows, K): x_nc - x_nj
     case_of_row = np.broadcast_to(np.arange(n)[:, None], (n, J))[rows_mask]
     col = np.abs(A).max(axis=0)
-    live = col > 0
+    live = col > TINY  # columns of (sub)normal dust cannot separate anything
     if not live.any():
         return None
     As = A[:, live] / col[live]

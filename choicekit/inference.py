@@ -91,8 +91,12 @@ def sym_inverse(A: np.ndarray, names: Sequence[str], what: str = "information ma
     # equilibrate first (unit diagonal), so that parameters on very different scales (an
     # attribute in units of 1e-6) are not mistaken for singular directions
     diag = np.sqrt(np.clip(np.diag(A), 0.0, None))
-    d = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 1.0)
-    evals, evecs = np.linalg.eigh(A * d[:, None] * d[None, :])
+    live = diag > 1e-100 * max(float(diag.max()), np.finfo(float).tiny)  # else: no information
+    d = np.where(live, 1.0 / np.where(live, diag, 1.0), 1.0)
+    As = A * d[:, None] * d[None, :]
+    As[~live, :] = 0.0
+    As[:, ~live] = 0.0
+    evals, evecs = np.linalg.eigh(As)
     scale = max(float(np.abs(evals).max()), np.finfo(float).tiny)
     small = evals <= rtol * scale
     if not small.any():

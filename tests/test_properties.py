@@ -219,7 +219,8 @@ def test_shuffling_rows_changes_nothing(s, rnd):
                                                      abs=1e-12)
         if d1.alternatives == d2.alternatives:
             r1, r2 = m1.fit(maxiter=30), m2.fit(maxiter=30)
-            assert r1.llf == pytest.approx(r2.llf, rel=1e-9, abs=1e-9)
+            if r1.converged and r2.converged:  # (separated samples have no maximum)
+                assert r1.llf == pytest.approx(r2.llf, rel=1e-9, abs=1e-9)
     finally:
         ctx.__exit__(None, None, None)
 
