@@ -23,7 +23,10 @@ __all__ = ["suggest", "first_cases", "first_rows", "show_values", "check_option"
 
 def suggest(name: str, candidates: Iterable[Any], n: int = 3) -> str:
     """``" Did you mean 'x' or 'y'?"`` for close matches of ``name``, else ``""``."""
-    pool = [str(c) for c in candidates]
+    originals: dict[str, Any] = {}
+    for c in candidates:
+        originals.setdefault(str(c), python_scalar(c))
+    pool = list(originals)
     close = difflib.get_close_matches(str(name), pool, n=n, cutoff=0.6)
     if not close:
         lowered = {p.lower(): p for p in pool}
@@ -31,7 +34,12 @@ def suggest(name: str, candidates: Iterable[Any], n: int = 3) -> str:
             close = [lowered[str(name).lower()]]
     if not close:
         return ""
-    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+    out = " Did you mean " + " or ".join(repr(originals[c]) for c in close) + "?"
+    same_text = [originals[c] for c in close if c == str(name)]
+    if same_text and type(same_text[0]) is not type(python_scalar(name)):
+        out += (f" (The labels are {type(same_text[0]).__name__}, not "
+                f"{type(python_scalar(name)).__name__}.)")
+    return out
 
 
 def _show(x: Any) -> str:

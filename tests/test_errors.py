@@ -607,3 +607,10 @@ def test_user_frame_untouched_by_failed_and_dropped_builds(long):
         warnings.simplefilter("ignore", ck.DataWarning)
         from_long(df, invalid="drop")
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_utility_key_of_the_wrong_type_gets_a_hint(long):
+    with pytest.raises(ck.SpecificationError,
+                       match=r"unknown alternatives \['1'\]. Did you mean 1\? \(The labels are "
+                             r"int, not str.\)"):
+        ck.MNL(from_long(long), {0: 0, "1": B("b"), 2: 0})
