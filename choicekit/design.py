@@ -101,6 +101,9 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         Require observed choices (estimation) or not (prediction).
     """
     check_option("missing", missing, MISSING_POLICIES, ChoiceDataError)
+    if data.n_cases == 0:
+        raise ChoiceDataError("The data have no cases (e.g. `data.take([])`): there is nothing "
+                              "to model.")
     if need_choice and not data.has_choice:
         raise ChoiceDataError(
             "These data carry no observed choices; pass `choice=` when building the ChoiceData "

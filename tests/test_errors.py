@@ -614,3 +614,8 @@ def test_utility_key_of_the_wrong_type_gets_a_hint(long):
                        match=r"unknown alternatives \['1'\]. Did you mean 1\? \(The labels are "
                              r"int, not str.\)"):
         ck.MNL(from_long(long), {0: 0, "1": B("b"), 2: 0})
+
+
+def test_model_on_zero_cases(long):
+    with pytest.raises(ck.ChoiceDataError, match="The data have no cases"):
+        model(from_long(long).take([]))
