@@ -242,3 +242,11 @@ def test_no_false_alarm_on_logit_data_whatever_the_scale(scale):
         warnings.simplefilter("error", ck.ChoiceKitWarning)
         res = _two_alternatives(x * scale, chosen).fit()
     assert res.converged
+
+
+def test_constant_in_every_utility(data):
+    c = B("C_ALL")
+    model = ck.MNL(data, utilities(extra={a: c for a in ("train", "bus", "car")}))
+    report = model.check_identification(warn=False)
+    assert report.unidentified == ("C_ALL",)
+    assert "adds the same constant to every available alternative" in report.problems[0]
