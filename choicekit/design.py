@@ -95,10 +95,28 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     spec : Specification
     missing : {"raise", "drop"}
         What to do with cases where a variable used by an available alternative's utility is
-        NaN or infinite: raise naming the columns, or drop the cases (listed in
-        ``Design.dropped_cases``).
+        missing (NaN), non-numeric (e.g. ``"n/a"`` in a column of numbers) or infinite:
+        ``"raise"`` one :class:`~choicekit.exceptions.ChoiceDataError` listing every
+        (variable, alternative) with the count of each kind and the first case ids;
+        ``"drop"`` drop the cases (listed in ``Design.dropped_cases``) with a
+        :class:`~choicekit.exceptions.DataWarning` giving the same listing and the counts.
+        Values of unavailable alternatives are never looked at.
     need_choice : bool
         Require observed choices (estimation) or not (prediction).
+
+    Warns
+    -----
+    DataWarning
+        After ``missing="drop"``, and (estimation only) when some cases have a single
+        available alternative. Such cases are kept: their chosen probability is 1 whatever
+        the parameters, so they add exactly zero to the log-likelihood, score and Hessian,
+        but they count in the number of cases.
+
+    Raises
+    ------
+    ChoiceDataError
+        No cases, no choices (``need_choice``), unusable values (``missing="raise"``), nothing
+        left after dropping, or a case with no available alternative.
     """
     check_option("missing", missing, MISSING_POLICIES, ChoiceDataError)
     if data.n_cases == 0:
