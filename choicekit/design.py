@@ -205,6 +205,7 @@ def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray
     entries and infinite values are counted separately."""
     avail = data.avail_array
     lines = []
+    covered = np.zeros(data.n_cases, dtype=bool)
     for j, alt in enumerate(data.alternatives):
         u = spec.utilities[alt]
         for name in sorted(u.variables()):
@@ -216,6 +217,7 @@ def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray
             nonfinite = ~np.isfinite(col) & avail[:, j]
             if not nonfinite.any():
                 continue
+            covered |= nonfinite
             nn = data.nonnumeric(name)
             nonnum = np.zeros(len(col), dtype=bool)
             examples = ""
@@ -236,9 +238,11 @@ def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray
             lines.append(f"  - variable {name!r} for alternative {alt!r}: "
                          f"{', '.join(kinds)} {plural(k_nan + k_nonnum + k_inf, 'value')} in "
                          f"{first_cases(data.cases[nonfinite])}")
-    if not lines:  # the expression itself produced inf/NaN (e.g. log(0), division by zero)
+    rest = bad_cases & ~covered
+    if rest.any():  # the expression itself produced inf/NaN (e.g. log(0), division by zero)
         lines.append(f"  - the utility expressions evaluate to NaN/inf in "
-                     f"{first_cases(data.cases[bad_cases])} (e.g. log of 0 or division by 0)")
+                     f"{first_cases(data.cases[rest])} although the variables are finite (e.g. "
+                     "log of 0 or of a negative number, division by 0)")
     k = int(bad_cases.sum())
     return (f"Missing, non-numeric or infinite values in {k} {plural(k, 'case')} where the "
             "alternative is available:\n" + "\n".join(lines))

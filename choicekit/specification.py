@@ -266,8 +266,15 @@ class Beta:
                 f"Beta {name!r}: value must be a number; got {value!r}.") from None
         if not math.isfinite(value):
             raise SpecificationError(f"Beta {name!r}: value must be finite; got {value}.")
-        lo = -math.inf if lower is None else float(lower)
-        hi = math.inf if upper is None else float(upper)
+        try:
+            lo = -math.inf if lower is None else float(lower)
+            hi = math.inf if upper is None else float(upper)
+        except (TypeError, ValueError):
+            raise SpecificationError(f"Beta {name!r}: bounds must be numbers or None; got "
+                                     f"lower={lower!r}, upper={upper!r}.") from None
+        if math.isnan(lo) or math.isnan(hi):
+            raise SpecificationError(f"Beta {name!r}: bounds must not be NaN (use None for no "
+                                     "bound).")
         if lo > hi:
             raise SpecificationError(f"Beta {name!r}: lower bound {lo} exceeds upper bound {hi}.")
         if not fixed and not lo <= value <= hi:

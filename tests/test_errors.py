@@ -387,6 +387,8 @@ def test_with_chosen_unavailable(long):
     (lambda: B("b", np.inf), r"Beta 'b': value must be finite"),
     (lambda: B("b", lower=1, upper=0), r"Beta 'b': lower bound 1.0 exceeds upper bound 0.0"),
     (lambda: B("b", 5.0, upper=1), r"Beta 'b': starting value 5.0 lies outside its bounds"),
+    (lambda: B("b", lower=np.nan), r"Beta 'b': bounds must not be NaN"),
+    (lambda: B("b", lower="low"), r"Beta 'b': bounds must be numbers or None"),
     (lambda: V(3), r"Var needs a column name \(a non-empty str\). Got 3"),
     (lambda: B("a") * B("b"), r"Product of two parameter terms \(a times b\)"),
     (lambda: V("x") / B("b"), r"Division by a parameter \(b\)"),
@@ -469,7 +471,9 @@ def test_missing_option_lists_allowed_values(long):
 
 def test_expression_that_evaluates_to_inf(long):
     data = from_long(long.assign(x=[0.0, 1, 1, 1, 1, 1, 1, 1, 1]))
-    with pytest.raises(ck.ChoiceDataError, match="variable 'x'|evaluate to NaN/inf"):
+    with pytest.raises(ck.ChoiceDataError,
+                       match=r"utility expressions evaluate to NaN/inf in 1 case \(ids 1\) "
+                             "although the variables are finite"):
         ck.MNL(data, {0: B("b") * ck.log(V("x")), 1: 0, 2: 0})
 
 
