@@ -69,6 +69,10 @@ __all__ = ["IdentificationReport", "check_identification", "Separation", "detect
 #: design values below this are zero for any finite parameter (and overflow when divided by)
 TINY = 1e-150
 
+#: largest linear program (rows = available non-chosen alternatives) solved after a fit; HiGHS
+#: takes a few seconds at this size
+MAX_LP_ROWS = 400_000
+
 #: eigenvalues of the unit-scaled within-case Gram matrix below this fraction of the largest
 #: one count as zero (perfect collinearity leaves ~1e-16; real data rarely go below ~1e-8)
 RTOL = 1e-10
@@ -395,13 +399,24 @@ def flag_separation(objective: Objective, optimum: Optimum) -> Optimum:
     The linear program only runs when :func:`_symptoms` sees signs of separation, so fits of
     well-behaved models pay only one small eigen-decomposition.
     """
-    if objective.n_free == 0 or objective.design.chosen is None:
+    d = objective.design
+    if objective.n_free == 0 or d.chosen is None:
         return optimum
     if not _symptoms(objective, optimum):
+        return optimum
+    n_rows = int(d.avail.sum()) - d.n_cases
+    if n_rows > MAX_LP_ROWS:  # the exact check would take minutes: say what we see instead
+        if optimum.converged:
+            warnings.warn(
+                f"The fit shows signs of perfect prediction (a flat or singular Hessian, or a "
+                f"Newton step that stays large), but the exact separation check was skipped on "
+                f"this large design ({n_rows} comparisons > {MAX_LP_ROWS}). Check for chosen "
+                "probabilities of 1 and for estimates that grow when `gtol` is tightened.",
+                IdentificationWarning, stacklevel=3)
         return optimum
     sep = detect_separation(objective)
     if sep is None:
         return optimum
-    msg = sep.message(objective.design.n_cases)
+    msg = sep.message(d.n_cases)
     warnings.warn(msg, SeparationWarning, stacklevel=3)
     return replace(optimum, converged=False, message=msg)

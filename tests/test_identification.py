@@ -250,3 +250,18 @@ def test_constant_in_every_utility(data):
     report = model.check_identification(warn=False)
     assert report.unidentified == ("C_ALL",)
     assert "adds the same constant to every available alternative" in report.problems[0]
+
+
+def test_large_designs_skip_the_exact_check_but_say_so(monkeypatch):
+    import choicekit.identification as ident
+
+    monkeypatch.setattr(ident, "MAX_LP_ROWS", 1)
+    data = _binary([-2, -1, -0.5, 0.5, 1, 2], [0, 0, 0, 1, 1, 1])
+    model = ck.MNL(data, {"a": 0, "b": B("b_x") * V("x")})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(method="bfgs")
+    kinds = [w.category for w in caught]
+    assert ck.SeparationWarning not in kinds
+    assert any("signs of perfect prediction" in str(w.message) and "was skipped" in str(w.message)
+               for w in caught)
