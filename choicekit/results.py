@@ -172,7 +172,7 @@ class MNLResults(PostEstimationMixin):
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals ``params -/+ z_{1-alpha/2} * bse``."""
-        if not 0 < alpha < 1:
+        if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
             raise SpecificationError(f"`alpha` must lie in (0, 1). Got {alpha!r}.")
         z = stats.norm.isf(alpha / 2)
         p, se = self.params, self.bse

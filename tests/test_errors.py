@@ -623,3 +623,10 @@ def test_utility_key_of_the_wrong_type_gets_a_hint(long):
 def test_model_on_zero_cases(long):
     with pytest.raises(ck.ChoiceDataError, match="The data have no cases"):
         model(from_long(long).take([]))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.5, "x"])
+def test_conf_int_alpha(long, alpha):
+    res = model(from_long(long)).fit()
+    with pytest.raises(ck.SpecificationError, match=r"`alpha` must lie in \(0, 1\)"):
+        res.conf_int(alpha=alpha)
