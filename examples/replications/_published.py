@@ -215,3 +215,24 @@ def print_comparison(title: str, table: pd.DataFrame) -> None:
         print(table.to_string(index=False))
 
 
+
+
+def data_dir_from_args(doc: str | None, filename: str, argv: list[str] | None) -> str | None:
+    """The scripts' command line: an optional ``--data-dir`` holding ``filename``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--data-dir", default=None,
+                        help=f"directory holding {filename} (default: $CHOICEKIT_DATA)")
+    return parser.parse_args(argv).data_dir
+
+
+def report(fits: Mapping[str, Replication], headline: Any) -> int:
+    """Print the headline summary and every comparison; 1 if any value is off, else 0."""
+    print(headline.summary())
+    bad = 0
+    for name, rep in fits.items():
+        table = rep.table()
+        print_comparison(name, table)
+        bad += int((~table["ok"]).sum())
+    return 1 if bad else 0

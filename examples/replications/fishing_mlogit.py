@@ -22,7 +22,6 @@ individual; here that is an availability column built from ``notna()``. Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -129,18 +128,8 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None,
-                        help="directory holding fishing.csv (default: $CHOICEKIT_DATA)")
-    args = parser.parse_args(argv)
-    fits = fit_models(args.data_dir)
-    print(fits["mlogit_fishing_price_catch_income"].result.summary())
-    bad = 0
-    for name, rep in fits.items():
-        table = rep.table()
-        pub.print_comparison(name, table)
-        bad += int((~table["ok"]).sum())
-    return 1 if bad else 0
+    fits = fit_models(pub.data_dir_from_args(__doc__, "fishing.csv", argv))
+    return pub.report(fits, fits["mlogit_fishing_price_catch_income"].result)
 
 
 if __name__ == "__main__":

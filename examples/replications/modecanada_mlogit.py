@@ -17,7 +17,6 @@ income effects (car = 0), and a time coefficient for each of car, train and air.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -102,15 +101,8 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None,
-                        help="directory holding modecanada.csv (default: $CHOICEKIT_DATA)")
-    args = parser.parse_args(argv)
-    fits = fit_models(args.data_dir)
-    print(fits[NAME].result.summary())
-    table = fits[NAME].table()
-    pub.print_comparison(NAME, table)
-    return 0 if table["ok"].all() else 1
+    fits = fit_models(pub.data_dir_from_args(__doc__, "modecanada.csv", argv))
+    return pub.report(fits, fits[NAME].result)
 
 
 if __name__ == "__main__":

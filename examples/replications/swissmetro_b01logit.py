@@ -26,7 +26,6 @@ Each row is an independent observation; Biogeme's "robust" SEs are the sandwich 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -104,18 +103,8 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None,
-                        help="directory holding swissmetro.dat (default: $CHOICEKIT_DATA)")
-    args = parser.parse_args(argv)
-    fits = fit_models(args.data_dir)
-    print(fits["biogeme_b01logit_swissmetro"].result.with_cov("robust").summary())
-    bad = 0
-    for name, rep in fits.items():
-        table = rep.table()
-        pub.print_comparison(name, table)
-        bad += int((~table["ok"]).sum())
-    return 1 if bad else 0
+    fits = fit_models(pub.data_dir_from_args(__doc__, "swissmetro.dat", argv))
+    return pub.report(fits, fits["biogeme_b01logit_swissmetro"].result.with_cov("robust"))
 
 
 if __name__ == "__main__":

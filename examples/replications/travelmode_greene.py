@@ -107,14 +107,7 @@ def fit_models(path: str | Path | None = None) -> dict[str, pub.Replication]:
 
 def main(argv: list[str] | None = None) -> int:
     fits = fit_models()
-    greene = fits["greene_travelmode_table21_11"].result
-    print(greene.summary())
-    bad = 0
-    for name, rep in fits.items():
-        table = rep.table()
-        pub.print_comparison(name, table)
-        bad += int((~table["ok"]).sum())
-    return 1 if bad else 0
+    return pub.report(fits, fits["greene_travelmode_table21_11"].result)
 
 
 if __name__ == "__main__":
