@@ -121,6 +121,15 @@ def make_npy(folder: Path, N: int, J: int, K: int, seed: int = 20261122) -> Path
     return folder
 
 
+def child_generate(args: argparse.Namespace) -> None:
+    kind, path, N, J, K, R = json.loads(args.workload)
+    if kind == "npy":
+        make_npy(Path(path), N, J, K)
+    else:
+        make_npz(Path(path), N, J, K, R)
+    print(json.dumps({"generated": path, "loglik": 0.0, "fit_seconds": 0.0}), flush=True)
+
+
 # ------------------------------------------------------------------------- choicekit children
 def _emit(**out) -> None:
     import resource
@@ -387,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         {"swissmetro": child_swissmetro, "synth": child_synth, "mc_refit": child_mc_refit,
-         "chunked": child_chunked, "floor": child_floor}[args.child](args)
+         "chunked": child_chunked, "floor": child_floor, "gen": child_generate}[args.child](args)
         return 0
 
     sizes = {**WORKLOADS, **(TINY if args.tiny else {})}
@@ -432,6 +441,13 @@ def main(argv: list[str] | None = None) -> int:
             rec["reps"] = reps
         record(rec, tool, workload)
 
+    def generate(spec: list) -> None:
+        # in a child process: the parent stays small, and every child starts from it. (Linux
+        # counts the parent's resident memory at fork in a child's peak RSS.)
+        rec = run_process(me + ["--child", "gen", "--workload", json.dumps(spec)])
+        if "error" in rec:
+            raise RuntimeError(f"data generation failed: {rec['error']}")
+
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     peer_runs = [(p, args.peer_python, f"fit_{p}.py") for p in PEERS if p != "biogeme-3.2"]
     peer_runs.append(("biogeme-3.2", args.bio32_python, "fit_biogeme.py"))
@@ -445,14 +461,16 @@ def main(argv: list[str] | None = None) -> int:
             repeat(me + ["--child", "swissmetro"] + common, "choicekit", wl)
         elif wl == "synth_10m":
             N, J, K, _ = sizes[wl]
-            folder = make_npy(scratch / f"npy_{N}_{J}_{K}", N, J, K)
+            folder = scratch / f"npy_{N}_{J}_{K}"
+            generate(["npy", str(folder), N, J, K, 0])
             repeat(me + ["--child", "chunked", "--workload", str(folder)] + common,
                    "choicekit-chunked", wl, repeats=1 if not args.tiny else args.repeats)
             continue
         else:
             N, J, K, R = sizes[wl]
             stem = f"sim_{R}x{N}_{J}_{K}" if R else f"synth_{N}_{J}_{K}"
-            target = str(make_npz(scratch / f"{stem}.npz", N, J, K, R))
+            target = str(scratch / f"{stem}.npz")
+            generate(["npz", target, N, J, K, R])
             repeat(me + ["--child", "synth", "--workload", target] + common, "choicekit", wl)
             if R:
                 repeat(me + ["--child", "mc_refit", "--workload", target] + common,

@@ -222,6 +222,8 @@ class Objective:
         lay = _layout(self.X, d.avail, self.offset, tuple((sl.start, sl.stop)
                                                           for sl in self.slices))
         self._perm, self._dense, self._const_alts = lay.perm, lay.dense, lay.const_alts
+        identity = np.array_equal(lay.perm, np.arange(len(lay.perm)))
+        self._inv = None if identity else np.argsort(lay.perm)
         chunks = []
         for i, sl in enumerate(self.slices):
             m = sl.stop - sl.start
@@ -247,8 +249,7 @@ class Objective:
         if key == self._key and self._order >= order:
             return self._val
         chunks = self._prepare()
-        perm = self._perm
-        theta_k = theta[perm]  # the kernel's order: attributes, then constants
+        theta_k = theta[self._perm]  # the kernel's order: attributes, then constants
         workers = self.threads if len(chunks) >= 2 * self.threads else 1
         if workers == 1 and len(chunks) == 1:
             ll, g, H = self._sum_chunks(chunks, theta_k, order, 0)
@@ -265,12 +266,10 @@ class Objective:
                     ll = sum(p[0] for p in parts)
                     g = None if order < 1 else np.sum([p[1] for p in parts], axis=0)
                     H = None if order < 2 else np.sum([p[2] for p in parts], axis=0)
-        if g is not None:  # back to the design's parameter order
-            g_k, g = g, np.empty_like(g)
-            g[perm] = g_k
-        if H is not None:
-            H_k, H = H, np.empty_like(H)
-            H[np.ix_(perm, perm)] = H_k
+        if self._inv is not None:  # back to the design's parameter order
+            inv = self._inv
+            g = None if g is None else g[inv]
+            H = None if H is None else H[inv][:, inv]
         self.n_evaluations += 1
         self._key, self._order = key, order
         self._val = (ll, g, H)
