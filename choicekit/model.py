@@ -362,13 +362,13 @@ class MNL:
                 f"Starting values of {list(np.asarray(d.param_names)[outside])} lie outside their "
                 "bounds."
             )
+        if cov_type == "cluster":
+            self._resolve_groups(groups)  # fail early, before the optimizer runs
         obj = Objective(d, values, chunk_size=chunk_size)
         opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
         if polish:
             opt = _polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
         opt = flag_separation(obj, opt)  # perfect prediction: not "converged"
-        if cov_type == "cluster":
-            self._resolve_groups(groups)  # fail early, before the optimizer runs
         return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
 
     def _resolve_groups(self, groups: Any) -> np.ndarray:
