@@ -135,6 +135,8 @@ def _layout(X: np.ndarray, avail: np.ndarray, offset: np.ndarray | None,
             bounds: tuple[tuple[int, int], ...]) -> _Layout:
     small = X.nbytes <= _LAYOUT_CACHE_BYTES
     if small:
+        # forget layouts of designs that no longer exist (their copies would be kept alive)
+        _layout_cache[:] = [e for e in _layout_cache if e[0]() is not None]
         for ref, av, off, key, lay in _layout_cache:
             if ref() is X and av is avail and off is offset and key == bounds:
                 return lay
