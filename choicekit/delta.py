@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from ._lazy import stats
 from .exceptions import SpecificationError
 
 __all__ = ["DeltaResult", "numerical_jacobian", "delta_method", "simulate_quantity",

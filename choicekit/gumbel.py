@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._lazy import stats
 from .exceptions import SpecificationError
 from .kernels import logsum, softmax
 from .simulation import (

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._lazy import stats
 from .exceptions import ChoiceKitWarning, SpecificationError
 from .inference import sym_inverse
 from .restrictions import parse_restrictions

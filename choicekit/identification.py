@@ -54,8 +54,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize
 
+from ._lazy import linalg, optimize
 from ._validation import first_cases, plural
 from .exceptions import IdentificationWarning, SeparationWarning
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
+from ._lazy import stats
 from .exceptions import SpecificationError
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._lazy import stats
 from ._validation import check_option
 from .exceptions import SpecificationError
 from .inference import (

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from ._lazy import stats
 
 if TYPE_CHECKING:
     from .results import MNLResults

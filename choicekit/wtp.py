@@ -40,8 +40,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._lazy import stats
 from ._validation import check_option, suggest
 from .exceptions import ChoiceKitWarning, SpecificationError
 
