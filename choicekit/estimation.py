@@ -48,10 +48,11 @@ Method = Literal["newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"]
 METHODS = ("newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr")
 
 #: elements of the (cases x alternatives x parameters) design processed per chunk. Measured on
-#: a 2-core Xeon (benchmarks/README.md): chunks of ~2 MB keep the design chunk and the product
-#: buffer in the per-core L2 cache between the passes of the fused kernel; much larger chunks
-#: fall out of cache, much smaller ones pay Python overhead per chunk.
-DEFAULT_CHUNK_ELEMENTS = 1 << 18
+#: the 2-core Xeon of benchmarks/README.md (one pass over 1M x 10 x 10 + 9 constants): 2^18
+#: values 0.69 s, 2^17 0.64 s, 2^16 0.55 s, 2^15 0.66 s. At 2^16 (512 KiB) the chunk and the
+#: kernel's product buffer both stay in the 2 MiB per-core L2 between the kernel's passes;
+#: smaller chunks pay Python overhead per chunk.
+DEFAULT_CHUNK_ELEMENTS = 1 << 16
 
 
 def chunk_slices(n: int, per_case: int, chunk_size: int | None = None) -> list[slice]:
