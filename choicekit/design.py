@@ -67,22 +67,36 @@ class Design:
         """Largest absolute value of each design column, ``(n_params,)`` (overflow guards)."""
         if self.X.size == 0:
             return np.zeros(self.n_params)
-        return np.abs(self.X).max(axis=(0, 1))
+        # max and -min rather than abs(X).max(): no temporary copy of the whole design
+        return np.maximum(self.X.max(axis=(0, 1)), -self.X.min(axis=(0, 1)))
 
     def with_chosen(self, chosen: np.ndarray) -> Design:
         """The same design with other choices (shares every array but ``chosen``)."""
         return replace(self, chosen=np.asarray(chosen, dtype=np.intp))
 
 
-def _evaluate(expr: Expr, data: ChoiceData, j: int, n: int) -> np.ndarray:
-    """Value of a data expression in the utility of alternative ``j``, shape ``(n,)``."""
+def _evaluate(expr: Expr, columns: dict[str, np.ndarray], j: int, rows: slice,
+              n_rows: int) -> np.ndarray:
+    """Value of a data expression in the utility of alternative ``j`` for cases ``rows``.
+
+    ``columns`` maps variable names to their full arrays (``data.variable``), fetched once per
+    design build: a case-level column is converted from pandas only once, not once per block.
+    """
 
     def lookup(name: str) -> np.ndarray:
-        v = data.variable(name)
-        return v[:, j] if v.ndim == 2 else v
+        v = columns[name]
+        return v[rows, j] if v.ndim == 2 else v[rows]
 
     val = expr.evaluate(lookup)
-    return np.broadcast_to(np.asarray(val, dtype=np.float64), (n,))
+    return np.broadcast_to(np.asarray(val, dtype=np.float64), (n_rows,))
+
+
+#: doubles per block of cases when filling the design: writing ``X[:, j, k]`` over all cases
+#: touches one cache line per value and the zero-fill and finiteness checks are further full
+#: passes; filling, zeroing and checking one cache-sized block at a time is ~1.6x faster
+#: (400k x 10 x 19: 0.64 s whole-array, 0.40 s with 2^20-value blocks; 2^16: 0.85 s, Python
+#: overhead per block dominates)
+_FILL_BLOCK = 1 << 20
 
 
 def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise",
@@ -130,23 +144,33 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     n, J, K = data.n_cases, data.n_alts, len(spec.params)
     index = {b.name: k for k, b in enumerate(spec.params)}
     X = np.zeros((n, J, K), dtype=np.float64)
-    offset = None
     avail = data.avail_array
-    for j, alt in enumerate(data.alternatives):
-        u = spec.utilities[alt]
-        for name, (_, mult) in u.terms.items():
-            X[:, j, index[name]] = _evaluate(mult, data, j, n)
-        if u.offset is not None and not (isinstance(u.offset, _Const) and u.offset.value == 0):
-            if offset is None:
-                offset = np.zeros((n, J), dtype=np.float64)
-            offset[:, j] = _evaluate(u.offset, data, j, n)
-    # zero-fill unavailable alternatives (their values may be NaN: missing long rows)
-    X[~avail] = 0.0
-    if offset is not None:
-        offset[~avail] = 0.0
-    bad = ~np.isfinite(X).all(axis=(1, 2))
-    if offset is not None:
-        bad |= ~np.isfinite(offset).all(axis=1)
+    terms = [(j, index[name], mult) for j, alt in enumerate(data.alternatives)
+             for name, (_, mult) in spec.utilities[alt].terms.items()]
+    offsets = [(j, spec.utilities[alt].offset) for j, alt in enumerate(data.alternatives)
+               if spec.utilities[alt].offset is not None
+               and not (isinstance(spec.utilities[alt].offset, _Const)
+                        and spec.utilities[alt].offset.value == 0)]
+    offset = np.zeros((n, J), dtype=np.float64) if offsets else None
+    columns = {name: data.variable(name)
+               for u in spec.utilities.values() for name in u.variables()}
+    bad = np.zeros(n, dtype=bool)
+    block = max(1, _FILL_BLOCK // max(J * K, 1))
+    for start in range(0, n, block):
+        rows = slice(start, min(n, start + block))
+        m = rows.stop - rows.start
+        Xb, unavailable = X[rows], ~avail[rows]
+        for j, k, mult in terms:
+            Xb[:, j, k] = _evaluate(mult, columns, j, rows, m)
+        # zero-fill unavailable alternatives (their values may be NaN: missing long rows)
+        Xb[unavailable] = 0.0
+        bad[rows] = ~np.isfinite(Xb).all(axis=(1, 2))
+        if offset is not None:
+            ob = offset[rows]
+            for j, expr in offsets:
+                ob[:, j] = _evaluate(expr, columns, j, rows, m)
+            ob[unavailable] = 0.0
+            bad[rows] |= ~np.isfinite(ob).all(axis=1)
     dropped = pd.Index([])
     keep = None
     if bad.any():
