@@ -296,7 +296,8 @@ class MNL:
 
     # ------------------------------------------------------------------ estimation
     def fit(self, *, start: Any = None,
-            method: Literal["newton", "bfgs", "lbfgsb", "trust-constr", "auto"] = "auto",
+            method: Literal["auto", "newton", "trust-exact", "bfgs", "lbfgsb",
+                            "trust-constr"] = "auto",
             cov_type: Literal["classical", "robust", "opg", "cluster"] = "classical",
             groups: Any = None, maxiter: int = 200, gtol: float = 1e-8,
             chunk_size: int | None = None) -> MNLResults:
@@ -306,10 +307,13 @@ class MNL:
         ----------
         start : Series, dict or array, optional
             Starting values (default: the Betas' values). Fixed parameters keep their values.
-        method : {"auto", "newton", "bfgs", "lbfgsb", "trust-constr"}, default "auto"
-            ``auto`` is ``newton`` (trust-region Newton with the analytic Hessian) without
-            bounds; with bounds, L-BFGS-B followed by Newton steps on the parameters that are
-            not at a bound (exact at active bounds, precise elsewhere).
+        method : {"auto", "newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"}
+            ``auto`` (default) is ``newton`` without bounds: Newton-Raphson with the analytic
+            Hessian and a backtracking line search (:func:`choicekit.estimation.newton_raphson`);
+            with bounds, L-BFGS-B followed by Newton steps on the parameters that are not at a
+            bound (exact at active bounds, precise elsewhere). ``trust-exact``, ``bfgs``,
+            ``lbfgsb`` and ``trust-constr`` are SciPy's methods of those names, with the
+            analytic gradient (and Hessian where the method uses one).
         cov_type : {"classical", "robust", "opg", "cluster"}, default "classical"
             Covariance of the estimates; see :mod:`choicekit.inference`. Others are available
             afterwards through :meth:`MNLResults.with_cov`.
