@@ -12,6 +12,9 @@ REFERENCE = REPO / "tests" / "reference"
 #: real public datasets live in ../shared/data beside the checkout (CI has it); CHOICEKIT_DATA
 #: overrides. Tests using them skip when absent.
 SHARED_DATA = Path(os.environ.get("CHOICEKIT_DATA", REPO.parent / "shared" / "data"))
+#: the files of ../shared/data/SOURCES.md that tests read
+SHARED_FILES = ("swissmetro.dat", "modecanada.csv", "heating.csv", "train_netherlands.csv",
+                "fishing.csv", "electricity.csv")
 
 
 def mc_scale() -> float:
@@ -21,9 +24,10 @@ def mc_scale() -> float:
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The shared data directory, or skip."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    """The shared data directory (with every file of SHARED_FILES), or skip."""
+    missing = [f for f in SHARED_FILES if not (SHARED_DATA / f).is_file()]
+    if missing:
+        pytest.skip(f"shared datasets not found at {SHARED_DATA} (missing {missing})")
     return SHARED_DATA
 
 
