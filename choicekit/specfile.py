@@ -44,7 +44,7 @@ from __future__ import annotations
 import ast
 import math
 import sys
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -430,15 +430,21 @@ def _beta_from(name: str, value: Any, source: str) -> Beta:
     if not isinstance(value, Mapping):
         raise SpecificationError(f"{where}: give a start value (number) or a table "
                                  "{ value = ..., fixed = ..., lower = ..., upper = ... }.")
-    unknown = set(value) - {"value", "fixed", "lower", "upper"}
-    if unknown:
-        raise SpecificationError(f"{where}: unknown keys {sorted(unknown)}; use value, fixed, "
-                                 "lower, upper.")
+    _check_keys(value, ("value", "fixed", "lower", "upper"), where, "")
     try:
         return Beta(name, value.get("value", 0.0), fixed=bool(value.get("fixed", False)),
                     lower=value.get("lower"), upper=value.get("upper"))
     except (SpecificationError, TypeError, ValueError) as err:
         raise SpecificationError(f"{where}: {err}") from None
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str, what: str) -> None:
+    """Refuse keys of a TOML table that the spec does not know, suggesting close names."""
+    allowed = sorted(allowed)
+    bad = sorted(set(table) - set(allowed))
+    if bad:
+        raise SpecificationError(f"{where}: unknown keys {bad}{what}.{suggest(bad[0], allowed)} "
+                                 f"Allowed: {', '.join(allowed)}.")
 
 
 def parse_spec(text: str, source: str = "spec") -> ModelSpec:
@@ -451,12 +457,7 @@ def parse_spec(text: str, source: str = "spec") -> ModelSpec:
                                  f"{suggest(name, sorted(_SECTIONS))} Sections: "
                                  f"{', '.join(sorted(_SECTIONS))}.")
     data = _table(raw, "data", source)
-    bad = set(data) - _DATA_KEYS
-    if bad:
-        name = sorted(bad)[0]
-        raise SpecificationError(f"{source}: unknown key {name!r} in [data]"
-                                 f"{suggest(name, sorted(_DATA_KEYS))} Keys: "
-                                 f"{', '.join(sorted(_DATA_KEYS))}.")
+    _check_keys(data, _DATA_KEYS, source, " in [data]")
     layout = data.get("layout", "wide")
     if layout not in ("wide", "long"):
         raise SpecificationError(f"{source}: [data] layout must be 'wide' or 'long', got "
@@ -475,10 +476,7 @@ def parse_spec(text: str, source: str = "spec") -> ModelSpec:
             raise SpecificationError(f"{source}: a long layout needs [data] {' and '.join(missing)}"
                                      " (the case id and alternative columns).")
     estimation = _table(raw, "estimation", source)
-    bad = set(estimation) - _ESTIMATION_KEYS
-    if bad:
-        raise SpecificationError(f"{source}: unknown keys {sorted(bad)} in [estimation]; use "
-                                 f"{', '.join(sorted(_ESTIMATION_KEYS))}.")
+    _check_keys(estimation, _ESTIMATION_KEYS, source, " in [estimation]")
     utilities = {str(k): v for k, v in _table(raw, "utilities", source).items()}
     formula = raw.get("formula", {})
     if isinstance(formula, str):
@@ -486,10 +484,7 @@ def parse_spec(text: str, source: str = "spec") -> ModelSpec:
     if not isinstance(formula, Mapping):
         raise SpecificationError(f"{source}: `formula` must be a string or a [formula] table.")
     formula = dict(formula)
-    bad = set(formula) - {"formula", "reference"}
-    if bad:
-        raise SpecificationError(f"{source}: unknown keys {sorted(bad)} in [formula]; use "
-                                 "formula and reference.")
+    _check_keys(formula, ("formula", "reference"), source, " in [formula]")
     if bool(utilities) == bool(formula):
         raise SpecificationError(f"{source}: give either [utilities] (one expression per "
                                  "alternative) or a formula (formula = \"choice ~ x | z\"), "
