@@ -7,11 +7,11 @@ group. Re-exported by :mod:`choicekit.datasets`; import from there.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pandas as pd
 
+from ._dataset_files import _PathLike
 from .data import ChoiceData
 
 __all__ = [
@@ -24,9 +24,6 @@ __all__ = [
     "train_choicedata",
     "travelmode_choicedata",
 ]
-
-_PathLike = str | os.PathLike[str]
-
 
 def _ds() -> Any:
     from . import datasets

@@ -29,7 +29,6 @@ with statsmodels and therefore always succeeds.
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from ._dataset_files import (
     ENV_VAR,
     _from_explicit_path,
     _locate,
+    _PathLike,
     _read,
     _search,
     get_cache_dir,
@@ -71,9 +71,6 @@ __all__ = [
     "train_choicedata",
     "travelmode_choicedata",
 ]
-
-
-_PathLike = str | os.PathLike[str]
 
 
 def _load(name: str, path: _PathLike | None, download: bool) -> pd.DataFrame:
