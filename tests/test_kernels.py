@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp
 
+# the one random-design builder of the kernel tests (availability holes, weights, offset)
+from test_kernels_equivalence import random_design
+
 import choicekit as ck
 from choicekit.kernels import loglike_derivatives, loglike_obs, score_obs
 
@@ -71,25 +74,10 @@ def test_axis_argument():
 
 
 # --------------------------------------------------------------------------- derivatives
-def random_design(seed: int, n: int = 60, J: int = 4, K: int = 5):
-    """A design with availability holes (unbalanced sets), weights and an offset."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, J, K))
-    avail = rng.random((n, J)) < 0.75
-    avail[np.arange(n), rng.integers(0, J, n)] = True
-    X[~avail] = 0.0
-    offset = rng.normal(size=(n, J))
-    offset[~avail] = 0.0
-    chosen = np.array([rng.choice(np.flatnonzero(a)) for a in avail])
-    weight = rng.uniform(0.2, 3.0, n)
-    beta = rng.normal(scale=0.5, size=K)
-    return X, avail, chosen, offset, weight, beta
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_score_and_hessian_match_finite_differences(seed, weighted):
-    X, avail, chosen, offset, weight, beta = random_design(seed)
+    X, avail, chosen, offset, weight, beta = random_design(seed, n=60)
     w = weight if weighted else None
 
     def ll(b):
@@ -111,7 +99,7 @@ def test_score_and_hessian_match_finite_differences(seed, weighted):
 
 
 def test_score_obs_sums_to_score_and_loglike_obs_to_loglike():
-    X, avail, chosen, offset, weight, beta = random_design(5)
+    X, avail, chosen, offset, weight, beta = random_design(5, n=60)
     d = loglike_derivatives(X, beta, avail, chosen, offset, weight)
     s = score_obs(X, beta, avail, chosen, offset)
     np.testing.assert_allclose(weight @ s, d.score, rtol=1e-12, atol=1e-12)
@@ -119,7 +107,7 @@ def test_score_obs_sums_to_score_and_loglike_obs_to_loglike():
 
 
 def test_loglike_matches_direct_formula():
-    X, avail, chosen, offset, weight, beta = random_design(7)
+    X, avail, chosen, offset, weight, beta = random_design(7, n=60)
     V = X @ beta + offset
     direct = 0.0
     for n in range(len(chosen)):

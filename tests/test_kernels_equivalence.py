@@ -35,6 +35,7 @@ RTOL_PARAMS = 1e-8
 
 
 def random_design(seed: int, n: int = 400, J: int = 4, K: int = 5, holes: bool = True):
+    """A design with availability holes (unless ``holes=False``), weights and an offset."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, J, K))
     avail = rng.random((n, J)) < (0.7 if holes else 2.0)
