@@ -64,13 +64,8 @@ def demo() -> str:
     """
     import choicekit as ck
 
-    df = ck.datasets.load_simulated_modechoice()
+    data = ck.datasets.simulated_modechoice_choicedata()  # wide, availability, group=person
     meta = ck.datasets.load_simulated_modechoice_metadata()
-    data = ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"},
-        group="person", case="case",
-    )
     B, V = ck.Beta, ck.Var
     utilities = {
         "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
@@ -82,7 +77,7 @@ def demo() -> str:
     truth = meta["true_params"]
     lines = [
         "choicekit demo: multinomial logit on the bundled simulated mode-choice data",
-        f"({data.n_cases} choices by {df['person'].nunique()} persons; standard errors "
+        f"({data.n_cases} choices by {data.group.nunique()} persons; standard errors "
         "clustered by person)",
         "",
         str(res.summary()),
