@@ -404,8 +404,6 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     names = list(np.asarray(d.param_names)[free])
     truth = pd.Series(beta[free] / mu, index=names, name="true")
     V = utilities(d.X, beta, d.offset)
-    if d.chosen is None:  # a model on data without choices: give it some to refit
-        model = model.with_choices(np.argmax(np.where(d.avail, V, -np.inf), axis=1))
     task = _Task(model, V, start, cov_types, codes, fit_options, mu, error)
     root, seeds = spawn_seeds(rng, int(n_reps))
     report = _progress_callback(progress)
