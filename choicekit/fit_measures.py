@@ -35,16 +35,12 @@ from ._validation import check_option
 from .design import Design
 from .estimation import Objective, maximize_loglike
 from .exceptions import ChoiceDataError, SpecificationError
-from .shares import PostContext, design_proba
+from .shares import PostContext, case_weights, design_proba
 
 __all__ = ["loglike_market_share", "hit_rate", "confusion_table", "holdout_fit",
            "CONFUSION_KINDS"]
 
 CONFUSION_KINDS = ("probability", "argmax")
-
-
-def _weights(d: Design) -> np.ndarray:
-    return np.ones(d.n_cases) if d.weight is None else np.asarray(d.weight, dtype=np.float64)
 
 
 def _require_choices(d: Design, what: str) -> np.ndarray:
@@ -56,7 +52,7 @@ def _require_choices(d: Design, what: str) -> np.ndarray:
 def loglike_market_share(design: Design) -> float:
     """Log-likelihood of the constants-only (market-share) logit on ``design``'s cases."""
     chosen = _require_choices(design, "the market-share log-likelihood")
-    w = _weights(design)
+    w = case_weights(design)
     J = design.n_alts
     counts = np.bincount(chosen, weights=w, minlength=J)
     if design.avail.all():
@@ -83,15 +79,19 @@ def loglike_market_share(design: Design) -> float:
     return float(opt.loglike)
 
 
+def _hit_rate(P: np.ndarray, chosen: np.ndarray, w: np.ndarray) -> float:
+    """Weighted share of cases whose most probable alternative is the chosen one."""
+    return float(w @ (P.argmax(axis=1) == chosen) / w.sum())
+
+
 def hit_rate(ctx: PostContext) -> pd.Series:
     """Hit rate and expected hit rate (weighted), as a Series."""
     d = ctx.design
     chosen = _require_choices(d, "a hit rate")
     P = design_proba(d, ctx.beta)
-    w = _weights(d)
+    w = ctx.weight
     rows = np.arange(d.n_cases)
-    hits = (P.argmax(axis=1) == chosen).astype(float)
-    return pd.Series({"hit_rate": float(w @ hits / w.sum()),
+    return pd.Series({"hit_rate": _hit_rate(P, chosen, w),
                       "expected_hit_rate": float(w @ P[rows, chosen] / w.sum()),
                       "n_cases": d.n_cases}, name="hit_rate")
 
@@ -102,7 +102,7 @@ def confusion_table(ctx: PostContext, *, kind: str = "probability") -> pd.DataFr
     d = ctx.design
     chosen = _require_choices(d, "a confusion table")
     P = design_proba(d, ctx.beta)
-    w = _weights(d)
+    w = ctx.weight
     J = d.n_alts
     if kind == "argmax":
         pred = np.zeros_like(P)
@@ -124,12 +124,10 @@ def holdout_fit(ctx: PostContext) -> pd.Series:
     d = ctx.design
     chosen = _require_choices(d, "a holdout log-likelihood")
     P = design_proba(d, ctx.beta)
-    w = _weights(d)
-    rows = np.arange(d.n_cases)
+    w = ctx.weight
     with np.errstate(divide="ignore"):
-        ll = float(w @ np.log(P[rows, chosen]))
+        ll = float(w @ np.log(P[np.arange(d.n_cases), chosen]))
     ll0 = float(w @ -np.log(d.avail.sum(axis=1)))
-    hits = (P.argmax(axis=1) == chosen).astype(float)
     return pd.Series({"loglike": ll, "n_cases": d.n_cases, "loglike_per_case": ll / w.sum(),
                       "llnull": ll0, "rho_squared": 1.0 - ll / ll0,
-                      "hit_rate": float(w @ hits / w.sum())}, name="holdout")
+                      "hit_rate": _hit_rate(P, chosen, w)}, name="holdout")

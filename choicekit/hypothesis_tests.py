@@ -40,6 +40,7 @@ from ._lazy import stats
 from .exceptions import ChoiceKitWarning, SpecificationError
 from .inference import sym_inverse
 from .restrictions import parse_restrictions
+from .shares import case_weights
 
 if TYPE_CHECKING:
     from .results import MNLResults
@@ -92,9 +93,7 @@ def _same_data(a: MNLResults, b: MNLResults) -> bool:
         return False
     if not np.array_equal(da.chosen, db.chosen):
         return False
-    wa = np.ones(da.n_cases) if da.weight is None else da.weight
-    wb = np.ones(db.n_cases) if db.weight is None else db.weight
-    return bool(np.allclose(wa, wb))
+    return bool(np.allclose(case_weights(da), case_weights(db)))
 
 
 def _free_names(res: MNLResults) -> list[str]:

@@ -238,9 +238,6 @@ class PostEstimationMixin:
         from .scenarios import apply_changes, evaluate_scenario
 
         ctx = self._ctx(data)
-        if alternatives is not None and (isinstance(alternatives, (str, int))
-                                         or not isinstance(alternatives, Sequence)):
-            alternatives = [alternatives]
         new = apply_changes(ctx.data, changes, how=how, alternatives=alternatives, cases=cases)
         return evaluate_scenario(ctx, new, cost=cost, cost_scale=cost_scale, by=by, se=se,
                                  alpha=alpha, n_draws=n_draws, rng=rng)

@@ -42,7 +42,14 @@ from ._validation import check_option, suggest
 from .data import ChoiceData
 from .delta import DeltaResult, standard_errors
 from .exceptions import ChoiceDataError, ChoiceKitWarning, SpecificationError
-from .shares import PostContext, design_logsum, design_proba, estimate_frame, segment_codes
+from .shares import (
+    PostContext,
+    _segment_means,
+    design_logsum,
+    design_proba,
+    estimate_frame,
+    segment_layout,
+)
 
 __all__ = ["HOW", "apply_changes", "ScenarioResult", "evaluate_scenario"]
 
@@ -75,7 +82,8 @@ def _case_mask(cases: Any, data: ChoiceData) -> np.ndarray:
 
 def apply_changes(data: ChoiceData,
                   changes: Mapping[str, Any] | Callable[[ChoiceData], ChoiceData], *,
-                  how: str = "multiply", alternatives: Sequence[Hashable] | None = None,
+                  how: str = "multiply",
+                  alternatives: Sequence[Hashable] | Hashable | None = None,
                   cases: Any = None) -> ChoiceData:
     """New choice data with some variables changed.
 
@@ -89,7 +97,7 @@ def apply_changes(data: ChoiceData,
         apply then).
     how : {"multiply", "add", "set"}, default "multiply"
         How a numeric change combines with the current values.
-    alternatives : sequence, optional
+    alternatives : label or sequence, optional
         Change alternative-varying variables only for these alternatives.
     cases : bool array, Series by case id, or column name, optional
         Change only these cases (a segment).
@@ -225,36 +233,24 @@ def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | Non
                 "not positive, so the consumer-surplus change has no welfare meaning.",
                 ChoiceKitWarning, stacklevel=3)
     w = ctx.weight
-    J = d0.n_alts
-    if by is None:
-        codes, labels = np.zeros(d0.n_cases, dtype=np.intp), None
-    else:
-        codes, labels, _ = segment_codes(by, ctx)
-    S = 1 if labels is None else len(labels)
+    codes, labels, S, index = segment_layout(by, ctx)
     W = np.bincount(codes, weights=w, minlength=S)
 
     def cs_cases(beta: np.ndarray) -> np.ndarray:
         lam = -beta[k_cost] * cost_scale
         return (design_logsum(d1, beta) - design_logsum(d0, beta)) / lam
 
-    def seg_sums(M: np.ndarray) -> np.ndarray:
-        out = np.zeros((S,) + M.shape[1:])
-        np.add.at(out, codes, M * (w[:, None] if M.ndim == 2 else w))
-        return out
-
     def f(beta: np.ndarray) -> np.ndarray:
-        S0 = seg_sums(design_proba(d0, beta)) / W[:, None]
-        S1 = seg_sums(design_proba(d1, beta)) / W[:, None]
+        S0 = _segment_means(design_proba(d0, beta), w, codes, S)
+        S1 = _segment_means(design_proba(d1, beta), w, codes, S)
         parts = [S0.ravel(), S1.ravel(), (S1 - S0).ravel()]
         if k_cost is not None:
-            tot = seg_sums(cs_cases(beta))
+            tot = np.bincount(codes, weights=w * cs_cases(beta), minlength=S)
             parts += [tot / W, tot]
         return np.concatenate(parts)
 
     r = standard_errors(f, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws, rng=rng)
-    m = S * J
-    alts = pd.Index(list(d0.alternatives), name="alternative")
-    index = alts if labels is None else pd.MultiIndex.from_product([labels, alts])
+    m = S * d0.n_alts
     ch = estimate_frame(_sub(r, slice(2 * m, 3 * m)), index, alpha, "change")
     shares = pd.DataFrame({"before": r.estimate[:m], "after": r.estimate[m:2 * m]},
                           index=index)

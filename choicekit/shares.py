@@ -35,8 +35,14 @@ if TYPE_CHECKING:
     from .model import MNL
     from .results import MNLResults
 
-__all__ = ["PostContext", "design_proba", "design_logsum", "segment_codes", "predicted_shares",
-           "share_table", "estimate_frame"]
+__all__ = ["PostContext", "case_weights", "design_proba", "design_logsum", "segment_codes",
+           "segment_layout", "predicted_shares", "share_table", "estimate_frame"]
+
+
+def case_weights(design: Design) -> np.ndarray:
+    """Case weights of a design (ones when unweighted)."""
+    w = design.weight
+    return np.ones(design.n_cases) if w is None else np.asarray(w, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,7 @@ class PostContext:
     @property
     def weight(self) -> np.ndarray:
         """Case weights of the design (ones when unweighted)."""
-        w = self.design.weight
-        return np.ones(self.design.n_cases) if w is None else np.asarray(w, dtype=np.float64)
+        return case_weights(self.design)
 
     @property
     def data_rows(self) -> np.ndarray:
@@ -129,6 +134,18 @@ def segment_codes(by: Any, ctx: PostContext) -> tuple[np.ndarray, pd.Index, str]
     return codes.astype(np.intp), pd.Index(labels, name=name), name
 
 
+def segment_layout(by: Any, ctx: PostContext
+                   ) -> tuple[np.ndarray, pd.Index | None, int, pd.Index]:
+    """Segment codes, labels (None without ``by``), number of segments and the row index of a
+    per-segment table: the alternatives, or (segment, alternative)."""
+    d = ctx.design
+    alts = pd.Index(list(d.alternatives), name="alternative")
+    if by is None:
+        return np.zeros(d.n_cases, dtype=np.intp), None, 1, alts
+    codes, labels, _ = segment_codes(by, ctx)
+    return codes, labels, len(labels), pd.MultiIndex.from_product([labels, alts])
+
+
 def _segment_means(M: np.ndarray, w: np.ndarray, codes: np.ndarray, S: int) -> np.ndarray:
     """Weighted mean of the rows of ``M`` (n, J) within each segment, ``(S, J)``."""
     num = np.zeros((S, M.shape[1]))
@@ -160,19 +177,13 @@ def predicted_shares(ctx: PostContext, *, by: Any = None, se: str = "delta",
     """
     d = ctx.design
     w = ctx.weight
-    alts = pd.Index(list(d.alternatives), name="alternative")
-    if by is None:
-        codes, labels = np.zeros(d.n_cases, dtype=np.intp), None
-    else:
-        codes, labels, _ = segment_codes(by, ctx)
-    S = 1 if labels is None else len(labels)
+    codes, _, S, index = segment_layout(by, ctx)
 
     def shares(beta: np.ndarray) -> np.ndarray:
         return _segment_means(design_proba(d, beta), w, codes, S).ravel()
 
     r = standard_errors(shares, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws,
                         rng=rng)
-    index = alts if labels is None else pd.MultiIndex.from_product([labels, alts])
     return estimate_frame(r, index, alpha, "share")
 
 
@@ -194,16 +205,10 @@ def share_table(ctx: PostContext, *, by: Any = None) -> pd.DataFrame:
     P = design_proba(d, ctx.beta)
     Y = np.zeros_like(P)
     Y[np.arange(d.n_cases), d.chosen] = 1.0
-    alts = pd.Index(list(d.alternatives), name="alternative")
-    if by is None:
-        codes, labels = np.zeros(d.n_cases, dtype=np.intp), None
-    else:
-        codes, labels, _ = segment_codes(by, ctx)
-    S = 1 if labels is None else len(labels)
+    codes, _, S, index = segment_layout(by, ctx)
     obs = _segment_means(Y, w, codes, S)
     pred = _segment_means(P, w, codes, S)
     tot = np.bincount(codes, weights=w, minlength=S)[:, None]
-    index = alts if labels is None else pd.MultiIndex.from_product([labels, alts])
     return pd.DataFrame({"observed": obs.ravel(), "predicted": pred.ravel(),
                          "difference": (pred - obs).ravel(),
                          "observed_count": (obs * tot).ravel(),
