@@ -24,6 +24,7 @@ from ._validation import (
     first_cases,
     first_rows,
     label_list,
+    numeric_column,
     plural,
     show_values,
     suggest,
@@ -138,6 +139,17 @@ def _check_weight(values: np.ndarray, column: str, case_ids: pd.Index, problems:
     return w
 
 
+def _check_group(values: np.ndarray | pd.Series, column: str, case_ids: pd.Index,
+                 problems: Problems, rows_of: Any) -> tuple[np.ndarray, pd.Index]:
+    """Group codes (0..G-1) and labels per case; missing group ids are one problem line.
+    ``rows_of`` as in :func:`_check_weight`."""
+    miss = np.asarray(pd.isna(values), dtype=bool)
+    if miss.any():
+        problems.add(f"group column {column!r} is missing in {first_cases(case_ids[miss])}; "
+                     "every case needs a group id.", rows_of(miss))
+    return _factorize(pd.Series(values), f"group column {column!r}")
+
+
 def _finish(problems: Problems, layout: str, n_cases_bad: int, n_cases: int,
             invalid: str) -> None:
     """Raise (``invalid="raise"``) or warn (``"drop"``) with the listing of every problem."""
@@ -152,17 +164,6 @@ def _finish(problems: Problems, layout: str, n_cases_bad: int, n_cases: int,
     warnings.warn(f"{head}\ninvalid='drop': dropped these {n_cases_bad} "
                   f"{plural(n_cases_bad, 'case')}; {n_cases - n_cases_bad} remain "
                   "(see `data.dropped_cases`).", DataWarning, stacklevel=4)
-
-
-def _check_numeric_columns(df: pd.DataFrame, columns: Mapping[str, Any]) -> list[str]:
-    """Lines for declared variable columns that hold no number at all."""
-    out = []
-    for arg, col in columns.items():
-        vals, nonnum = to_float(df[col])
-        if nonnum.any() and np.isnan(vals).all():
-            out.append(f"{arg}={col!r} is not numeric (dtype {df[col].dtype}, values such as "
-                       f"{show_values(df[col][nonnum], 3)}); a utility can only use numbers.")
-    return out
 
 
 def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
@@ -274,29 +275,21 @@ def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
             problems.add(f"no alternative is available in {first_cases(case_ids[empty])}.",
                          rows_of(empty))
 
-    w = None
+    def per_case(role: str, column: str, need: str) -> np.ndarray:
+        """The column's value in each case; one problem line where it varies within a case."""
+        values, varies = _case_level(df[column].to_numpy()[rows], ci, n)
+        if varies.any():
+            problems.add(f"{role} column {column!r} varies within "
+                         f"{first_cases(case_ids[varies])}; {need}.", rows_of(varies))
+        return values
+
+    w = g = g_labels = None
     if weight is not None:
-        raw = df[weight].to_numpy()[rows]
-        per_case, varies = _case_level(raw, ci, n)
-        if varies.any():
-            problems.add(f"weight column {weight!r} varies within "
-                         f"{first_cases(case_ids[varies])}; give one weight per case.",
-                         rows_of(varies))
-        w = _check_weight(per_case, weight, case_ids, problems, rows_of)
-    g = g_labels = None
+        w = _check_weight(per_case("weight", weight, "give one weight per case"), weight,
+                          case_ids, problems, rows_of)
     if group is not None:
-        raw = df[group].to_numpy()[rows]
-        g_raw, varies = _case_level(raw, ci, n)
-        if varies.any():
-            problems.add(f"group column {group!r} varies within "
-                         f"{first_cases(case_ids[varies])}; a case belongs to one group.",
-                         rows_of(varies))
-        miss = pd.isna(g_raw)
-        if miss.any():
-            problems.add(f"group column {group!r} is missing in "
-                         f"{first_cases(case_ids[miss])}; every case needs a group id.",
-                         rows_of(miss))
-        g, g_labels = _factorize(pd.Series(g_raw), f"group column {group!r}")
+        g, g_labels = _check_group(per_case("group", group, "a case belongs to one group"),
+                                   group, case_ids, problems, rows_of)
 
     if problems:
         bad_cases = affected_cases(problems.rows, case_idx, n)
@@ -366,7 +359,12 @@ def read_wide(df: pd.DataFrame, choice: str | None, alternatives: Mapping[Any, H
                                  f"{suggest(unknown[0], alts) or '.'}"
                                  f" The alternatives are {alts}.")
     _require_columns(df, cols, "wide", unknown_lines)
-    non_numeric = _check_numeric_columns(df, var_cols)
+    var_values: dict[Any, np.ndarray] = {}  # column -> float values, converted once
+    non_numeric = []
+    for arg, col in var_cols.items():
+        var_values[col], message = numeric_column(df[col], f"{arg}={col!r}")
+        if message is not None:
+            non_numeric.append(message)
     if non_numeric:
         raise ChoiceDataError(" ".join(non_numeric))
     if len(df) == 0:
@@ -445,17 +443,11 @@ def read_wide(df: pd.DataFrame, choice: str | None, alternatives: Mapping[Any, H
         if empty.any():
             problems.add(f"no alternative is available in {first_cases(case_ids[empty])}.",
                          empty)
-    w = None
+    w = g = g_labels = None
     if weight is not None:
         w = _check_weight(df[weight].to_numpy(), weight, case_ids, problems, lambda m: m)
-    g = g_labels = None
     if group is not None:
-        miss = np.asarray(df[group].isna(), dtype=bool)
-        if miss.any():
-            problems.add(f"group column {group!r} is missing in "
-                         f"{first_cases(case_ids[miss])}; every case needs a group id.",
-                         miss)
-        g, g_labels = _factorize(df[group], f"group column {group!r}")
+        g, g_labels = _check_group(df[group], group, case_ids, problems, lambda m: m)
     if problems:
         n_bad = int(problems.rows.sum())
         _finish(problems, "wide", n_bad, n, invalid)
@@ -468,7 +460,7 @@ def read_wide(df: pd.DataFrame, choice: str | None, alternatives: Mapping[Any, H
         arr = np.zeros((n, J), dtype=np.float64)
         for j, a in enumerate(alts):
             if a in mapping:
-                arr[:, j] = to_float(df[mapping[a]])[0]
+                arr[:, j] = var_values[mapping[a]]
         arr.setflags(write=False)
         long_cache[v] = arr
     return dict(cases=case_ids, alternatives=alts, avail=avail, chosen=chosen, weight=w,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["suggest", "first_cases", "first_rows", "show_values", "check_option", "plural",
-           "python_scalar", "to_float", "zero_one", "Problems"]
+           "python_scalar", "to_float", "numeric_column", "zero_one", "Problems"]
 
 
 def suggest(name: str, candidates: Iterable[Any], n: int = 3) -> str:
@@ -118,6 +118,16 @@ def to_float(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return np.full(n, np.nan), present
     out = num.to_numpy(dtype=np.float64, na_value=np.nan)
     return out, present & np.isnan(out) & ~_nan_strings(obj)
+
+
+def numeric_column(col: pd.Series, what: str) -> tuple[np.ndarray, str | None]:
+    """:func:`to_float` values of a column a utility uses, plus a message (starting with
+    ``what``) when the column holds no number at all, else None."""
+    values, nonnum = to_float(col)
+    if nonnum.any() and np.isnan(values).all():
+        return values, (f"{what} is not numeric (dtype {col.dtype}, values such as "
+                        f"{show_values(col[nonnum], 3)}); a utility can only use numbers.")
+    return values, None
 
 
 def _nan_strings(obj: pd.Series) -> np.ndarray:

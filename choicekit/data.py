@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ._layouts import INVALID_POLICIES, read_long, read_wide
-from ._validation import first_cases, show_values, suggest, to_float
+from ._validation import first_cases, numeric_column, show_values, suggest, to_float
 from .exceptions import ChoiceDataError, SpecificationError
 
 __all__ = ["ChoiceData", "INVALID_POLICIES"]
@@ -146,7 +146,6 @@ class ChoiceData:
         """
         return cls(**read_long(df, case, alt, choice, availability, weight, group, invalid))
 
-
     @classmethod
     def from_wide(
         cls,
@@ -205,7 +204,6 @@ class ChoiceData:
         """
         return cls(**read_wide(df, choice, alternatives, availability, variables, weight, group,
                                case, invalid))
-
 
     # ------------------------------------------------------------------ public view
     @property
@@ -395,8 +393,8 @@ class ChoiceData:
                                   f"{chosen.shape}.")
         if ((chosen < 0) | (chosen >= self.n_alts)).any():
             raise ChoiceDataError("`chosen` holds indices outside the alternatives.")
-        if not self._avail[np.arange(self.n_cases), chosen].all():
-            bad = ~self._avail[np.arange(self.n_cases), chosen]
+        bad = ~self._avail[np.arange(self.n_cases), chosen]
+        if bad.any():
             raise ChoiceDataError(
                 f"`chosen` picks an unavailable alternative in {first_cases(self._cases[bad])}."
             )
@@ -420,9 +418,7 @@ class ChoiceData:
                 f"Case positions {index[out_of_range][:5].tolist()} are out of range for "
                 f"{self.n_cases} cases (positions run from 0 to {self.n_cases - 1})."
             )
-        J = self.n_alts
         long_cache = {k: v[index] for k, v in self._long_cache.items()}
-        long_frame, long_pos = None, None
         if self._long_frame is not None:
             # materialise the remaining long columns for the subset (numeric ones only)
             for c in self._long_frame.columns:
@@ -437,13 +433,12 @@ class ChoiceData:
         cases = self._cases[index]
         if not cases.is_unique:  # a bootstrap resample: give the repeats new ids
             cases = pd.RangeIndex(len(index), name=self._cases.name)
-        del J
         return self._replace(
             cases=cases, avail=self._avail[index],
             chosen=None if self._chosen is None else self._chosen[index],
             weight=None if self._weight is None else self._weight[index],
             group=None if self._group is None else self._group[index],
-            long_frame=long_frame, long_pos=long_pos, long_cache=long_cache,
+            long_frame=None, long_pos=None, long_cache=long_cache,
             case_frame=case_frame,
         )
 
@@ -472,13 +467,10 @@ class ChoiceData:
 def _numeric(col: pd.Series, name: str) -> np.ndarray:
     """A column as float64; non-numeric entries become NaN (reported where used), and a
     column with no number at all is refused."""
-    values, nonnum = to_float(col)
-    if nonnum.any() and np.isnan(values).all():
-        raise SpecificationError(
-            f"Variable {name!r} is not numeric (dtype {col.dtype}, values such as "
-            f"{show_values(col[nonnum], 3)}); a utility can only use numbers. Recode it (e.g. "
-            "indicator columns, or `Var(name) == value` on a numeric code)."
-        )
+    values, message = numeric_column(col, f"Variable {name!r}")
+    if message is not None:
+        raise SpecificationError(f"{message} Recode it (e.g. indicator columns, or "
+                                 "`Var(name) == value` on a numeric code).")
     return values
 
 
