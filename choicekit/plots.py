@@ -47,6 +47,35 @@ def _figure(ax: Axes | None, **kwargs: Any) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def _part(check: Any, attr: str, kind: type) -> Any:
+    """``check`` if it is a ``kind``, its ``attr`` if it is a whole GumbelCheck; else an error."""
+    from .gumbel import GumbelCheck
+
+    if isinstance(check, GumbelCheck):
+        check = getattr(check, attr)
+    if not isinstance(check, kind):
+        raise SpecificationError(f"Expected a {kind.__name__} or GumbelCheck; got "
+                                 f"{type(check).__name__}.")
+    return check
+
+
+def _ks_figure(ks: KSCheck, dist: Any, what: str, bins: int,
+               ax: Axes | None) -> tuple[Figure, Axes, np.ndarray]:
+    """Histogram of a KS check's draws with the hypothesised density ``dist.pdf`` over it.
+
+    Returns the figure, the axes and the grid the density is drawn on.
+    """
+    fig, ax = _figure(ax, figsize=(6, 4))
+    x = ks.sample
+    lo, hi = np.quantile(x, [0.001, 0.999])
+    ax.hist(x, bins=bins, range=(lo, hi), density=True, color="C0", alpha=0.5,
+            label=f"{what} ({ks.n:,} draws)")
+    grid = np.linspace(lo, hi, 400)
+    ax.plot(grid, dist.pdf(grid, loc=ks.loc, scale=ks.scale), color="C3", label=ks.reference)
+    ax.set_ylabel("density")
+    return fig, ax, grid
+
+
 def plot_frequencies(check: FrequencyCheck | GumbelCheck, *, ax: Axes | None = None,
                      n_se: float = 4.0) -> Figure:
     """Simulated choice frequency against softmax probability, one point per cell.
@@ -66,13 +95,9 @@ def plot_frequencies(check: FrequencyCheck | GumbelCheck, *, ax: Axes | None = N
     -------
     matplotlib.figure.Figure
     """
-    from .gumbel import FrequencyCheck, GumbelCheck
+    from .gumbel import FrequencyCheck
 
-    if isinstance(check, GumbelCheck):
-        check = check.frequencies
-    if not isinstance(check, FrequencyCheck):
-        raise SpecificationError(f"Expected a FrequencyCheck or GumbelCheck; got "
-                                 f"{type(check).__name__}.")
+    check = _part(check, "frequencies", FrequencyCheck)
     t = check.table
     if ax is None:
         fig = _new_figure(figsize=(10, 4.5), layout="constrained")
@@ -109,26 +134,14 @@ def plot_gumbel_difference(check: KSCheck | GumbelCheck, *, bins: int = 100,
     The normal density with the same variance is drawn for comparison: the two are close,
     which is why the KS test needs many draws to tell them apart.
     """
-    from .gumbel import GumbelCheck, KSCheck
+    from .gumbel import KSCheck
 
-    if isinstance(check, GumbelCheck):
-        check = check.difference
-    if not isinstance(check, KSCheck):
-        raise SpecificationError(f"Expected a KSCheck or GumbelCheck; got "
-                                 f"{type(check).__name__}.")
-    x = check.sample
-    fig, ax = _figure(ax, figsize=(6, 4))
-    lo, hi = np.quantile(x, [0.001, 0.999])
-    ax.hist(x, bins=bins, range=(lo, hi), density=True, color="C0", alpha=0.5,
-            label=f"e1 - e2 ({check.n:,} draws)")
-    grid = np.linspace(lo, hi, 400)
-    ax.plot(grid, stats.logistic.pdf(grid, loc=check.loc, scale=check.scale), color="C3",
-            label=check.reference)
+    check = _part(check, "difference", KSCheck)
+    fig, ax, grid = _ks_figure(check, stats.logistic, "e1 - e2", bins, ax)
     sd = check.scale * np.pi / np.sqrt(3.0)
     ax.plot(grid, stats.norm.pdf(grid, loc=check.loc, scale=sd), color="0.4", ls="--",
             label="normal, same variance")
     ax.set_xlabel("difference of errors")
-    ax.set_ylabel("density")
     ax.set_title(f"KS = {check.statistic:.4f}, {_p(check.pvalue)}", fontsize=10)
     ax.legend(fontsize=8)
     return fig
@@ -137,27 +150,15 @@ def plot_gumbel_difference(check: KSCheck | GumbelCheck, *, bins: int = 100,
 def plot_max_utility(check: MaxUtilityCheck | GumbelCheck, *, bins: int = 100,
                      ax: Axes | None = None) -> Figure:
     """Empirical density of the maximum utility against Gumbel(logsum, scale)."""
-    from .gumbel import GumbelCheck, MaxUtilityCheck
+    from .gumbel import MaxUtilityCheck
 
-    if isinstance(check, GumbelCheck):
-        check = check.maximum
-    if not isinstance(check, MaxUtilityCheck):
-        raise SpecificationError(f"Expected a MaxUtilityCheck or GumbelCheck; got "
-                                 f"{type(check).__name__}.")
+    check = _part(check, "maximum", MaxUtilityCheck)
     ks = check.ks
-    x = ks.sample
-    fig, ax = _figure(ax, figsize=(6, 4))
-    lo, hi = np.quantile(x, [0.001, 0.999])
-    ax.hist(x, bins=bins, range=(lo, hi), density=True, color="C0", alpha=0.5,
-            label=f"max utility ({ks.n:,} draws)")
-    grid = np.linspace(lo, hi, 400)
-    ax.plot(grid, stats.gumbel_r.pdf(grid, loc=ks.loc, scale=ks.scale), color="C3",
-            label=ks.reference)
+    fig, ax, _ = _ks_figure(ks, stats.gumbel_r, "max utility", bins, ax)
     ax.axvline(check.logsum, color="0.3", ls=":", label=f"logsum = {check.logsum:.3f}")
     ax.axvline(check.expected_max, color="C2", ls="--",
-               label=f"logsum + gamma = {check.expected_max:.3f}")
+               label=f"logsum + gamma*scale = {check.expected_max:.3f}")
     ax.set_xlabel("maximum utility")
-    ax.set_ylabel("density")
     ax.set_title(f"KS = {ks.statistic:.4f}, {_p(ks.pvalue)}; "
                  f"mean {check.mean_max:.3f}",
                  fontsize=10)
