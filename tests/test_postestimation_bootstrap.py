@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _postest_helpers import SIM_UTILS, sim_data
 from conftest import mc_scale
 
 import choicekit as ck
@@ -16,16 +17,8 @@ B, V = ck.Beta, ck.Var
 
 @pytest.fixture(scope="module")
 def res() -> ck.MNLResults:
-    df = ck.datasets.load_simulated_modechoice()
-    data = ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"}, group="person")
-    return ck.MNL(data, {
-        "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
-        + B("B_COST") * V("TRAIN_COST") / 100,
-        "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
-        "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100,
-    }).fit()
+    data = sim_data(ck.datasets.load_simulated_modechoice(), group="person")
+    return ck.MNL(data, SIM_UTILS).fit()
 
 
 def vot(r: ck.MNLResults) -> pd.Series:

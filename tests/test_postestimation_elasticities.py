@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _postest_helpers import modecanada_car_train_air, sim_data
 from conftest import REFERENCE, mc_scale
 
 import choicekit as ck
@@ -32,10 +33,7 @@ def tm_res() -> ck.MNLResults:
 def sim_res() -> ck.MNLResults:
     """Wide simulated data; transformed and nonlinear uses of the variables: TRAIN_TT / 100,
     log(cost + 1), a case-level INCOME entering two utilities through a product."""
-    df = ck.datasets.load_simulated_modechoice()
-    data = ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"})
+    data = sim_data(ck.datasets.load_simulated_modechoice())
     t, c = B("B_TIME"), B("B_LOGCOST")
     return ck.MNL(data, {
         "train": B("ASC_TRAIN") + t * V("TRAIN_TT") / 100 + c * ck.log(V("TRAIN_COST") + 1)
@@ -245,13 +243,7 @@ def _mlogit_tolerance(ref: dict, se: np.ndarray, published: np.ndarray) -> np.nd
 
 def test_modecanada_cost_elasticities_at_means(shared_data):
     ref = json.loads((REFERENCE / "mlogit_modecanada_car_train_air.json").read_text())
-    df = ck.datasets.load_modecanada()
-    df = df[df["noalt"] == 4].assign(time=lambda d: d["ivt"] + d["ovt"])
-    bus = df.loc[(df["alt"] == "bus") & (df["choice"] == 1), "case"]
-    df = df[~df["case"].isin(bus) & (df["alt"] != "bus")]
-    data = ck.ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
-    res = ck.MNL.from_formula("choice ~ cost + freq | income | time", data,
-                              reference="car").fit()
+    df, res = modecanada_car_train_air(ck.datasets.load_modecanada())
     # mlogit's "at the means": per-alternative sample means of the covariates, one case
     z = df.groupby("alt")[["cost", "freq", "time"]].mean().reset_index()
     z = z.assign(income=df["income"].mean(), case=1)
@@ -303,9 +295,7 @@ def test_offsets_fixed_parameters_weights_and_dropped_cases():
     df = ck.datasets.load_simulated_modechoice()
     df = df.assign(w=1.0 + (df["person"] % 3), TRAIN_TT=df["TRAIN_TT"].astype(float))
     df.loc[[5, 17], "TRAIN_TT"] = np.nan
-    data = ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"}, weight="w")
+    data = sim_data(df, weight="w")
     res = ck.MNL(data, {
         "train": B("ASC_TRAIN") + 0.4 * V("TRAIN_TT") / 100
         + B("B_TT_FIX", -1.5, fixed=True) * V("TRAIN_TT") / 100

@@ -10,12 +10,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _postest_helpers import heating_data, modecanada_car_train_air, sim_data
 from conftest import REFERENCE, SHARED_DATA, mc_scale
 
 import choicekit as ck
 
 B, V = ck.Beta, ck.Var
-HEAT_ALTS = ["ec", "er", "gc", "gr", "hp"]
 
 
 def _ref(name: str) -> dict:
@@ -29,10 +29,8 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sim_res(frame) -> ck.MNLResults:
-    data = ck.ChoiceData.from_wide(
-        frame, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"},
-        variables={"cost": {"train": "TRAIN_COST", "bus": "BUS_COST", "car": "CAR_COST"},
+    data = sim_data(
+        frame, variables={"cost": {"train": "TRAIN_COST", "bus": "BUS_COST", "car": "CAR_COST"},
                    "time": {"train": "TRAIN_TT", "bus": "BUS_TT", "car": "CAR_TT"}})
     return ck.MNL(data, {
         "train": B("ASC_TRAIN") + B("B_TIME") * V("time") / 100 + B("B_COST") * V("cost") / 100,
@@ -45,13 +43,7 @@ def sim_res(frame) -> ck.MNLResults:
 def modecanada() -> ck.MNLResults:
     if not (SHARED_DATA / "modecanada.csv").is_file():
         pytest.skip(f"modecanada.csv not found in {SHARED_DATA}")
-    df = ck.datasets.load_modecanada(SHARED_DATA)
-    df = df[df["noalt"] == 4].assign(time=lambda d: d["ivt"] + d["ovt"])
-    bus = df.loc[(df["alt"] == "bus") & (df["choice"] == 1), "case"]
-    df = df[~df["case"].isin(bus) & (df["alt"] != "bus")]
-    data = ck.ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
-    return ck.MNL.from_formula("choice ~ cost + freq | income | time", data,
-                               reference="car").fit()
+    return modecanada_car_train_air(ck.datasets.load_modecanada(SHARED_DATA))[1]
 
 
 @pytest.mark.parametrize("changes, kw", [
@@ -153,10 +145,7 @@ def test_modecanada_faster_train_published(modecanada):
 def test_heating_heat_pump_rebate_published(shared_data):
     """mlogit exercise 1.7: 10% rebate on heat-pump installation cost."""
     ref = _ref("mlogit_heating_asc_hp.json")["derived"]["hp_rebate_10pct_mean_probabilities"]
-    df = ck.datasets.load_heating()
-    data = ck.ChoiceData.from_wide(
-        df, choice="depvar", alternatives={a: a for a in HEAT_ALTS}, case="idcase",
-        variables={v: {a: f"{v}.{a}" for a in HEAT_ALTS} for v in ("ic", "oc")})
+    data = heating_data(ck.datasets.load_heating())
     res = ck.MNL.from_formula("depvar ~ ic + oc", data, reference="hp").fit()
     sc = res.scenario({"ic": 0.9}, alternatives="hp")
     for alt, value in ref.items():

@@ -9,24 +9,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _postest_helpers import SIM_UTILS, heating_data, modecanada_car_train_air, sim_data
 from conftest import REFERENCE
 
 import choicekit as ck
 
 B, V = ck.Beta, ck.Var
-HEAT_ALTS = ["ec", "er", "gc", "gr", "hp"]
-UTILS = {
-    "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
-    + B("B_COST") * V("TRAIN_COST") / 100,
-    "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
-    "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100,
-}
-
-
-def _data(df: pd.DataFrame, weight: str | None = None) -> ck.ChoiceData:
-    return ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"}, weight=weight)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +25,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def res(frame) -> ck.MNLResults:
-    return ck.MNL(_data(frame), UTILS).fit()
+    return ck.MNL(sim_data(frame), SIM_UTILS).fit()
 
 
 def test_shares_are_mean_probabilities(res, frame):
@@ -46,13 +34,13 @@ def test_shares_are_mean_probabilities(res, frame):
     assert s["share"].sum() == pytest.approx(1.0, abs=1e-14)
     assert (s["lower"] < s["share"]).all() and (s["share"] < s["upper"]).all()
     # on other data: predict on the first 100 cases
-    sub = _data(frame.iloc[:100])
+    sub = sim_data(frame.iloc[:100])
     np.testing.assert_allclose(res.predicted_shares(sub, se="none")["share"],
                                res.predict_proba(sub).mean(), rtol=1e-13)
 
 
 def test_weights_respected(frame):
-    wres = ck.MNL(_data(frame, weight="w"), UTILS).fit()
+    wres = ck.MNL(sim_data(frame, weight="w"), SIM_UTILS).fit()
     P = wres.predict_proba()
     expected = np.average(P.to_numpy(), axis=0, weights=frame["w"].to_numpy())
     np.testing.assert_allclose(wres.predicted_shares(se="none")["share"], expected, rtol=1e-13)
@@ -105,10 +93,7 @@ def test_delta_se_of_shares_against_closed_form(res):
 ])
 def test_heating_mean_fitted_probabilities(shared_data, file, formula, reference):
     ref = json.loads((REFERENCE / file).read_text())["derived"]["mean_fitted_probabilities"]
-    df = ck.datasets.load_heating()
-    data = ck.ChoiceData.from_wide(
-        df, choice="depvar", alternatives={a: a for a in HEAT_ALTS}, case="idcase",
-        variables={v: {a: f"{v}.{a}" for a in HEAT_ALTS} for v in ("ic", "oc")})
+    data = heating_data(ck.datasets.load_heating())
     r = ck.MNL.from_formula(formula, data, reference=reference).fit()
     s = r.predicted_shares(se="none")["share"]
     for alt, value in ref.items():
@@ -122,13 +107,7 @@ def test_modecanada_prediction_at_sample_means(shared_data):
     g'(-H)^{-1}g = crit, so any linearised function of its estimates is within sqrt(crit)
     standard errors of ours; plus half a unit of the 7th digit."""
     ref = json.loads((REFERENCE / "mlogit_modecanada_car_train_air.json").read_text())
-    df = ck.datasets.load_modecanada()
-    df = df[df["noalt"] == 4].assign(time=lambda d: d["ivt"] + d["ovt"])
-    bus = df.loc[(df["alt"] == "bus") & (df["choice"] == 1), "case"]
-    df = df[~df["case"].isin(bus) & (df["alt"] != "bus")]
-    data = ck.ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
-    res = ck.MNL.from_formula("choice ~ cost + freq | income | time", data,
-                              reference="car").fit()
+    df, res = modecanada_car_train_air(ck.datasets.load_modecanada())
     z = df.groupby("alt")[["cost", "freq", "time"]].mean().reset_index()
     zd = ck.ChoiceData.from_long(z.assign(income=df["income"].mean(), case=1), case="case",
                                  alt="alt")

@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _postest_helpers import HEAT_ALTS, heating_data, sim_data
 from conftest import REFERENCE, SHARED_DATA
 
 import choicekit as ck
 
 B, V = ck.Beta, ck.Var
-HEAT_ALTS = ["ec", "er", "gc", "gr", "hp"]
 FISH_ALTS = ["beach", "boat", "charter", "pier"]
 MODES = {1: "air", 2: "train", 3: "bus", 4: "car"}
 
@@ -42,10 +42,7 @@ def _skip_without(filename: str) -> None:
 @pytest.fixture(scope="module")
 def heating() -> ck.ChoiceData:
     _skip_without("heating.csv")
-    df = ck.datasets.load_heating(SHARED_DATA)
-    return ck.ChoiceData.from_wide(
-        df, choice="depvar", alternatives={a: a for a in HEAT_ALTS}, case="idcase",
-        variables={v: {a: f"{v}.{a}" for a in HEAT_ALTS} for v in ("ic", "oc")})
+    return heating_data(ck.datasets.load_heating(SHARED_DATA))
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +155,7 @@ def test_greene_travelmode_market_share_lr(travelmode):
 def test_market_share_loglike_with_varying_availability():
     """Car is unavailable for some persons: the constants-only model must be estimated; it
     equals an ASC-only MNL fitted through the public API."""
-    df = ck.datasets.load_simulated_modechoice()
-    data = ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"})
+    data = sim_data(ck.datasets.load_simulated_modechoice())
     assert not data.avail_array.all()
     res = ck.MNL(data, {"train": B("A") + B("T") * V("TRAIN_TT"), "bus": B("T") * V("BUS_TT"),
                         "car": B("C") + B("T") * V("CAR_TT")}).fit()

@@ -11,12 +11,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _postest_helpers import SIM_UTILS, heating_data, modecanada_car_train_air, sim_data
 from conftest import REFERENCE, SHARED_DATA, mc_scale
 from scipy import stats
 
 import choicekit as ck
-
-HEAT_ALTS = ["ec", "er", "gc", "gr", "hp"]
 
 
 def _ref(name: str) -> dict:
@@ -32,25 +31,12 @@ def _half_digit_rel(x: float, sig: int) -> float:
 def heating() -> ck.ChoiceData:
     if not (SHARED_DATA / "heating.csv").is_file():
         pytest.skip(f"heating.csv not found in {SHARED_DATA}")
-    df = ck.datasets.load_heating(SHARED_DATA)
-    return ck.ChoiceData.from_wide(
-        df, choice="depvar", alternatives={a: a for a in HEAT_ALTS}, case="idcase",
-        variables={v: {a: f"{v}.{a}" for a in HEAT_ALTS} for v in ("ic", "oc")})
+    return heating_data(ck.datasets.load_heating(SHARED_DATA))
 
 
 @pytest.fixture(scope="module")
 def sim_res() -> ck.MNLResults:
-    df = ck.datasets.load_simulated_modechoice()
-    data = ck.ChoiceData.from_wide(
-        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"})
-    B, V = ck.Beta, ck.Var
-    return ck.MNL(data, {
-        "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
-        + B("B_COST") * V("TRAIN_COST") / 100,
-        "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
-        "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100,
-    }).fit()
+    return ck.MNL(sim_data(ck.datasets.load_simulated_modechoice()), SIM_UTILS).fit()
 
 
 @pytest.mark.parametrize("file, formula, reference", [
@@ -69,13 +55,7 @@ def test_heating_oc_over_ic_published(heating, file, formula, reference):
 
 def test_modecanada_value_of_time_published(shared_data):
     ref = _ref("mlogit_modecanada_car_train_air.json")
-    df = ck.datasets.load_modecanada()
-    df = df[df["noalt"] == 4].assign(time=lambda d: d["ivt"] + d["ovt"])
-    bus = df.loc[(df["alt"] == "bus") & (df["choice"] == 1), "case"]
-    df = df[~df["case"].isin(bus) & (df["alt"] != "bus")]
-    data = ck.ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
-    res = ck.MNL.from_formula("choice ~ cost + freq | income | time", data,
-                              reference="car").fit()
+    _, res = modecanada_car_train_air(ck.datasets.load_modecanada())
     vot = ref["derived"]["value_of_time_per_hour_CAD"]
     w = res.wtp(list(vot), "cost", scale=60)
     for name, value in vot.items():
