@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._validation import check_option, first_cases, plural
 from .data import ChoiceData
-from .exceptions import ChoiceDataError, DataWarning, SpecificationError
+from .exceptions import ChoiceDataError, DataWarning
 from .specification import Expr, Specification, _Const
 
 __all__ = ["Design", "build_design", "MISSING_POLICIES"]
@@ -129,8 +129,8 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     Raises
     ------
     ChoiceDataError
-        No cases, no choices (``need_choice``), unusable values (``missing="raise"``), nothing
-        left after dropping, or a case with no available alternative.
+        No cases, no choices (``need_choice``), unusable values (``missing="raise"``), or nothing
+        left after dropping.
     """
     check_option("missing", missing, MISSING_POLICIES, ChoiceDataError)
     if data.n_cases == 0:
@@ -175,7 +175,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     keep = None
     if bad.any():
         if missing == "raise":
-            raise ChoiceDataError(_missing_report(data, spec, bad)
+            raise ChoiceDataError(_missing_report(data, spec, columns, bad)
                                   + "\nClean the data, or pass missing='drop' to drop those "
                                   "cases.")
         keep = ~bad
@@ -183,11 +183,11 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         if not keep.any():
             raise ChoiceDataError("Every case has missing or non-numeric values in the variables "
                                   "the utilities use; nothing is left after missing='drop'.\n"
-                                  + _missing_report(data, spec, bad))
+                                  + _missing_report(data, spec, columns, bad))
         k = int(bad.sum())
         warnings.warn(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
                       f"{n - k} remain (see `model.dropped_cases`).\n"
-                      + _missing_report(data, spec, bad), DataWarning, stacklevel=3)
+                      + _missing_report(data, spec, columns, bad), DataWarning, stacklevel=3)
     chosen = data.chosen_array
     weight = data.weight_array
     group = data.group_array
@@ -199,10 +199,8 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         weight = None if weight is None else weight[keep]
         group = None if group is None else group[keep]
         cases = cases[keep]
+    # ChoiceData guarantees an available alternative in every case (data.py, data_changes.py)
     n_avail = avail.sum(axis=1)
-    if (n_avail == 0).any():
-        raise ChoiceDataError(f"No alternative is available in {first_cases(cases[n_avail == 0])}."
-                              " Drop those cases.")
     if need_choice and (n_avail == 1).any():
         warnings.warn(
             f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
@@ -224,19 +222,17 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     )
 
 
-def _missing_report(data: ChoiceData, spec: Specification, bad_cases: np.ndarray) -> str:
+def _missing_report(data: ChoiceData, spec: Specification, columns: dict[str, np.ndarray],
+                    bad_cases: np.ndarray) -> str:
     """Name every (variable, alternative) with unusable values where available: NaN, non-numeric
-    entries and infinite values are counted separately."""
+    entries and infinite values are counted separately. ``columns`` as in :func:`_evaluate`."""
     avail = data.avail_array
     lines = []
     covered = np.zeros(data.n_cases, dtype=bool)
     for j, alt in enumerate(data.alternatives):
         u = spec.utilities[alt]
         for name in sorted(u.variables()):
-            try:
-                v = data.variable(name)
-            except SpecificationError:
-                continue
+            v = columns[name]
             col = v[:, j] if v.ndim == 2 else v
             nonfinite = ~np.isfinite(col) & avail[:, j]
             if not nonfinite.any():
