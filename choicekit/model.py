@@ -8,7 +8,6 @@ and never changes the model.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,8 +18,8 @@ import pandas as pd
 from ._validation import check_option, suggest
 from .data import ChoiceData
 from .design import MISSING_POLICIES, Design, build_design
-from .estimation import METHODS, Objective, Optimum, chunk_slices, maximize_loglike
-from .exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
+from .estimation import METHODS, Objective, chunk_slices, maximize_loglike, polish_active_set
+from .exceptions import ChoiceDataError, SpecificationError
 from .identification import IdentificationReport, check_identification, flag_separation
 from .inference import COV_TYPES
 from .kernels import log_softmax, utilities
@@ -351,13 +350,6 @@ class MNL:
         polish = method == "auto" and d.has_bounds
         if method == "auto":
             method = "lbfgsb" if d.has_bounds else "newton"
-        elif method in ("newton", "bfgs") and d.has_bounds:
-            bounded = [n for n, lo, hi, f in zip(d.param_names, d.lower, d.upper, d.fixed)
-                       if not f and (np.isfinite(lo) or np.isfinite(hi))]
-            raise SpecificationError(
-                f"Parameters {bounded} have bounds, which method {method!r} cannot respect. Use "
-                "method='trust-constr' or 'lbfgsb' (or 'auto')."
-            )
         values = d.start if start is None else self.params_vector(start)
         values = np.where(d.fixed, d.start, values)
         outside = (values < d.lower) | (values > d.upper)
@@ -371,7 +363,7 @@ class MNL:
         obj = Objective(d, values, chunk_size=chunk_size)
         opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
         if polish:
-            opt = _polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
+            opt = polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
         opt = flag_separation(obj, opt)  # perfect prediction: not "converged"
         return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
 
@@ -476,46 +468,6 @@ class MNL:
         from .simulation import simulate_model
 
         return simulate_model(self, params, rng=rng, scale=scale, n_draws=n_draws, error=error)
-
-
-def _polish_active_set(obj: Objective, opt: Optimum, *, maxiter: int, gtol: float) -> Optimum:
-    """Newton refinement after L-BFGS-B: hold parameters at their active bounds, solve the rest.
-
-    L-BFGS-B lands exactly on active bounds but its free parameters stop at ~1e-6 relative
-    accuracy; Newton steps on the free subset bring them to the precision of an unbounded fit.
-    The result is kept only if it stays within bounds and improves (or keeps) the likelihood.
-    """
-    d = obj.design
-    theta = opt.theta
-    lo, hi = d.lower[obj.free], d.upper[obj.free]
-    active = (theta <= lo + 1e-10) | (theta >= hi - 1e-10)
-    full = obj.full_params(theta)
-    fixed = d.fixed.copy()
-    fixed[np.flatnonzero(obj.free)[active]] = True
-    if fixed.all():
-        return opt
-    # the sub-problem is unbounded (its result is checked against the bounds below)
-    unbounded = np.full(d.lower.shape, np.inf)
-    sub = Objective(replace(d, fixed=fixed, lower=-unbounded, upper=unbounded), full)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sub_opt = maximize_loglike(sub, full[~fixed], method="newton", maxiter=maxiter,
-                                   gtol=gtol)
-    new_full = sub.full_params(sub_opt.theta)
-    new_theta = new_full[obj.free]
-    if not (np.all(new_theta >= lo) and np.all(new_theta <= hi)) or \
-            sub_opt.loglike < opt.loglike - 1e-9 * abs(opt.loglike):
-        return opt
-    ll, g, H = obj.evaluate(new_theta, order=2)
-    gs = g / obj.scale
-    inward = (active & (new_theta <= lo + 1e-10) & (gs < 0)) | (
-        active & (new_theta >= hi - 1e-10) & (gs > 0))
-    gnorm = float(np.abs(gs[~active]).max()) if (~active).any() else 0.0
-    converged = sub_opt.converged and bool(np.all(active <= inward | ~active))
-    return Optimum(new_theta, ll, g, H, converged or opt.converged,
-                   f"{opt.message}; Newton polish on {int((~active).sum())} free parameters "
-                   f"with {int(active.sum())} at bounds: {sub_opt.message}",
-                   opt.iterations + sub_opt.iterations, "lbfgsb+newton", gnorm)
 
 
 def _check_variables(spec: Specification, data: ChoiceData) -> None:
