@@ -585,17 +585,16 @@ def gumbel_check(V: Any = None, available: Any = None, *, n_draws: int = 10**6,
     if not 0 < alpha < 1:
         raise SpecificationError(f"`alpha` must lie in (0, 1). Got {alpha!r}.")
     mu = _check_scale_error(scale, error)
-    arr, avail, rows, cols = _utilities_input(DEFAULT_UTILITIES if V is None else V, available)
+    V = DEFAULT_UTILITIES if V is None else V
+    arr, avail, _, _ = _utilities_input(V, available)
     if avail.sum(axis=1).max() < 3:
         raise SpecificationError("The IIA check needs a pattern with at least 3 alternatives "
                                  "in the choice set.")
-    full = np.where(avail, arr, np.nan)
-    frame = pd.DataFrame(full, index=rows, columns=cols)
     gens = spawn_generators(rng, 5)
     row = int(np.argmax(avail.sum(axis=1)))
-    v = full[row]
+    v = np.where(avail[row], arr[row], np.nan)
     in_set = np.flatnonzero(avail[row])
-    freq = frequency_check(frame, n_draws=n_draws, rng=gens[0], scale=mu, error=error)
+    freq = frequency_check(V, available, n_draws=n_draws, rng=gens[0], scale=mu, error=error)
     diff = logistic_difference_check(n_draws=n_draws_ks, rng=gens[1], scale=mu, error=error)
     mx = max_utility_check(v, n_draws=n_draws_ks, rng=gens[2], scale=mu, error=error)
     sh = shift_invariance_check(v, shift=shift, n_draws=n_draws, rng=gens[3], scale=mu,
