@@ -36,7 +36,31 @@ Lookup = Callable[[str], "np.ndarray | float"]
 # ---------------------------------------------------------------------------------------------
 
 
-class Expr:
+class _Arithmetic:
+    """``+ - * /``, their reflections and unary minus for :class:`Expr`, :class:`Beta` and
+    :class:`Utility`, all through ``_arith(other, op, reflected)``.
+
+    The default ``_arith`` (parameters and utilities) gives a :class:`Utility`; :class:`Expr`
+    overrides it to keep data-only arithmetic an expression tree.
+    """
+
+    __slots__ = ()
+
+    def _arith(self, other: Any, op: str, reflected: bool = False) -> Any:
+        return _utility_op(other, self, op) if reflected else _utility_op(self, other, op)
+
+    def __add__(self, o: Any) -> Any: return self._arith(o, "+")
+    def __radd__(self, o: Any) -> Any: return self._arith(o, "+", True)
+    def __sub__(self, o: Any) -> Any: return self._arith(o, "-")
+    def __rsub__(self, o: Any) -> Any: return self._arith(o, "-", True)
+    def __mul__(self, o: Any) -> Any: return self._arith(o, "*")
+    def __rmul__(self, o: Any) -> Any: return self._arith(o, "*", True)
+    def __truediv__(self, o: Any) -> Any: return self._arith(o, "/")
+    def __rtruediv__(self, o: Any) -> Any: return self._arith(o, "/", True)
+    def __neg__(self) -> Any: return as_utility(self)._scale(_Const(-1.0))
+
+
+class Expr(_Arithmetic):
     """An arithmetic expression of data columns and numbers (no parameters).
 
     Subclasses: :class:`Var` (a column), ``_Const``, ``_BinOp``, ``_Func``.
@@ -52,8 +76,8 @@ class Expr:
         """Names of the columns the expression reads."""
         raise NotImplementedError
 
-    # arithmetic -------------------------------------------------------------------------
-    def _bin(self, other: Any, op: str, reflected: bool = False) -> Any:
+    # arithmetic (the operators come from _Arithmetic) -----------------------------------
+    def _arith(self, other: Any, op: str, reflected: bool = False) -> Any:
         if isinstance(other, (Beta, Utility)):
             left, right = (as_utility(other), as_utility(self)) if reflected else (
                 as_utility(self), as_utility(other))
@@ -63,20 +87,12 @@ class Expr:
             return NotImplemented
         return _BinOp(op, o, self) if reflected else _BinOp(op, self, o)
 
-    def __add__(self, o: Any) -> Any: return self._bin(o, "+")
-    def __radd__(self, o: Any) -> Any: return self._bin(o, "+", True)
-    def __sub__(self, o: Any) -> Any: return self._bin(o, "-")
-    def __rsub__(self, o: Any) -> Any: return self._bin(o, "-", True)
-    def __mul__(self, o: Any) -> Any: return self._bin(o, "*")
-    def __rmul__(self, o: Any) -> Any: return self._bin(o, "*", True)
-    def __truediv__(self, o: Any) -> Any: return self._bin(o, "/")
-    def __rtruediv__(self, o: Any) -> Any: return self._bin(o, "/", True)
 
     def __pow__(self, o: Any) -> Any:
         if isinstance(o, (Beta, Utility)):
             raise SpecificationError("A parameter cannot appear in an exponent: utilities must "
                                      "be linear in the parameters.")
-        return self._bin(o, "**")
+        return self._arith(o, "**")
 
     def __neg__(self) -> Expr: return _BinOp("*", _Const(-1.0), self)
     def __pos__(self) -> Expr: return self
@@ -238,7 +254,7 @@ def exp(x: Any) -> Expr:
 # ---------------------------------------------------------------------------------------------
 
 
-class Beta:
+class Beta(_Arithmetic):
     """A parameter to estimate (or hold fixed).
 
     Parameters
@@ -293,28 +309,12 @@ class Beta:
                          f", upper={self.upper}" if self.upper < math.inf else ""])
         return f"Beta({self.name!r}, {self.value}{extra})"
 
-    def _bin(self, other: Any, op: str, reflected: bool = False) -> Any:
-        o = other if isinstance(other, (Beta, Utility, Expr)) else _as_expr(other)
-        if o is None:
-            return NotImplemented
-        a, b = as_utility(self), as_utility(o)
-        return b._bin(a, op) if reflected else a._bin(b, op)
-
-    def __add__(self, o: Any) -> Any: return self._bin(o, "+")
-    def __radd__(self, o: Any) -> Any: return self._bin(o, "+", True)
-    def __sub__(self, o: Any) -> Any: return self._bin(o, "-")
-    def __rsub__(self, o: Any) -> Any: return self._bin(o, "-", True)
-    def __mul__(self, o: Any) -> Any: return self._bin(o, "*")
-    def __rmul__(self, o: Any) -> Any: return self._bin(o, "*", True)
-    def __truediv__(self, o: Any) -> Any: return self._bin(o, "/")
-    def __rtruediv__(self, o: Any) -> Any: return self._bin(o, "/", True)
-    def __neg__(self) -> Utility: return as_utility(self)._scale(_Const(-1.0))
     def __pos__(self) -> Beta: return self
 
     __hash__ = object.__hash__
 
 
-class Utility:
+class Utility(_Arithmetic):
     """A utility linear in the parameters: ``sum_k beta_k * m_k + offset``.
 
     ``terms`` maps each parameter name to ``(Beta, multiplier expression)``; ``offset`` is the
@@ -372,16 +372,6 @@ class Utility:
             denom = other.offset if other.offset is not None else _Const(0.0)
             return self._scale(_BinOp("/", _Const(1.0), denom))
         raise SpecificationError(f"Operator {op!r} is not supported between utility terms.")
-
-    def __add__(self, o: Any) -> Any: return _utility_op(self, o, "+")
-    def __radd__(self, o: Any) -> Any: return _utility_op(o, self, "+")
-    def __sub__(self, o: Any) -> Any: return _utility_op(self, o, "-")
-    def __rsub__(self, o: Any) -> Any: return _utility_op(o, self, "-")
-    def __mul__(self, o: Any) -> Any: return _utility_op(self, o, "*")
-    def __rmul__(self, o: Any) -> Any: return _utility_op(o, self, "*")
-    def __truediv__(self, o: Any) -> Any: return _utility_op(self, o, "/")
-    def __rtruediv__(self, o: Any) -> Any: return _utility_op(o, self, "/")
-    def __neg__(self) -> Utility: return self._scale(_Const(-1.0))
 
     def variables(self) -> set[str]:
         """Columns the utility reads."""
