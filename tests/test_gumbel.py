@@ -50,6 +50,7 @@ def test_frequencies_match_softmax_on_fixed_design():
         v = v[~np.isnan(v)]
         np.testing.assert_allclose(t.loc[pattern, "probability"], special.softmax(v),
                                    rtol=1e-12)
+    # DESIGN.md's textbook values, published to 3 decimals
     np.testing.assert_allclose(t.loc[0, "probability"], [0.249, 0.664, 0.087], atol=5e-4)
     # ... and the frequencies match them
     assert (np.abs(t["z"]) < 4).all(), t
@@ -106,7 +107,9 @@ def test_max_is_gumbel_at_logsum(scale):
     assert ok.ks.pvalue > PASS
     assert abs(ok.mean_max - ok.expected_max) < 4 * ok.mean_max_se
     assert ok.pvalue > PASS
-    # the mean's Monte Carlo s.e. is sd(Gumbel)/sqrt(n) = pi*mu/sqrt(6n)
+    # the mean's Monte Carlo s.e. is sd(Gumbel)/sqrt(n) = pi*mu/sqrt(6n); a sample SD has
+    # relative s.e. sqrt((kurtosis - 1)/(4n)) with Gumbel kurtosis 5.4, 0.005 at n = 5e4,
+    # so 3% is 6 of them
     assert ok.mean_max_se == pytest.approx(np.pi * scale / np.sqrt(6 * n_ks()), rel=0.03)
     wrong = max_utility_check(v, n_draws=n_ks(), rng=11, scale=scale,
                               loc=expected_loc + 0.1 * scale)
