@@ -294,8 +294,7 @@ def _table(r: DeltaResult, perts: list[Perturbation], ctx: PostContext,
     cols = pd.Index(list(ctx.design.alternatives), name="alternative")
     shape = (len(rows), len(cols))
     est = pd.DataFrame(r.estimate.reshape(shape), index=rows, columns=cols)
-    se = pd.DataFrame(r.se.reshape(shape) if r.method != "none" else np.full(shape, np.nan),
-                      index=rows, columns=cols)
+    se = pd.DataFrame(r.se.reshape(shape), index=rows, columns=cols)  # NaN for se="none"
     return EffectTable(est, se, kind, r)
 
 

@@ -157,13 +157,11 @@ def _segment_means(M: np.ndarray, w: np.ndarray, codes: np.ndarray, S: int) -> n
 
 def estimate_frame(res: DeltaResult, index: pd.Index, alpha: float,
                    name: str = "estimate") -> pd.DataFrame:
-    """Tidy frame: estimate, se, lower, upper (percentile bounds for simulation)."""
+    """Tidy frame: estimate, se, lower, upper (percentile bounds for simulation; NaN for
+    ``se="none"``, whose covariance is NaN)."""
     lo, hi = res.conf_int(alpha)
-    out = pd.DataFrame({name: res.estimate, "se": res.se, "lower": lo, "upper": hi},
-                       index=index)
-    if res.method == "none":
-        out[["se", "lower", "upper"]] = np.nan
-    return out
+    return pd.DataFrame({name: res.estimate, "se": res.se, "lower": lo, "upper": hi},
+                        index=index)
 
 
 def predicted_shares(ctx: PostContext, *, by: Any = None, se: str = "delta",

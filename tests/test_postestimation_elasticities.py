@@ -168,6 +168,9 @@ def test_mapping_rows_and_errors(sim_res):
     assert list(t.estimate.columns) == ["train", "bus", "car"]
     # a time increase of a mode lowers its own share
     assert (np.diag(t.estimate.to_numpy()) < 0).all()
+    # se="none": no standard errors nor intervals, in the table and in the tidy frame
+    assert t.se.isna().all().all()
+    assert t.frame()[["se", "lower", "upper"]].isna().all().all()
     with pytest.raises(ck.SpecificationError, match="TRAIN_TT"):
         sim_res.elasticities("TRAIN_T")
     with pytest.raises(ck.SpecificationError, match="No utility uses"):

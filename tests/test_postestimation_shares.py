@@ -53,6 +53,7 @@ def test_weights_respected(frame):
 
 def test_segments(res, frame):
     s = res.predicted_shares(by="GA", se="none")
+    assert s[["se", "lower", "upper"]].isna().all().all()
     P = res.predict_proba()
     ga = frame["GA"].to_numpy()
     for g in (0, 1):
@@ -84,6 +85,7 @@ def test_delta_se_of_shares_against_closed_form(res):
     xbar = np.einsum("nj,njk->nk", P, X)
     G = np.einsum("nj,njk->jk", P, X - xbar[:, None, :]) / d.n_cases
     se = np.sqrt(np.diag(G @ res.cov_params().to_numpy() @ G.T))
+    # the library differentiates numerically: central differences, ~1e-10 relative error
     np.testing.assert_allclose(res.predicted_shares()["se"], se, rtol=1e-6)
 
 
