@@ -160,6 +160,7 @@ def test_market_share_loglike_with_varying_availability():
     res = ck.MNL(data, {"train": B("A") + B("T") * V("TRAIN_TT"), "bus": B("T") * V("BUS_TT"),
                         "car": B("C") + B("T") * V("CAR_TT")}).fit()
     asc = ck.MNL(data, {"train": B("A"), "bus": 0, "car": B("C")}).fit()
+    # two maximisations of the same likelihood, each converged to gtol=1e-8
     assert res.llnull_market_share == pytest.approx(asc.llf, abs=1e-8)
     # with every alternative available the closed form applies: shares' log-likelihood
     full = data.take(data.avail_array.all(axis=1))
@@ -224,6 +225,7 @@ def test_hmftest_subset_refit_matches_manual(travelmode):
     manual = float(d @ np.linalg.solve(Vd, d))
     assert t.df == 4
     assert sorted(t.details["compared"]) == sorted(names)
+    # two fits of the same subset model (different starts), each converged to gtol
     assert t.statistic == pytest.approx(manual, rel=1e-6)
 
 
@@ -235,6 +237,7 @@ def test_confusion_table_identities(heating):
     t = res.confusion_table()
     obs = pd.Series(heating.chosen).value_counts().reindex(HEAT_ALTS)
     np.testing.assert_allclose(t.loc[HEAT_ALTS, "total"], obs, rtol=1e-12)
+    # the first-order conditions hold to the fit's gradient tolerance, not exactly
     np.testing.assert_allclose(t.loc["total", HEAT_ALTS], obs, rtol=1e-6)
     a = res.confusion_table(kind="argmax")
     assert a.loc["total", "total"] == heating.n_cases
