@@ -333,16 +333,14 @@ def _symptoms(objective: Objective, optimum: Optimum) -> bool:
     return not size <= 1e-2  # NaN counts as suspicious
 
 
-def detect_separation(objective: Objective, *, max_rows: int | None = None
-                      ) -> Separation | None:
+def detect_separation(objective: Objective) -> Separation | None:
     """Decide by linear programming whether the data are separated (see module notes).
 
     Parameters
     ----------
     objective : Objective
         The estimation objective (its free-parameter design, availability and choices).
-    max_rows : int, optional
-        Skip the check (return None) when the program would have more rows than this.
+        :func:`flag_separation` decides whether the program is small enough to solve.
 
     Returns
     -------
@@ -356,8 +354,7 @@ def detect_separation(objective: Objective, *, max_rows: int | None = None
     use = np.ones(n, dtype=bool) if d.weight is None else d.weight > 0
     rows_mask = avail & use[:, None]
     rows_mask[np.arange(n), chosen] = False
-    n_rows = int(rows_mask.sum())
-    if n_rows == 0 or (max_rows is not None and n_rows > max_rows):
+    if not rows_mask.any():
         return None
     A = (X[np.arange(n), chosen][:, None, :] - X)[rows_mask]  # (rows, K): x_nc - x_nj
     case_of_row = np.broadcast_to(np.arange(n)[:, None], (n, J))[rows_mask]
