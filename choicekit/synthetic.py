@@ -217,7 +217,7 @@ def make_choice_data(
         raise SpecificationError(f"`choices_per_person` must be a positive integer. Got "
                                  f"{choices_per_person!r}.")
     default_attrs = attributes is None
-    attrs = dict(DEFAULT_ATTRIBUTES if attributes is None else attributes)
+    attrs = dict(DEFAULT_ATTRIBUTES if default_attrs else attributes)
     case_attrs = dict(case_attributes or {})
     clash = set(attrs) & set(case_attrs)
     reserved = {"case", "alt", "person", "avail", "chosen"}
@@ -255,10 +255,7 @@ def make_choice_data(
             if asc:
                 terms.insert(0, Beta(f"ASC_{a}"))
             terms += [Beta(f"{m}:{a}") * Var(m) for m in case_attrs]
-        expr = terms[0]
-        for t in terms[1:]:
-            expr = expr + t
-        utilities[a] = expr
+        utilities[a] = sum(terms[1:], terms[0])
 
     # ---- the frame (vectorized: arrays of shape (n, J) raveled case-major)
     if choices_per_person is None:
