@@ -81,7 +81,9 @@ class RecoveryStudy:
     std_errors : dict of str to DataFrame
         Standard errors by covariance type, shaped like ``estimates``.
     converged : ndarray of bool
-        Whether each replication's fit converged; statistics use converged ones only.
+        Whether each replication's fit converged with finite, positive standard errors (no
+        identification warning); the statistics use these only (:attr:`messages` says why
+        others were left out).
     n_cases : int
         Cases per replication.
     alpha : float
@@ -113,7 +115,7 @@ class RecoveryStudy:
 
     @property
     def n_used(self) -> int:
-        """Replications whose fit converged (used in the statistics)."""
+        """Replications used in the statistics (see :attr:`converged`)."""
         return int(self.converged.sum())
 
     @property
