@@ -323,10 +323,16 @@ class ChoiceData:
         key = _key(self._case_frame, name)
         if key is not None:
             return _numeric(self._case_frame[key], name)
-        raise SpecificationError(
-            f"Variable {name!r} is not in the data.{suggest(name, self.variables)} "
-            f"Available variables: {', '.join(map(repr, self.variables[:30]))}"
-            + (", ..." if len(self.variables) > 30 else "") + "."
+        raise self._unknown(name)
+
+    def _unknown(self, name: str, what: str = "Variable") -> SpecificationError:
+        """The error for a ``name`` that is no variable: close matches and the variables at
+        hand; ``what`` starts the message (e.g. ``"Formula variable"``)."""
+        names = self.variables
+        return SpecificationError(
+            f"{what} {name!r} is not in the data.{suggest(name, names)} "
+            f"Available variables: {', '.join(map(repr, names[:30]))}"
+            + (", ..." if len(names) > 30 else "") + "."
         )
 
     def nonnumeric(self, name: str) -> tuple[np.ndarray, str] | None:

@@ -162,11 +162,7 @@ def utilities_from_formula(formula: str, data: ChoiceData, reference: Hashable |
         )
     for name in pf.generic + pf.case_specific + pf.alt_specific:
         if not data.has_variable(name):
-            shown = ", ".join(map(repr, data.variables[:20]))
-            raise SpecificationError(
-                f"Formula variable {name!r} is not in the data.{suggest(name, data.variables)}"
-                f" Available variables: {shown}{', ...' if len(data.variables) > 20 else ''}."
-            )
+            raise data._unknown(name, "Formula variable")
     if pf.lhs is not None and data.has_choice:
         choice_col = data._meta.get("choice")
         if choice_col is not None and pf.lhs != choice_col:
