@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -242,9 +243,13 @@ class MNL:
     def loglike(self, params: Any) -> float:
         """Log-likelihood at ``params`` (all parameters, including fixed ones)."""
         beta = self.params_vector(params)
-        return self._all_free().evaluate(beta, order=0)[0]
+        return self._all_free.evaluate(beta, order=0)[0]
 
+    @cached_property
     def _all_free(self) -> Objective:
+        """The objective over every parameter, built once per model: building its chunk layout
+        (constant detection, transposed design) costs ~3x an evaluation (200k x 5 x 8 design:
+        65 ms vs 21 ms), which every ``loglike``/``score``/``hessian`` call paid."""
         d = self._design
         if d.chosen is None:
             raise ChoiceDataError("These data carry no observed choices; the likelihood needs "
@@ -254,19 +259,20 @@ class MNL:
     def score(self, params: Any) -> pd.Series:
         """Gradient of the log-likelihood with respect to every parameter."""
         beta = self.params_vector(params)
-        _, g, _ = self._all_free().evaluate(beta, order=1)
-        return pd.Series(g, index=self.param_names, name="score")
+        _, g, _ = self._all_free.evaluate(beta, order=1)
+        # copies: the objective keeps its last result, which a caller's edit must not change
+        return pd.Series(g.copy(), index=self.param_names, name="score")
 
     def hessian(self, params: Any) -> pd.DataFrame:
         """Hessian of the log-likelihood with respect to every parameter."""
         beta = self.params_vector(params)
-        _, _, H = self._all_free().evaluate(beta, order=2)
-        return pd.DataFrame(H, index=self.param_names, columns=self.param_names)
+        _, _, H = self._all_free.evaluate(beta, order=2)
+        return pd.DataFrame(H.copy(), index=self.param_names, columns=self.param_names)
 
     def score_obs(self, params: Any) -> pd.DataFrame:
         """Per-case gradients of the (unweighted) log-probability of the chosen alternative."""
         beta = self.params_vector(params)
-        s = self._all_free().score_obs(beta)
+        s = self._all_free.score_obs(beta)
         return pd.DataFrame(s, index=self._design.cases, columns=self.param_names)
 
     def check_identification(self, *, warn: bool = True) -> IdentificationReport:

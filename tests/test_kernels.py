@@ -148,3 +148,11 @@ def test_model_derivatives_with_expression_design():
     np.testing.assert_allclose(H, fd_H, rtol=1e-6, atol=1e-6)
     so = model.score_obs(beta).to_numpy()
     np.testing.assert_allclose(df["w"].to_numpy() @ so, g, rtol=1e-10)
+    # the model reuses one objective (and its last result) across calls: editing a returned
+    # Series/DataFrame must not change the next call (pandas 2 wraps arrays without a copy);
+    # rtol: the score of the order-2 pass is summed in another order than the order-1 one
+    s, h = model.score(beta), model.hessian(beta)
+    s.iloc[:] = 0.0
+    h.iloc[:, :] = 0.0
+    np.testing.assert_allclose(model.score(beta).to_numpy(), g, rtol=1e-12)
+    np.testing.assert_allclose(model.hessian(beta).to_numpy(), H, rtol=1e-12)
