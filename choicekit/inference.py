@@ -110,11 +110,14 @@ def sym_inverse(A: np.ndarray, names: Sequence[str], what: str = "information ma
     inv[list(involved), :] = np.nan
     inv[:, list(involved)] = np.nan
     if warn:
-        warnings.warn(_singular_message(null, names, what), IdentificationWarning, stacklevel=3)
+        warnings.warn(_singular_message(null, [names[k] for k in involved], names, what),
+                      IdentificationWarning, stacklevel=3)
     return SymmetricInverse(inv, null, involved)
 
 
-def _singular_message(null: np.ndarray, names: Sequence[str], what: str) -> str:
+def _singular_message(null: np.ndarray, involved: list[str], names: Sequence[str],
+                      what: str) -> str:
+    """The warning text: ``involved`` are the parameters given NaN variances."""
     parts = []
     for r in range(null.shape[1]):
         v = null[:, r]
@@ -122,9 +125,8 @@ def _singular_message(null: np.ndarray, names: Sequence[str], what: str) -> str:
         order = np.argsort(-np.abs(v))
         terms = [f"{v[k]:+.3g}*{names[k]}" for k in order if abs(v[k]) > 1e-6][:8]
         parts.append(" ".join(terms) + " (unidentified direction)")
-    involved = sorted({names[k] for k in np.flatnonzero(np.sqrt((null**2).sum(axis=1)) > 1e-6)})
-    return (f"The {what} is singular: parameters {involved} are not identified by the data. "
-            "Their standard errors are NaN. The data cannot tell apart changes along "
+    return (f"The {what} is singular: parameters {sorted(involved)} are not identified by the "
+            "data. Their standard errors are NaN. The data cannot tell apart changes along "
             + "; ".join(parts) + ". Typical causes: a full set of alternative-specific constants, "
             "a generic coefficient on a variable that does not vary within cases, collinear "
             "variables (model.check_identification() names them before fitting), or perfect "
