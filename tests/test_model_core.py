@@ -20,13 +20,13 @@ def wide() -> pd.DataFrame:
     return ck.datasets.load_simulated_modechoice()
 
 
-def wide_utilities():
-    return {
-        "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
-        + B("B_COST") * V("TRAIN_COST") / 100,
-        "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
-        "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100,
-    }
+def wide_utilities(asc_train=None, asc_bus=None, asc_car=None):
+    """Generic time and cost (per 100), constants for train and bus; pass a Beta to replace a
+    constant (e.g. a fixed or bounded one) or to add one for car."""
+    ascs = {"train": asc_train or B("ASC_TRAIN"), "bus": asc_bus or B("ASC_BUS"), "car": asc_car}
+    u = {a: B("B_TIME") * V(f"{a.upper()}_TT") / 100 + B("B_COST") * V(f"{a.upper()}_COST") / 100
+         for a in ALTS.values()}
+    return {a: u[a] if ascs[a] is None else ascs[a] + u[a] for a in ALTS.values()}
 
 
 def to_long(wide: pd.DataFrame) -> pd.DataFrame:
@@ -140,10 +140,7 @@ def test_user_frames_are_not_mutated(wide):
 
 
 def test_fixed_parameter_is_held_and_reported(wide_data, wide_fit):
-    u = wide_utilities()
-    u["train"] = B("ASC_TRAIN", -0.4, fixed=True) + B("B_TIME") * V("TRAIN_TT") / 100 \
-        + B("B_COST") * V("TRAIN_COST") / 100
-    res = ck.MNL(wide_data, u).fit()
+    res = ck.MNL(wide_data, wide_utilities(asc_train=B("ASC_TRAIN", -0.4, fixed=True))).fit()
     assert res.params["ASC_TRAIN"] == -0.4
     assert np.isnan(res.bse["ASC_TRAIN"])
     assert res.df_model == 3
@@ -153,23 +150,16 @@ def test_fixed_parameter_is_held_and_reported(wide_data, wide_fit):
     assert np.abs(res.score).max() < 1e-4
     assert res.llf < wide_fit.llf
     # a fixed value equal to the unrestricted estimate reproduces the unrestricted fit
-    u["train"] = B("ASC_TRAIN", wide_fit.params["ASC_TRAIN"], fixed=True) \
-        + B("B_TIME") * V("TRAIN_TT") / 100 + B("B_COST") * V("TRAIN_COST") / 100
+    u = wide_utilities(asc_train=B("ASC_TRAIN", wide_fit.params["ASC_TRAIN"], fixed=True))
     res2 = ck.MNL(wide_data, u).fit()
     np.testing.assert_allclose(res2.params, wide_fit.params[res2.params.index], rtol=1e-6)
 
 
 def test_bounds_are_respected(wide_data, wide_fit):
-    u = wide_utilities()
-    u["bus"] = B("ASC_BUS", -0.5, lower=-0.5) + B("B_TIME") * V("BUS_TT") / 100 \
-        + B("B_COST") * V("BUS_COST") / 100
     assert wide_fit.params["ASC_BUS"] < -0.5  # the bound binds
-    model = ck.MNL(wide_data, u)
+    model = ck.MNL(wide_data, wide_utilities(asc_bus=B("ASC_BUS", -0.5, lower=-0.5)))
     # the bounded optimum equals the fit with ASC_BUS fixed at its bound
-    u_fixed = dict(u)
-    u_fixed["bus"] = B("ASC_BUS", -0.5, fixed=True) + B("B_TIME") * V("BUS_TT") / 100 \
-        + B("B_COST") * V("BUS_COST") / 100
-    exact = ck.MNL(wide_data, u_fixed).fit()
+    exact = ck.MNL(wide_data, wide_utilities(asc_bus=B("ASC_BUS", -0.5, fixed=True))).fit()
     auto = model.fit()
     assert auto.converged and auto.params["ASC_BUS"] == -0.5
     np.testing.assert_allclose(auto.params, exact.params, rtol=1e-6)  # both stop at gtol 1e-8
@@ -220,8 +210,7 @@ def test_weights_are_frequency_weights(wide):
 
 
 def test_unidentified_parameters_are_named(wide_data):
-    u = wide_utilities()
-    u["car"] = B("ASC_CAR") + B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100
+    u = wide_utilities(asc_car=B("ASC_CAR"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = ck.MNL(wide_data, u).fit()
