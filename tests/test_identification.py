@@ -181,7 +181,6 @@ def test_quasi_complete_separation_names_only_the_runaway_parameter():
     data = ck.ChoiceData.from_long(df, "case", "alt", "ch")
     model = ck.MNL(data, {"a": B("b_x") * V("x"), "b": B("ASC_b") + B("b_x") * V("x"),
                           "c": B("ASC_c") + B("b_x") * V("x")})
-    sep = None
     with pytest.warns(ck.SeparationWarning, match=r"quasi-complete separation.*\['ASC_c'\]"):
         res = model.fit()
     assert not res.converged
