@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-# normal cdf and its inverse from scipy.special: scipy.stats costs ~0.5 s to import
-from scipy.special import ndtri
-
 if TYPE_CHECKING:
     from .results import MNLResults
 
@@ -34,7 +31,7 @@ class Summary:
     @classmethod
     def from_results(cls, res: MNLResults, alpha: float = 0.05) -> Summary:
         rob = res if res.cov_type == "robust" else res.with_cov("robust")
-        z = -ndtri(alpha / 2)
+        ci = res.conf_int(alpha)  # also checks alpha
         lvl = f"{100 * (1 - alpha):g}%"
         p, se = res.params, res.bse
         table = pd.DataFrame({
@@ -42,8 +39,8 @@ class Summary:
             "std err": se,
             "t": res.tvalues,
             "p": res.pvalues,
-            f"[{lvl}": p - z * se,
-            f"{lvl}]": p + z * se,
+            f"[{lvl}": ci["lower"],
+            f"{lvl}]": ci["upper"],
             "robust std err": rob.bse,
             "robust t": rob.tvalues,
             "robust p": rob.pvalues,
