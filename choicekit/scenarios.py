@@ -45,6 +45,7 @@ from .exceptions import ChoiceDataError, ChoiceKitWarning, SpecificationError
 from .shares import (
     PostContext,
     _segment_means,
+    case_values,
     design_logsum,
     design_proba,
     estimate_frame,
@@ -57,27 +58,10 @@ HOW = ("multiply", "add", "set")
 
 
 def _case_mask(cases: Any, data: ChoiceData) -> np.ndarray:
-    """Boolean mask over the data's cases from a mask, a Series by case id or a column name."""
-    if isinstance(cases, str):
-        if not data.has_variable(cases):
-            raise SpecificationError(f"Segment column {cases!r} is not in the data."
-                                     f"{suggest(cases, data.variables)}")
-        v = data.variable(cases)
-        if v.ndim == 2:
-            raise SpecificationError(f"Segment column {cases!r} varies over alternatives; "
-                                     "`cases` needs one value per case.")
-        return np.nan_to_num(v) != 0
-    if isinstance(cases, pd.Series):
-        missing = data.cases.difference(cases.index)
-        if len(missing):
-            raise ChoiceDataError(f"`cases` has no value for {len(missing)} cases (e.g. "
-                                  f"{list(missing[:5])}); index it by the case ids.")
-        return cases.loc[data.cases].to_numpy().astype(bool)
-    mask = np.asarray(cases)
-    if mask.shape != (data.n_cases,):
-        raise ChoiceDataError(f"`cases` must hold one boolean per case ({data.n_cases}); got "
-                              f"shape {mask.shape}.")
-    return mask.astype(bool)
+    """Boolean mask over the data's cases from a mask, a Series by case id or a column name
+    (non-zero values; missing ones count as 0)."""
+    values = case_values(cases, "cases", data)
+    return np.nan_to_num(values) != 0 if isinstance(cases, str) else values.astype(bool)
 
 
 def apply_changes(data: ChoiceData,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._validation import suggest
 from .delta import DeltaResult, standard_errors
 from .estimation import chunk_slices
 from .exceptions import ChoiceDataError, SpecificationError
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     from .model import MNL
     from .results import MNLResults
 
-__all__ = ["PostContext", "case_weights", "design_proba", "design_logsum", "segment_codes",
-           "segment_layout", "predicted_shares", "share_table", "estimate_frame"]
+__all__ = ["PostContext", "case_weights", "case_values", "design_proba", "design_logsum",
+           "segment_codes", "segment_layout", "predicted_shares", "share_table", "estimate_frame"]
 
 
 def case_weights(design: Design) -> np.ndarray:
@@ -94,39 +95,51 @@ def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
     return logsum(V, available=design.avail)
 
 
+def case_values(x: Any, arg: str, data: ChoiceData, rows: np.ndarray | None = None,
+                ids: pd.Index | None = None) -> np.ndarray:
+    """Values of a case-level argument at some cases of ``data``.
+
+    ``x`` is a case-level column name, a Series indexed by case id, or one value per case of
+    ``data``; ``rows`` are the positions of the wanted cases in ``data`` and ``ids`` their case
+    ids (default: every case). ``arg`` names the argument in error messages.
+    """
+    if rows is None:
+        rows, ids = np.arange(data.n_cases), data.cases
+    if isinstance(x, str):
+        if not data.has_variable(x):
+            raise SpecificationError(f"Column {x!r} of `{arg}` is not in the data."
+                                     f"{suggest(x, data.variables)}")
+        v = data.variable(x)
+        if v.ndim == 2:
+            raise SpecificationError(
+                f"Column {x!r} of `{arg}` varies over alternatives; `{arg}` needs one value per "
+                "case (a case-level column, or an array/Series with one value per case)."
+            )
+        return np.asarray(v)[rows]
+    if isinstance(x, pd.Series):
+        missing = ids.difference(x.index)
+        if len(missing):
+            raise ChoiceDataError(f"`{arg}` has no value for {len(missing)} cases (e.g. "
+                                  f"{list(missing[:5])}); index it by the case ids.")
+        return x.loc[ids].to_numpy()
+    arr = np.asarray(x)
+    if arr.shape != (data.n_cases,):
+        raise ChoiceDataError(f"`{arg}` must hold one value per case ({data.n_cases}); got "
+                              f"shape {arr.shape}.")
+    return arr[rows]
+
+
 def segment_codes(by: Any, ctx: PostContext) -> tuple[np.ndarray, pd.Index, str]:
     """Segment code (0..S-1) of every design case, the segment labels and the segment name.
 
     ``by`` is a case-level variable name, one value per case of the data (array), or a Series
     indexed by case id.
     """
-    data = ctx.data
-    rows = ctx.data_rows
+    values = case_values(by, "by", ctx.data, ctx.data_rows, ctx.design.cases)
     if isinstance(by, str):
-        if not data.has_variable(by):
-            from ._validation import suggest
-
-            raise SpecificationError(f"Segment variable {by!r} is not in the data."
-                                     f"{suggest(by, data.variables)}")
-        v = data.variable(by)
-        if v.ndim == 2:
-            raise SpecificationError(
-                f"Segment variable {by!r} varies over alternatives; segments need one value per "
-                "case (a case-level column, or an array/Series with one value per case)."
-            )
-        values, name = np.asarray(v)[rows], by
-    elif isinstance(by, pd.Series):
-        missing = ctx.design.cases.difference(by.index)
-        if len(missing):
-            raise ChoiceDataError(f"`by` has no value for {len(missing)} cases (e.g. "
-                                  f"{list(missing[:5])}); index it by the case ids.")
-        values, name = by.loc[ctx.design.cases].to_numpy(), str(by.name or "segment")
+        name = by
     else:
-        arr = np.asarray(by)
-        if arr.shape != (data.n_cases,):
-            raise ChoiceDataError(f"`by` must hold one value per case ({data.n_cases}); got "
-                                  f"shape {arr.shape}.")
-        values, name = arr[rows], "segment"
+        name = str(by.name or "segment") if isinstance(by, pd.Series) else "segment"
     if pd.isna(values).any():
         raise ChoiceDataError(f"Segment variable {name!r} is missing for "
                               f"{int(pd.isna(values).sum())} cases.")
