@@ -301,17 +301,17 @@ def child_chunked(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     if src.is_dir():
         J, K = np.load(src / "X.npy", mmap_mode="r").shape[1:]
-        names = [f"B_{k + 1}" for k in range(K)]
-        consts = {f"ASC_{j}": j for j in range(1, J)}
-        design = ChunkedDesign.from_npy(src / "X.npy", src / "y.npy", names, constants=consts,
-                                        chunk_size=args.chunk_size)
-        name, design_bytes = src.name, None
     else:
         z = np.load(src)
         X, y = z["X"], z["y"]
-        N, J, K = X.shape
-        names = [f"B_{k + 1}" for k in range(K)]
-        consts = {f"ASC_{j}": j for j in range(1, J)}
+        J, K = X.shape[1:]
+    names = [f"B_{k + 1}" for k in range(K)]
+    consts = {f"ASC_{j}": j for j in range(1, J)}
+    if src.is_dir():
+        design = ChunkedDesign.from_npy(src / "X.npy", src / "y.npy", names, constants=consts,
+                                        chunk_size=args.chunk_size)
+        name = src.name
+    else:
         design = ChunkedDesign.from_arrays(X, y, names, constants=consts,
                                            chunk_size=args.chunk_size)
         name = src.stem
