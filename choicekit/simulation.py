@@ -247,7 +247,10 @@ def simulate_counts(V: Any, avail: Any = None, n_draws: int = 1, rng: Any = None
         U = draw_errors(gen, (len(flat), J), error=error, scale=mu)
         U += V[case]
         ch = _argmax_available(U, None if avail is None else avail[case])
-        counts += np.bincount(case * J + ch, minlength=n * J)
+        # case-major order: a block covers the contiguous cases first..last only
+        first, last = int(case[0]), int(case[-1]) + 1
+        counts[first * J:last * J] += np.bincount((case - first) * J + ch,
+                                                  minlength=(last - first) * J)
     return counts.reshape(n, J)
 
 
