@@ -49,18 +49,20 @@ def _show(x: Any) -> str:
 
 def first_cases(ids: Sequence[Any] | np.ndarray | pd.Index, k: int = 5) -> str:
     """``"3 cases (ids 4, 17, 22)"``: the count and the first ``k`` ids."""
-    ids = list(ids)
-    shown = ", ".join(_show(i) for i in ids[:k])
-    more = ", ..." if len(ids) > k else ""
-    return f"{len(ids)} {plural(len(ids), 'case')} (ids {shown}{more})"
+    return _count_and_first(ids, "case", "ids", k)
 
 
 def first_rows(labels: Sequence[Any] | np.ndarray | pd.Index, k: int = 5) -> str:
     """``"2 rows (index 4, 17)"``: the count and the first ``k`` row labels of the frame."""
+    return _count_and_first(labels, "row", "index", k)
+
+
+def _count_and_first(labels: Sequence[Any] | np.ndarray | pd.Index, word: str, what: str,
+                     k: int) -> str:
     labels = list(labels)
     shown = ", ".join(_show(i) for i in labels[:k])
     more = ", ..." if len(labels) > k else ""
-    return f"{len(labels)} {plural(len(labels), 'row')} (index {shown}{more})"
+    return f"{len(labels)} {plural(len(labels), word)} ({what} {shown}{more})"
 
 
 def show_values(values: Any, k: int = 5) -> str:
