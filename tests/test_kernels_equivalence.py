@@ -295,6 +295,7 @@ def test_chunked_fit_equals_in_memory_fit():
     assert res.converged and res.nobs == len(y)
     np.testing.assert_allclose(res.params[res_mem.params.index].to_numpy(),
                                res_mem.params.to_numpy(), rtol=RTOL_PARAMS)
+    # standard errors: Hessians at estimates 1e-8 apart, one inversion -> a looser 1e-7
     np.testing.assert_allclose(res.bse[res_mem.params.index].to_numpy(),
                                res_mem.bse.to_numpy(), rtol=1e-7)
     assert res.llf == pytest.approx(res_mem.llf, rel=1e-12)
@@ -352,6 +353,8 @@ def test_blas_threads_restores_setting():
     from choicekit.kernels import _openblas_controls
 
     controls = _openblas_controls()
+    if not controls:  # another BLAS (or no /proc): nothing to set, nothing to test
+        pytest.skip("no OpenBLAS thread controls in this process")
     before = [get() for get, _ in controls]
     with blas_threads(1):
         assert all(get() == 1 for get, _ in controls)
