@@ -137,11 +137,12 @@ def _centred_gram(X: np.ndarray, avail: np.ndarray, use: np.ndarray, chunk: int 
         Xc, av, na = Xc[keep], av[keep], na[keep]
         if not len(Xc):
             continue
-        Xa = np.where(av[:, :, None], Xc, 0.0)
-        mean = Xa.sum(axis=1) / na[:, None]
+        # the design is already zero at unavailable alternatives (build_design), and in the
+        # cases kept ``av`` is their availability: no masked copy of the chunk is needed
+        mean = Xc.sum(axis=1) / na[:, None]
         D = np.where(av[:, :, None], Xc - mean[:, None, :], 0.0).reshape(-1, K)
         G += D.T @ D
-        raw += (Xa.reshape(-1, K) ** 2).sum(axis=0)
+        raw += (Xc.reshape(-1, K) ** 2).sum(axis=0)
         for j in range(J):
             rows = av[:, j]
             if not rows.any():
