@@ -79,10 +79,6 @@ def chunk_slices(n: int, per_case: int, chunk_size: int | None = None) -> list[s
 DEFAULT_THREADS = 1
 
 
-def _default_threads() -> int:
-    return DEFAULT_THREADS
-
-
 @functools.cache
 def _executor(workers: int) -> ThreadPoolExecutor:
     """One pool per size, created on first use and kept (threads start once per process)."""
@@ -216,7 +212,7 @@ class Objective:
         self.slices = chunk_slices(design.n_cases, X.shape[1] * max(X.shape[2], 1), chunk_size)
         self._chunks: list[_Chunk] | None = None
         self._workspaces: list[KernelWorkspace] = []
-        self.threads = max(1, int(threads if threads is not None else _default_threads()))
+        self.threads = max(1, int(threads if threads is not None else DEFAULT_THREADS))
         self._key: bytes | None = None
         self._order = -1
         self._val: tuple[float, np.ndarray | None, np.ndarray | None] = (np.nan, None, None)
@@ -308,9 +304,9 @@ class Objective:
 
     def _workspace(self, worker: int) -> KernelWorkspace:
         while len(self._workspaces) <= worker:
-            n, J, K = self.X.shape
             self._workspaces.append(KernelWorkspace(
-                max(sl.stop - sl.start for sl in self.slices), J, len(self._dense)))
+                max(sl.stop - sl.start for sl in self.slices), self.X.shape[1],
+                len(self._dense)))
         return self._workspaces[worker]
 
     def score_obs(self, theta: np.ndarray) -> np.ndarray:
