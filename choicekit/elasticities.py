@@ -58,7 +58,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import suggest
 from .data import ChoiceData
 from .delta import DeltaResult, standard_errors
 from .exceptions import SpecificationError
@@ -99,8 +98,7 @@ def resolve_perturbations(variable: Any, ctx: PostContext) -> list[Perturbation]
         if not isinstance(name, str):
             raise SpecificationError(f"A variable must be named by a string; got {name!r}.")
         if not data.has_variable(name):
-            raise SpecificationError(f"Variable {name!r} is not in the data."
-                                     f"{suggest(name, data.variables)}")
+            raise data._unknown(name)
         if name not in used:
             raise SpecificationError(
                 f"No utility uses variable {name!r}: its elasticities are zero. The utilities "

@@ -385,8 +385,7 @@ class MNL:
             codes = d.group
         elif isinstance(groups, str):
             if not self._data.has_variable(groups):
-                raise SpecificationError(f"Cluster column {groups!r} is not in the data."
-                                         f"{suggest(groups, self._data.variables)}")
+                raise self._data._unknown(groups, "Cluster column")
             v = self._data.variable(groups)
             if v.ndim == 2:  # long column: one value per case, constant within case
                 v = np.nanmax(np.where(self._data.avail_array, v, -np.inf), axis=1)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import suggest
 from .delta import DeltaResult, standard_errors
 from .estimation import chunk_slices
 from .exceptions import ChoiceDataError, SpecificationError
@@ -107,8 +106,7 @@ def case_values(x: Any, arg: str, data: ChoiceData, rows: np.ndarray | None = No
         rows, ids = np.arange(data.n_cases), data.cases
     if isinstance(x, str):
         if not data.has_variable(x):
-            raise SpecificationError(f"Column {x!r} of `{arg}` is not in the data."
-                                     f"{suggest(x, data.variables)}")
+            raise data._unknown(x, f"`{arg}` column")
         v = data.variable(x)
         if v.ndim == 2:
             raise SpecificationError(
