@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["suggest", "first_cases", "first_rows", "show_values", "check_option", "plural",
+__all__ = ["suggest", "first_cases", "first_rows", "show_values", "check_option", "check_int",
+           "plural",
            "python_scalar", "to_float", "numeric_column", "zero_one", "Problems"]
 
 
@@ -83,6 +84,23 @@ def plural(n: int, word: str) -> str:
 def python_scalar(x: Any) -> Any:
     """A numpy scalar as the matching Python scalar (labels print as ``0``, not ``np.int64(0)``)."""
     return x.item() if isinstance(x, np.generic) else x
+
+
+def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = False,
+              what: str = "") -> None:
+    """Raise a SpecificationError unless ``value`` is an integer ``>= minimum`` (not a bool).
+
+    ``what`` is a parenthetical explaining the option, e.g. ``"(cases per kernel call)"``.
+    """
+    from .exceptions import SpecificationError
+
+    if allow_none and value is None:
+        return
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum:
+        return
+    kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    raise SpecificationError(f"`{name}` must be {kind}{' ' + what if what else ''}"
+                             f"{' or None' if allow_none else ''}. Got {value!r}.")
 
 
 def check_option(name: str, value: Any, allowed: Sequence[Any], exc: type[Exception]) -> None:

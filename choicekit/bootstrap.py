@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._validation import check_int
 from .exceptions import ChoiceKitWarning, SpecificationError
 from .shares import PostContext
 from .simulation import as_generator
@@ -151,11 +152,8 @@ def bootstrap(res: MNLResults, n_boot: int = 200, *,
     """
     from .model import MNL
 
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
-        raise SpecificationError(f"`n_boot` must be an integer >= 2. Got {n_boot!r}.")
-    if workers is not None and (not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise SpecificationError(f"`workers` must be a positive integer or None. Got "
-                                 f"{workers!r}.")
+    check_int("n_boot", n_boot, 2)
+    check_int("workers", workers, allow_none=True)
     gen = as_generator(rng)
     ctx = PostContext.from_results(res)
     rows = ctx.data_rows

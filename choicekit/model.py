@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._validation import check_option, suggest
+from ._validation import check_int, check_option, suggest
 from .data import ChoiceData
 from .design import MISSING_POLICIES, Design, build_design
 from .estimation import METHODS, Objective, chunk_slices, maximize_loglike, polish_active_set
@@ -343,16 +343,10 @@ class MNL:
         if d.chosen is None:
             raise ChoiceDataError("These data carry no observed choices; pass `choice=` when "
                                   "building the ChoiceData to estimate a model.")
-        if not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-            raise SpecificationError(f"`maxiter` must be a positive integer. Got {maxiter!r}.")
+        check_int("maxiter", maxiter)
         if not (isinstance(gtol, (int, float)) and gtol > 0):
             raise SpecificationError(f"`gtol` must be a positive number. Got {gtol!r}.")
-        if chunk_size is not None and not (isinstance(chunk_size, (int, np.integer))
-                                           and not isinstance(chunk_size, bool)
-                                           and chunk_size >= 1):
-            raise SpecificationError(
-                f"`chunk_size` must be a positive integer (cases per kernel call) or None. Got "
-                f"{chunk_size!r}.")
+        check_int("chunk_size", chunk_size, allow_none=True, what="(cases per kernel call)")
         polish = method == "auto" and d.has_bounds
         if method == "auto":
             method = "lbfgsb" if d.has_bounds else "newton"

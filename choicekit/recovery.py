@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ._lazy import stats
-from ._validation import check_option
+from ._validation import check_int, check_option
 from .exceptions import (
     ChoiceKitWarning,
     ConvergenceWarning,
@@ -375,10 +375,8 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
                                  f"{type(model).__name__}.")
     if params is None:
         raise SpecificationError("Give the true parameter values in `params`.")
-    if not isinstance(n_reps, (int, np.integer)) or n_reps < 2:
-        raise SpecificationError(f"`n_reps` must be an integer >= 2. Got {n_reps!r}.")
-    if not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise SpecificationError(f"`n_jobs` must be a positive integer. Got {n_jobs!r}.")
+    check_int("n_reps", n_reps, 2)
+    check_int("n_jobs", n_jobs)
     if not 0 < alpha < 1:
         raise SpecificationError(f"`alpha` must lie in (0, 1). Got {alpha!r}.")
     cov_types = (cov_type,) if isinstance(cov_type, str) else tuple(cov_type)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._validation import check_option
+from ._validation import check_int, check_option
 from .exceptions import ChoiceDataError, SpecificationError
 from .kernels import utilities
 
@@ -234,8 +234,7 @@ def simulate_counts(V: Any, avail: Any = None, n_draws: int = 1, rng: Any = None
     """
     mu = _check_scale_error(scale, error)
     V, avail = _check_arrays(V, avail)
-    if not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise SpecificationError(f"`n_draws` must be a positive integer. Got {n_draws!r}.")
+    check_int("n_draws", n_draws)
     gen = as_generator(rng)
     n, J = V.shape
     total = n * int(n_draws)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._validation import check_int
 from .data import ChoiceData
 from .exceptions import SpecificationError
 from .simulation import as_generator
@@ -198,8 +199,7 @@ def make_choice_data(
     {'cost': -1.0, 'time': -0.5, 'ASC_2': 0.5, 'ASC_3': -0.5}
     >>> res = sim.model().fit()
     """
-    if not isinstance(n_cases, (int, np.integer)) or n_cases < 1:
-        raise SpecificationError(f"`n_cases` must be a positive integer. Got {n_cases!r}.")
+    check_int("n_cases", n_cases)
     if isinstance(alternatives, (int, np.integer)) and not isinstance(alternatives, bool):
         if alternatives < 2:
             raise SpecificationError(f"Need at least 2 alternatives. Got {alternatives}.")
@@ -212,10 +212,7 @@ def make_choice_data(
     if not (isinstance(availability, (int, float)) and 0 < availability <= 1):
         raise SpecificationError(f"`availability` must be a probability in (0, 1]. Got "
                                  f"{availability!r}.")
-    if choices_per_person is not None and (
-            not isinstance(choices_per_person, (int, np.integer)) or choices_per_person < 1):
-        raise SpecificationError(f"`choices_per_person` must be a positive integer. Got "
-                                 f"{choices_per_person!r}.")
+    check_int("choices_per_person", choices_per_person, allow_none=True)
     default_attrs = attributes is None
     attrs = dict(DEFAULT_ATTRIBUTES if default_attrs else attributes)
     case_attrs = dict(case_attributes or {})

@@ -252,6 +252,11 @@ def test_invalid_options_name_allowed_values(wide_data):
         model.fit(cov_type="robst")
     with pytest.raises(ck.SpecificationError, match="`method` must be one of"):
         model.fit(method="newtn")
+    # integer options: bools are not counts (check_int, shared by every integer option)
+    with pytest.raises(ck.SpecificationError, match="`maxiter` must be a positive integer"):
+        model.fit(maxiter=True)
+    with pytest.raises(ck.SpecificationError, match=r"`n_draws` must be a positive integer"):
+        model.simulate(model.start_params, rng=0, n_draws=0)
     with pytest.raises(ck.SpecificationError, match="needs clusters"):
         ck.MNL(ck.ChoiceData.from_wide(
             ck.datasets.load_simulated_modechoice(), choice="CHOICE", alternatives=ALTS,
