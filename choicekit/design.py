@@ -1,9 +1,21 @@
 """Design: the frozen arrays a model is estimated on, built once from data and specification.
 
-The design holds ``X`` of shape ``(n_cases, n_alts, n_params)`` (C-contiguous float64, zero at
-unavailable alternatives), the parameter-free ``offset`` ``(n_cases, n_alts)`` or None,
-availability, chosen alternative, weights, groups, and the parameter metadata (names, start
-values, fixed mask, bounds). Kernels consume it in chunks of cases.
+The design stores the utilities' data parameter-major: ``columns`` of shape
+``(n_stored, n_alts, n_cases)`` (C-contiguous float64, zero at unavailable alternatives) holds
+the column of every parameter that multiplies data, and alternative-specific constants (a
+parameter entering one alternative's utility with multiplier 1) are not stored at all, only
+named with their alternative. Next to them: the parameter-free ``offset``
+``(n_cases, n_alts)`` or None, availability, chosen alternative, weights, groups, and the
+parameter metadata (names, start values, fixed mask, bounds). Kernels consume it in chunks of
+cases; :attr:`Design.X` gives the textbook ``(n_cases, n_alts, n_params)`` array on request.
+
+Why this layout (measured on the 1,000,000 x 10 alternatives x (10 attributes + 9 constants)
+benchmark, ``benchmarks/README.md``): the case-major ``(n, J, K)`` array took 4.9 s to fill
+(each value written one cache line apart) and 1.45 GiB, half of it ones and zeros of the
+constants, and the estimator copied the attribute columns out of every chunk on every pass.
+Stored parameter-major, each variable is written as contiguous runs, the constants cost
+nothing, and a chunk of cases is ``columns[:, :, a:b]``, rows the fused kernel reads as they
+are (:func:`choicekit.kernels.chunk_derivatives`).
 """
 
 from __future__ import annotations
@@ -25,12 +37,22 @@ __all__ = ["Design", "build_design", "MISSING_POLICIES"]
 
 MISSING_POLICIES = ("raise", "drop")
 
+_ALL = slice(None)
+
 
 @dataclass(frozen=True)
 class Design:
-    """Frozen estimation arrays (see module docstring)."""
+    """Frozen estimation arrays (see module docstring).
 
-    X: np.ndarray
+    ``columns[i]`` (``(n_alts, n_cases)``) is the column of parameter ``stored[i]``;
+    parameter ``constants[a]`` is 1 in the utility of alternative ``constant_alts[a]`` and 0
+    elsewhere. Every parameter is exactly one of the two.
+    """
+
+    columns: np.ndarray
+    stored: np.ndarray
+    constants: np.ndarray
+    constant_alts: np.ndarray
     offset: np.ndarray | None
     avail: np.ndarray
     chosen: np.ndarray | None
@@ -47,15 +69,15 @@ class Design:
 
     @property
     def n_cases(self) -> int:
-        return self.X.shape[0]
+        return self.avail.shape[0]
 
     @property
     def n_alts(self) -> int:
-        return self.X.shape[1]
+        return self.avail.shape[1]
 
     @property
     def n_params(self) -> int:
-        return self.X.shape[2]
+        return len(self.param_names)
 
     @property
     def has_bounds(self) -> bool:
@@ -63,12 +85,73 @@ class Design:
         return bool(np.isfinite(self.lower[free]).any() or np.isfinite(self.upper[free]).any())
 
     @cached_property
+    def X(self) -> np.ndarray:
+        """The textbook design ``(n_cases, n_alts, n_params)``, materialised on first use.
+
+        Costs ``n_cases * n_alts * n_params`` doubles (constants included); estimation and
+        prediction never ask for it (they read :attr:`columns` in chunks), so a large model
+        only pays for it when user code does.
+        """
+        X = self.block()
+        X.setflags(write=False)
+        return X
+
+    def block(self, rows: slice = _ALL, params: np.ndarray | None = None) -> np.ndarray:
+        """The textbook design of the cases ``rows``: ``(m, n_alts, len(params))``, a new
+        C-contiguous array (all parameters by default, else those positions in that order)."""
+        avail = self.avail[rows]
+        params = np.arange(self.n_params) if params is None else np.asarray(params, np.intp)
+        out = np.zeros((avail.shape[0], self.n_alts, len(params)))
+        where = {int(k): i for i, k in enumerate(self.stored)}
+        const = {int(k): int(j) for k, j in zip(self.constants, self.constant_alts)}
+        for c, k in enumerate(params):
+            if int(k) in where:
+                out[:, :, c] = self.columns[where[int(k)], :, rows].T
+            else:  # a constant: 1 where its alternative is available (0 elsewhere, as stored)
+                j = const[int(k)]
+                out[:, j, c] = avail[:, j]
+        return out
+
+    def column(self, k: int) -> np.ndarray:
+        """Parameter ``k``'s values, ``(n_cases, n_alts)`` (a view for stored columns)."""
+        where = np.flatnonzero(self.stored == k)
+        if len(where):
+            return self.columns[where[0]].T
+        out = np.zeros((self.n_cases, self.n_alts))
+        j = int(self.constant_alts[np.flatnonzero(self.constants == k)[0]])
+        out[:, j] = self.avail[:, j]
+        return out
+
+    def utilities(self, beta: np.ndarray, rows: slice = _ALL) -> np.ndarray:
+        """Systematic utilities ``X beta + offset`` of the cases ``rows``: ``(m, n_alts)``.
+
+        Unavailable alternatives get the offset only (their stored values are zero).
+        """
+        beta = np.asarray(beta, dtype=np.float64)
+        avail = self.avail[rows]
+        m, J = avail.shape
+        Vt = np.zeros((J, m))
+        bs = beta[self.stored]
+        if len(bs):
+            for j in range(J):  # one BLAS product per alternative, on the stored rows as laid
+                np.matmul(bs, self.columns[:, j, rows], out=Vt[j])
+        for k, j in zip(self.constants, self.constant_alts):
+            Vt[j] += beta[k] * avail[:, j]
+        V = np.ascontiguousarray(Vt.T)
+        if self.offset is not None:
+            V += self.offset[rows]
+        return V
+
+    @cached_property
     def column_max(self) -> np.ndarray:
         """Largest absolute value of each design column, ``(n_params,)`` (overflow guards)."""
-        if self.X.size == 0:
-            return np.zeros(self.n_params)
-        # max and -min rather than abs(X).max(): no temporary copy of the whole design
-        return np.maximum(self.X.max(axis=(0, 1)), -self.X.min(axis=(0, 1)))
+        out = np.zeros(self.n_params)
+        out[self.constants] = 1.0
+        if self.columns.size:
+            # max and -min rather than abs(X).max(): no temporary copy of the whole design
+            flat = self.columns.reshape(len(self.stored), -1)
+            out[self.stored] = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+        return out
 
     def with_chosen(self, chosen: np.ndarray) -> Design:
         """The same design with other choices (shares every array but ``chosen``)."""
@@ -143,28 +226,36 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         )
     n, J, K = data.n_cases, data.n_alts, len(spec.params)
     index = {b.name: k for k, b in enumerate(spec.params)}
-    X = np.zeros((n, J, K), dtype=np.float64)
     avail = data.avail_array
     terms = [(j, index[name], mult) for j, alt in enumerate(data.alternatives)
              for name, (_, mult) in spec.utilities[alt].terms.items()]
+    consts = _constants(terms)
+    stored = np.array([k for k in range(K) if k not in consts], dtype=np.intp)
+    row_of = {int(k): i for i, k in enumerate(stored)}
+    fill = [(row_of[k], j, mult) for j, k, mult in terms if k not in consts]
     offsets = [(j, spec.utilities[alt].offset) for j, alt in enumerate(data.alternatives)
                if spec.utilities[alt].offset is not None
                and not (isinstance(spec.utilities[alt].offset, _Const)
                         and spec.utilities[alt].offset.value == 0)]
+    # np.zeros: pages the terms never write (e.g. alternative-specific coefficients elsewhere)
+    # stay untouched zero pages until read
+    C = np.zeros((len(stored), J, n), dtype=np.float64)
     offset = np.zeros((n, J), dtype=np.float64) if offsets else None
     columns = {name: data.variable(name)
                for u in spec.utilities.values() for name in u.variables()}
     bad = np.zeros(n, dtype=bool)
-    block = max(1, _FILL_BLOCK // max(J * K, 1))
+    block = max(1, _FILL_BLOCK // max(J * len(stored), 1))
     for start in range(0, n, block):
         rows = slice(start, min(n, start + block))
         m = rows.stop - rows.start
-        Xb, unavailable = X[rows], ~avail[rows]
-        for j, k, mult in terms:
-            Xb[:, j, k] = _evaluate(mult, columns, j, rows, m)
-        # zero-fill unavailable alternatives (their values may be NaN: missing long rows)
-        Xb[unavailable] = 0.0
-        bad[rows] = ~np.isfinite(Xb).all(axis=(1, 2))
+        Cb, unavailable = C[:, :, rows], ~avail[rows]
+        for i, j, mult in fill:
+            Cb[i, j] = _evaluate(mult, columns, j, rows, m)
+        if unavailable.any():
+            # zero-fill unavailable alternatives (their values may be NaN: missing long rows)
+            np.copyto(Cb, 0.0, where=unavailable.T)
+        if len(stored):
+            bad[rows] = ~np.isfinite(Cb).all(axis=(0, 1))
         if offset is not None:
             ob = offset[rows]
             for j, expr in offsets:
@@ -193,7 +284,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     group = data.group_array
     cases = data.cases
     if keep is not None:
-        X, avail = X[keep], avail[keep]
+        C, avail = np.ascontiguousarray(C[:, :, keep]), avail[keep]
         offset = None if offset is None else offset[keep]
         chosen = None if chosen is None else chosen[keep]
         weight = None if weight is None else weight[keep]
@@ -208,11 +299,13 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
             "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
             f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
             "that matters.", DataWarning, stacklevel=3)
-    for arr in (X, offset, avail):
+    for arr in (C, offset, avail):
         if arr is not None:
             arr.setflags(write=False)
     return Design(
-        X=X, offset=offset, avail=avail, chosen=chosen, weight=weight, group=group,
+        columns=C, stored=stored, constants=np.array(list(consts), dtype=np.intp),
+        constant_alts=np.array(list(consts.values()), dtype=np.intp), offset=offset,
+        avail=avail, chosen=chosen, weight=weight, group=group,
         param_names=tuple(b.name for b in spec.params),
         start=np.array([b.value for b in spec.params], dtype=np.float64),
         fixed=np.array([b.fixed for b in spec.params], dtype=bool),
@@ -220,6 +313,16 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         upper=np.array([b.upper for b in spec.params], dtype=np.float64),
         alternatives=tuple(data.alternatives), cases=cases, dropped_cases=dropped,
     )
+
+
+def _constants(terms: list[tuple[int, int, Expr]]) -> dict[int, int]:
+    """Parameters that are alternative-specific constants, ``{parameter: alternative}``: those
+    with a single term in all utilities, of multiplier exactly 1 (``Beta("asc")`` alone)."""
+    count: dict[int, int] = {}
+    for _, k, _ in terms:
+        count[k] = count.get(k, 0) + 1
+    return {k: j for j, k, mult in terms
+            if count[k] == 1 and isinstance(mult, _Const) and mult.value == 1.0}
 
 
 def _missing_report(data: ChoiceData, spec: Specification, columns: dict[str, np.ndarray],

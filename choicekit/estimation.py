@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import warnings
-import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -38,11 +37,10 @@ from .kernels import (
     blas_threads,
     chunk_derivatives,
     score_obs,
-    to_parameter_major,
 )
 
 __all__ = ["Objective", "Optimum", "maximize_loglike", "newton_raphson", "METHODS",
-           "chunk_slices", "constant_columns", "polish_active_set"]
+           "chunk_slices", "polish_active_set"]
 
 Method = Literal["newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"]
 METHODS = ("newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr")
@@ -85,93 +83,11 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="choicekit-kernel")
 
 
-#: designs up to this size are transposed once per fit into the kernel's parameter-major
-#: layout and kept (twice the memory, no per-iteration copy); larger ones are transposed chunk
-#: by chunk into a reused buffer on every evaluation, so memory stays bounded by the chunk size.
-TRANSPOSE_CACHE_BYTES = 1 << 28
-
-
-def constant_columns(X: np.ndarray, avail: np.ndarray, sample: int = 256) -> dict[int, int]:
-    """Design columns that are alternative-specific constants: ``{column: alternative}``.
-
-    A column is a constant of alternative ``j`` when it is 1 wherever ``j`` is available and 0
-    for every other alternative (its value where ``j`` is unavailable is never used). The
-    kernel then handles it without storing or multiplying the column
-    (:func:`choicekit.kernels.chunk_derivatives`). Candidates are found on the first
-    ``sample`` cases and confirmed on all of them (one strided read of each candidate column).
-    """
-    n, J, K = X.shape
-    head, head_avail = X[:sample], avail[:sample]
-    found = {}
-    for k in range(K):
-        col = head[:, :, k]
-        alts = np.flatnonzero((col != 0).any(axis=0))
-        if len(alts) != 1:
-            continue
-        j = int(alts[0])
-        if not np.all((col[:, j] == 1.0) | ~head_avail[:, j]):
-            continue
-        full = X[:, :, k]
-        if (np.count_nonzero(full) == np.count_nonzero(full[:, j])
-                and np.all((full[:, j] == 1.0) | ~avail[:, j])):
-            found[k] = j
-    return found
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """The choice-independent part of an objective's chunks (shared by refits)."""
-
-    perm: np.ndarray  # kernel order of the columns: attributes, then constants
-    dense: np.ndarray  # attribute columns
-    const_alts: np.ndarray | None  # alternative of each constant column
-    Xt: list  # per chunk: (K_dense, J n) parameter-major copy, or None (transpose per pass)
-    unavail: list  # per chunk: (J, n) or None
-    offset: list  # per chunk: (J, n) or None
-
-
-#: layouts of small designs kept for refits of the same design (``MNL.with_choices`` in
-#: simulation studies): saves the constant detection and transposition, ~10% of a small fit
-_LAYOUT_CACHE_BYTES = 1 << 24
-_layout_cache: list[tuple[weakref.ref, np.ndarray, np.ndarray | None, tuple, _Layout]] = []
-
-
-def _layout(X: np.ndarray, avail: np.ndarray, offset: np.ndarray | None,
-            bounds: tuple[tuple[int, int], ...]) -> _Layout:
-    small = X.nbytes <= _LAYOUT_CACHE_BYTES
-    if small:
-        # forget layouts of designs that no longer exist (their copies would be kept alive)
-        _layout_cache[:] = [e for e in _layout_cache if e[0]() is not None]
-        for ref, av, off, key, lay in _layout_cache:
-            if ref() is X and av is avail and off is offset and key == bounds:
-                return lay
-    consts = constant_columns(X, avail)
-    K = X.shape[2]
-    dense = np.array([k for k in range(K) if k not in consts], dtype=np.intp)
-    cache = X.nbytes <= TRANSPOSE_CACHE_BYTES
-    Xt, unavail, offs = [], [], []
-    for s, e in bounds:
-        a = avail[s:e]
-        unavail.append(None if a.all() else np.ascontiguousarray(~a.T))
-        Xt.append(to_parameter_major(X[s:e], dense) if cache else None)
-        offs.append(None if offset is None else np.ascontiguousarray(offset[s:e].T))
-    lay = _Layout(np.concatenate([dense, np.array(list(consts), dtype=np.intp)]), dense,
-                  np.array(list(consts.values()), dtype=np.intp) if consts else None,
-                  Xt, unavail, offs)
-    if small:
-        # arrays are compared by identity (designs are immutable): a design with fixed
-        # parameters (a new offset per fit) never hits
-        _layout_cache.insert(0, (weakref.ref(X), avail, offset, bounds, lay))
-        del _layout_cache[4:]
-    return lay
-
-
 @dataclass(frozen=True)
 class _Chunk:
     """What the fused kernel needs about one chunk of cases, prepared once per fit."""
 
     sl: slice
-    Xt: np.ndarray | None  # (K, J n) parameter-major copy, or None: transpose on the fly
     unavail: np.ndarray | None  # (J, n) or None when everything is available
     chosen_flat: np.ndarray  # (n,) positions c_n * n + i
     offset: np.ndarray | None  # (J, n)
@@ -192,24 +108,30 @@ class Objective:
     threads : int, optional
         Threads evaluating chunks in parallel (default :data:`DEFAULT_THREADS`; designs of
         fewer than two chunks per thread use one).
+
+    Notes
+    -----
+    The kernel reads each chunk straight from the design's parameter-major storage
+    (``design.columns[:, :, a:b]``) and handles the constants analytically. It works on the
+    full parameter vector, fixed parameters included (their values are simply held); the
+    free parameters' entries are picked out of its sums. Holding a parameter fixed therefore
+    costs nothing but a row of the kernel's products, and no copy of the design is made.
     """
 
     def __init__(self, design: Design, fixed_values: np.ndarray,
                  chunk_size: int | None = None, threads: int | None = None) -> None:
         self.design = design
         self.free = ~design.fixed
-        X = design.X
-        offset = design.offset
-        if design.fixed.any():
-            fixed_part = X[:, :, design.fixed] @ fixed_values[design.fixed]
-            offset = fixed_part if offset is None else offset + fixed_part
-            X = np.ascontiguousarray(X[:, :, self.free])
-        self.X = X
-        self.offset = offset
         self.n_free = int(self.free.sum())
         self.fixed_values = np.array(fixed_values, dtype=np.float64)
         self.scale = float(design.n_cases)
-        self.slices = chunk_slices(design.n_cases, X.shape[1] * max(X.shape[2], 1), chunk_size)
+        self.n_stored = len(design.stored)
+        self.slices = chunk_slices(design.n_cases, design.n_alts * max(self.n_stored, 1),
+                                   chunk_size)
+        # the kernel's parameter order: stored columns, then constants
+        self._perm = np.concatenate([design.stored, design.constants]).astype(np.intp)
+        #: kernel positions of the free parameters, in the design's order
+        self._pick = np.argsort(self._perm)[self.free]
         self._chunks: list[_Chunk] | None = None
         self._workspaces: list[KernelWorkspace] = []
         self.threads = max(1, int(threads if threads is not None else DEFAULT_THREADS))
@@ -222,23 +144,24 @@ class Objective:
         self.eager_order = 2
 
     def _prepare(self) -> list[_Chunk]:
-        """Per-chunk layouts and constants, built on first use (choices are fixed by then)."""
+        """Per-chunk masks, offsets and chosen sums, built on first use (choices are fixed
+        by then)."""
         if self._chunks is not None:
             return self._chunks
         d = self.design
-        lay = _layout(self.X, d.avail, self.offset, tuple((sl.start, sl.stop)
-                                                          for sl in self.slices))
-        self._perm, self._dense, self._const_alts = lay.perm, lay.dense, lay.const_alts
-        identity = np.array_equal(lay.perm, np.arange(len(lay.perm)))
-        self._inv = None if identity else np.argsort(lay.perm)
+        C = d.columns
         chunks = []
-        for i, sl in enumerate(self.slices):
+        for sl in self.slices:
             m = sl.stop - sl.start
-            chosen_flat = d.chosen[sl] * m + np.arange(m)
-            xc = self.X[sl][np.arange(m), d.chosen[sl]][:, lay.perm]
+            chosen = d.chosen[sl]
+            a = d.avail[sl]
             w = None if d.weight is None else d.weight[sl]
-            chunks.append(_Chunk(sl, lay.Xt[i], lay.unavail[i], chosen_flat, lay.offset[i], w,
-                                 xc.sum(axis=0) if w is None else w @ xc))
+            xc = C[:, chosen, np.arange(sl.start, sl.stop)]  # (K_stored, m): x_{n c_n}
+            counts = np.bincount(chosen, weights=w, minlength=d.n_alts)[d.constant_alts]
+            x_sum = np.concatenate([xc.sum(axis=1) if w is None else xc @ w, counts])
+            chunks.append(_Chunk(
+                sl, None if a.all() else np.ascontiguousarray(~a.T), chosen * m + np.arange(m),
+                None if d.offset is None else np.ascontiguousarray(d.offset[sl].T), w, x_sum))
         self._chunks = chunks
         return chunks
 
@@ -256,45 +179,44 @@ class Objective:
         if key == self._key and self._order >= order:
             return self._val
         chunks = self._prepare()
-        theta_k = theta[self._perm]  # the kernel's order: attributes, then constants
+        beta_k = self.full_params(theta)[self._perm]  # the kernel's order
         workers = self.threads if len(chunks) >= 2 * self.threads else 1
         if workers == 1 and len(chunks) == 1:
-            ll, g, H = self._sum_chunks(chunks, theta_k, order, 0)
+            ll, g, H = self._sum_chunks(chunks, beta_k, order, 0)
         else:
             with blas_threads(1):
                 if workers == 1:
-                    ll, g, H = self._sum_chunks(chunks, theta_k, order, 0)
+                    ll, g, H = self._sum_chunks(chunks, beta_k, order, 0)
                 else:
                     # chunk i goes to worker i % workers; the partial sums are added in worker
                     # order, so the result does not depend on thread timing
                     parts = list(_executor(workers).map(
-                        lambda i: self._sum_chunks(chunks[i::workers], theta_k, order, i),
+                        lambda i: self._sum_chunks(chunks[i::workers], beta_k, order, i),
                         range(workers)))
                     ll = sum(p[0] for p in parts)
                     g = None if order < 1 else np.sum([p[1] for p in parts], axis=0)
                     H = None if order < 2 else np.sum([p[2] for p in parts], axis=0)
-        if self._inv is not None:  # back to the design's parameter order
-            inv = self._inv
-            g = None if g is None else g[inv]
-            H = None if H is None else H[inv][:, inv]
+        pick = self._pick  # back to the design's order, free parameters only
+        g = None if g is None else g[pick]
+        H = None if H is None else H[np.ix_(pick, pick)]
         self.n_evaluations += 1
         self._key, self._order = key, order
         self._val = (ll, g, H)
         return self._val
 
-    def _sum_chunks(self, chunks: list[_Chunk], theta: np.ndarray, order: int,
+    def _sum_chunks(self, chunks: list[_Chunk], beta: np.ndarray, order: int,
                     worker: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """Kernel sums over some chunks with the workspace of one worker."""
         ws = self._workspace(worker)
-        J = self.X.shape[1]
+        d = self.design
+        K = len(beta)
         ll = 0.0
-        g = np.zeros(self.n_free) if order >= 1 else None
-        H = np.zeros((self.n_free, self.n_free)) if order >= 2 else None
+        g = np.zeros(K) if order >= 1 else None
+        H = np.zeros((K, K)) if order >= 2 else None
         for c in chunks:
-            Xt = c.Xt if c.Xt is not None else ws.transposed(self.X[c.sl], self._dense)
             part_ll, part_g, part_H = chunk_derivatives(
-                Xt, J, theta, c.chosen_flat, c.unavail, c.offset, c.weight, order, ws,
-                c.x_chosen_sum, self._const_alts)
+                d.columns[:, :, c.sl], d.n_alts, beta, c.chosen_flat, c.unavail, c.offset,
+                c.weight, order, ws, c.x_chosen_sum, d.constant_alts)
             ll += part_ll
             if order >= 1:
                 g += part_g
@@ -305,17 +227,18 @@ class Objective:
     def _workspace(self, worker: int) -> KernelWorkspace:
         while len(self._workspaces) <= worker:
             self._workspaces.append(KernelWorkspace(
-                max(sl.stop - sl.start for sl in self.slices), self.X.shape[1],
-                len(self._dense)))
+                max(sl.stop - sl.start for sl in self.slices), self.design.n_alts,
+                self.n_stored))
         return self._workspaces[worker]
 
     def score_obs(self, theta: np.ndarray) -> np.ndarray:
         """Per-case (unweighted) scores at ``theta``, shape ``(n_cases, n_free)``."""
         d = self.design
+        beta = self.full_params(theta)
         out = np.empty((d.n_cases, self.n_free))
         for sl in self.slices:
-            out[sl] = score_obs(self.X[sl], theta, d.avail[sl], d.chosen[sl],
-                                None if self.offset is None else self.offset[sl])
+            out[sl] = score_obs(d.block(sl), beta, d.avail[sl], d.chosen[sl],
+                                None if d.offset is None else d.offset[sl])[:, self.free]
         return out
 
     # scipy callbacks on the scaled objective f = -ll / N ---------------------------------

@@ -64,12 +64,10 @@ def loglike_market_share(design: Design) -> float:
     # they are left with constant 0 relative to the reference)
     ref = int(np.argmax(counts))
     others = [j for j in range(J) if j != ref and counts[j] > 0]
-    X = np.zeros((design.n_cases, J, len(others)))
-    for k, j in enumerate(others):
-        X[:, j, k] = 1.0
-    X[~design.avail] = 0.0
     K = len(others)
-    d = replace(design, X=X, offset=None, param_names=tuple(f"ASC{j}" for j in others),
+    d = replace(design, columns=np.zeros((0, J, design.n_cases)), stored=np.zeros(0, np.intp),
+                constants=np.arange(K), constant_alts=np.array(others, dtype=np.intp),
+                offset=None, param_names=tuple(f"ASC{j}" for j in others),
                 start=np.zeros(K), fixed=np.zeros(K, dtype=bool), lower=np.full(K, -np.inf),
                 upper=np.full(K, np.inf))
     obj = Objective(d, np.zeros(K))

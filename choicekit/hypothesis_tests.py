@@ -242,7 +242,7 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
     spec = model.specification
     design = build_design(data, spec, missing=model._missing)
     vanish = {n for k, n in enumerate(design.param_names)
-              if not design.fixed[k] and not np.any(design.X[:, :, k])}
+              if not design.fixed[k] and not np.any(design.column(k))}
     utils = {}
     for alt, u in spec.utilities.items():
         terms = {n: ((Beta(n, 0.0, fixed=True), m) if n in vanish else (b, m))

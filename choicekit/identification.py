@@ -117,13 +117,15 @@ class IdentificationReport:
                           stacklevel=stacklevel + 1)
 
 
-def _centred_gram(X: np.ndarray, avail: np.ndarray, use: np.ndarray, chunk: int = 65536
+def _centred_gram(design: Design, params: np.ndarray, use: np.ndarray, chunk: int = 65536
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:math:`D'D`, :math:`\\sum x^2` per column, and which columns vary only by alternative.
 
-    All sums run over available alternatives of the cases in ``use``, in chunks of cases.
+    Over the design's columns ``params``; all sums run over available alternatives of the
+    cases in ``use``, in chunks of cases (each materialised as a textbook block).
     """
-    n, J, K = X.shape
+    n, J, K = design.n_cases, design.n_alts, len(params)
+    avail = design.avail
     G = np.zeros((K, K))
     raw = np.zeros(K)
     # a column is "alternative-constant" when x_njk equals one value per (j, k) in all cases
@@ -131,7 +133,7 @@ def _centred_gram(X: np.ndarray, avail: np.ndarray, use: np.ndarray, chunk: int 
     alt_const = np.ones(K, dtype=bool)
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
-        Xc, av = X[sl], avail[sl] & use[sl, None]
+        Xc, av = design.block(sl, params), avail[sl] & use[sl, None]
         na = av.sum(axis=1)
         keep = na > 0
         Xc, av, na = Xc[keep], av[keep], na[keep]
@@ -202,9 +204,8 @@ def check_identification(design: Design, *, rtol: float = RTOL) -> Identificatio
     K = len(names)
     if K == 0:
         return IdentificationReport()
-    X = design.X[:, :, free] if not free.all() else design.X
     use = np.ones(design.n_cases, dtype=bool) if design.weight is None else design.weight > 0
-    G, raw, alt_const = _centred_gram(X, design.avail, use)
+    G, raw, alt_const = _centred_gram(design, np.flatnonzero(free), use)
     scale = np.sqrt(np.clip(np.diag(G), 0.0, None))
     raw_norm = np.sqrt(raw)
     raw_norm[raw_norm <= TINY] = 0.0  # values like 1e-310 are zero for any finite parameter
@@ -348,7 +349,8 @@ def detect_separation(objective: Objective) -> Separation | None:
     Separation or None
     """
     d = objective.design
-    X, avail, chosen = objective.X, d.avail, d.chosen
+    # only reached for designs small enough for the linear program (MAX_LP_ROWS)
+    X, avail, chosen = d.block(params=np.flatnonzero(objective.free)), d.avail, d.chosen
     n, J, K = X.shape
     if K == 0:
         return None

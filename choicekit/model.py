@@ -19,11 +19,11 @@ import pandas as pd
 from ._validation import check_int, check_option, suggest
 from .data import ChoiceData
 from .design import MISSING_POLICIES, Design, build_design
-from .estimation import METHODS, Objective, chunk_slices, maximize_loglike, polish_active_set
+from .estimation import METHODS, Objective, maximize_loglike, polish_active_set
 from .exceptions import ChoiceDataError, SpecificationError
 from .identification import IdentificationReport, check_identification, flag_separation
 from .inference import COV_TYPES
-from .kernels import log_softmax, utilities
+from .shares import design_proba
 from .specification import Specification
 
 if TYPE_CHECKING:
@@ -226,18 +226,14 @@ class MNL:
     def utilities(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Systematic utilities ``V`` (cases x alternatives); NaN where unavailable."""
         d = self._design_for(data)
-        V = utilities(d.X, self.params_vector(params), d.offset)
+        V = d.utilities(self.params_vector(params))
         V[~d.avail] = np.nan
         return pd.DataFrame(V, index=d.cases, columns=list(d.alternatives))
 
     def predict_proba(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at ``params`` (cases x alternatives; 0 where unavailable)."""
         d = self._design_for(data)
-        beta = self.params_vector(params)
-        P = np.empty((d.n_cases, d.n_alts))
-        for sl in chunk_slices(d.n_cases, d.n_alts * max(d.n_params, 1)):
-            V = utilities(d.X[sl], beta, None if d.offset is None else d.offset[sl])
-            P[sl] = np.exp(log_softmax(V, available=d.avail[sl]))
+        P = design_proba(d, self.params_vector(params))
         return pd.DataFrame(P, index=d.cases, columns=list(d.alternatives))
 
     def loglike(self, params: Any) -> float:

@@ -56,7 +56,6 @@ from .exceptions import (
     SpecificationError,
 )
 from .inference import COV_TYPES
-from .kernels import utilities
 from .simulation import ErrorKind, _check_scale_error, simulate_choices, spawn_seeds
 
 if TYPE_CHECKING:
@@ -403,7 +402,7 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     free = ~d.fixed
     names = list(np.asarray(d.param_names)[free])
     truth = pd.Series(beta[free] / mu, index=names, name="true")
-    V = utilities(d.X, beta, d.offset)
+    V = d.utilities(beta)
     task = _Task(model, V, start, cov_types, codes, fit_options, mu, error)
     root, seeds = spawn_seeds(rng, int(n_reps))
     report = _progress_callback(progress)

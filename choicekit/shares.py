@@ -27,7 +27,7 @@ import pandas as pd
 from .delta import DeltaResult, standard_errors
 from .estimation import chunk_slices
 from .exceptions import ChoiceDataError, SpecificationError
-from .kernels import log_softmax, logsum, utilities
+from .kernels import log_softmax, logsum
 
 if TYPE_CHECKING:
     from .data import ChoiceData
@@ -82,16 +82,14 @@ class PostContext:
 def design_proba(design: Design, beta: np.ndarray) -> np.ndarray:
     """Choice probabilities ``(n_cases, n_alts)`` of a design at ``beta`` (0 if unavailable)."""
     P = np.empty((design.n_cases, design.n_alts))
-    for sl in chunk_slices(design.n_cases, design.n_alts * max(design.n_params, 1)):
-        V = utilities(design.X[sl], beta, None if design.offset is None else design.offset[sl])
-        P[sl] = np.exp(log_softmax(V, available=design.avail[sl]))
+    for sl in chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1)):
+        P[sl] = np.exp(log_softmax(design.utilities(beta, sl), available=design.avail[sl]))
     return P
 
 
 def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
     """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``."""
-    V = utilities(design.X, beta, design.offset)
-    return logsum(V, available=design.avail)
+    return logsum(design.utilities(beta), available=design.avail)
 
 
 def case_values(x: Any, arg: str, data: ChoiceData, rows: np.ndarray | None = None,

@@ -34,7 +34,6 @@ import pandas as pd
 
 from ._validation import check_int, check_option
 from .exceptions import ChoiceDataError, SpecificationError
-from .kernels import utilities
 
 if TYPE_CHECKING:
     from .data import ChoiceData
@@ -267,7 +266,7 @@ def simulate_model(model: MNL, params: Any, rng: Any = None, scale: float = 1.0,
             f"The model dropped {len(d.dropped_cases)} cases with missing values; simulate on "
             "data without them (data.take) so that cases line up."
         )
-    V = utilities(d.X, model.params_vector(params), d.offset)
+    V = d.utilities(model.params_vector(params))
     if n_draws is None:
         chosen = simulate_choices(V, d.avail, rng=rng, scale=scale, error=error)
         return model.data.with_chosen(chosen)

@@ -11,6 +11,8 @@ speed issue promises; the Newton iteration stops at steps below 1e-10 relative).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,27 +169,30 @@ def _reference_fit(design, start=None):
 
 
 @pytest.mark.parametrize("chunk_size", [None, 37])
-@pytest.mark.parametrize("cache", [True, False])
+@pytest.mark.parametrize("fixed", [False, True])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_objective_sums_equal_reference(monkeypatch, chunk_size, cache, threads):
+def test_objective_sums_equal_reference(chunk_size, fixed, threads):
     data, utilities = _data(0)
     d = ck.MNL(data, utilities).design
-    if not cache:  # large-design mode: every chunk transposed into the workspace per call
-        monkeypatch.setattr(est, "TRANSPOSE_CACHE_BYTES", 0)
-    obj = est.Objective(d, d.start, chunk_size=chunk_size, threads=threads)
+    free = np.ones(d.n_params, dtype=bool)
     theta = np.linspace(-0.4, 0.6, d.n_params)
-    ll, g, H = obj.evaluate(theta, order=2)
+    if fixed:  # a stored column and a constant held: the objective is over the others
+        free[[d.param_names.index("b2"), d.param_names.index("asc_c")]] = False
+        d = dataclasses.replace(d, fixed=~free)
+    obj = est.Objective(d, theta, chunk_size=chunk_size, threads=threads)
+    ll, g, H = obj.evaluate(theta[free], order=2)
     ref = loglike_derivatives_reference(d.X, theta, d.avail, d.chosen, d.offset, d.weight)
     assert ll == pytest.approx(ref.loglike, rel=RTOL_SUMS)
-    np.testing.assert_allclose(g, ref.score, rtol=RTOL_SUMS, atol=1e-9)
-    np.testing.assert_allclose(H, ref.hessian, rtol=RTOL_SUMS, atol=1e-9)
+    # with some parameters held, the free parameters' derivatives are the full ones' sub-blocks
+    np.testing.assert_allclose(g, ref.score[free], rtol=RTOL_SUMS, atol=1e-9)
+    np.testing.assert_allclose(H, ref.hessian[np.ix_(free, free)], rtol=RTOL_SUMS, atol=1e-9)
     # orders 0 and 1 at a new point agree with order 2 there
-    theta2 = theta + 0.01
-    ll0 = obj.evaluate(theta2, order=0)[0]
-    g1 = obj.evaluate(theta2 + 0, order=1)[1]
+    theta2 = np.where(free, theta + 0.01, theta)
+    ll0 = obj.evaluate(theta2[free], order=0)[0]
+    g1 = obj.evaluate(theta2[free] + 0, order=1)[1]
     full = loglike_derivatives_reference(d.X, theta2, d.avail, d.chosen, d.offset, d.weight)
     assert ll0 == pytest.approx(full.loglike, rel=RTOL_SUMS)
-    np.testing.assert_allclose(g1, full.score, rtol=RTOL_SUMS, atol=1e-9)
+    np.testing.assert_allclose(g1, full.score[free], rtol=RTOL_SUMS, atol=1e-9)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -385,12 +390,32 @@ def test_constants_without_columns_equal_indicator_columns():
     np.testing.assert_allclose(order1[1], ref.score, rtol=RTOL_SUMS, atol=1e-10)
 
 
-def test_constant_columns_detected_only_when_exact():
+def test_design_stores_constants_by_name_and_the_rest_as_textbook_columns():
     data, utilities = _data(0)
+    utilities = dict(utilities)
+    utilities["a"] = utilities["a"] + 2 * ck.Beta("twice")  # multiplier 2: stored, not a constant
     d = ck.MNL(data, utilities).design
-    found = est.constant_columns(d.X, d.avail)
-    names = {d.param_names[k]: d.alternatives[j] for k, j in found.items()}
+    names = {d.param_names[k]: d.alternatives[j] for k, j in zip(d.constants,
+                                                                  d.constant_alts)}
     assert names == {"asc_b": "b", "asc_c": "c", "asc_d": "d"}
-    X = d.X.copy()
-    X[-1, 2, d.param_names.index("asc_c")] = 2.0  # no longer an indicator, past the sample
-    assert d.param_names.index("asc_c") not in est.constant_columns(X, d.avail, sample=10)
+    assert sorted(d.param_names[k] for k in d.stored) == ["b1", "b2", "binc", "bz", "twice"]
+    # the textbook array, built here independently from the data's variables
+    X = np.zeros((d.n_cases, d.n_alts, d.n_params))
+    col = {name: d.param_names.index(name) for name in d.param_names}
+    av = data.avail_array
+    for j, a in enumerate(d.alternatives):
+        for v in ("x1", "x2"):
+            X[:, j, col["b" + v[1]]] = data.variable(v)[:, j]
+        if a != "a":
+            X[:, j, col[f"asc_{a}"]] = 1.0
+    X[:, 0, col["twice"]] = 2.0
+    X[:, 1, col["bz"]] = data.variable("z")[:, 1]
+    X[:, 1, col["binc"]] = data.variable("inc")[:, 1]
+    X[~av] = 0.0
+    np.testing.assert_array_equal(d.X, X)
+    np.testing.assert_array_equal(d.block(slice(5, 9), [4, 0]), X[5:9][:, :, [4, 0]])
+    for k in range(d.n_params):
+        np.testing.assert_array_equal(d.column(k), X[:, :, k])
+    beta = np.linspace(-1, 1, d.n_params)
+    np.testing.assert_allclose(d.utilities(beta), X @ beta + d.offset, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(d.column_max, np.abs(X).max(axis=(0, 1)))
