@@ -187,7 +187,10 @@ def _synth_data(X: np.ndarray, y: np.ndarray):
 
     N, J, K = X.shape
     alts = [f"ALT{j}" for j in range(J)]
-    cols = {f"x{k + 1}_{j}": X[:, j, k] for j in range(J) for k in range(K)}
+    # one contiguous column per attribute and alternative, as a frame read from a file has
+    # them (not strided views into X)
+    cols = {f"x{k + 1}_{j}": np.ascontiguousarray(X[:, j, k]) for j in range(J)
+            for k in range(K)}
     cols["CHOICE"] = y + 1
     df = pd.DataFrame(cols, copy=False)
     data = ck.ChoiceData.from_wide(
@@ -226,7 +229,8 @@ def child_synth(args: argparse.Namespace) -> None:
         return
     t0 = time.perf_counter()
     data, utilities = _synth_data(X, y)
-    del z
+    shape = X.shape
+    del z, X  # the frame holds its own copy of the data (as if read from a file)
     prep = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = ck.MNL(data, utilities)
@@ -237,7 +241,10 @@ def child_synth(args: argparse.Namespace) -> None:
     _emit(tool="choicekit", workload=name, n_obs=res.nobs, loglik=res.llf,
           params=res.params.to_dict(), std_err=bse.to_dict(), fit_seconds=fit,
           prep_seconds=prep, converged=res.converged, iterations=res.iterations,
-          evaluations=obj.n_evaluations, design_mib=model.design.X.nbytes / 2**20)
+          evaluations=obj.n_evaluations,
+          # the textbook float64 design n x J x (K + J - 1), as for the chunked rows (choicekit
+          # itself stores only the K attribute columns: ``model.design.columns``)
+          design_mib=shape[0] * shape[1] * model.design.n_params * 8 / 2**20)
 
 
 def child_floor(args: argparse.Namespace) -> None:

@@ -455,19 +455,56 @@ def read_wide(df: pd.DataFrame, choice: str | None, alternatives: Mapping[Any, H
                             variables, weight, group, case)
         out["meta"]["dropped_cases"] = case_ids[problems.rows]
         return out
-    long_cache: dict[str, np.ndarray] = {}
-    for v, mapping in variables.items():
-        arr = np.zeros((n, J), dtype=np.float64)
-        for j, a in enumerate(alts):
-            if a in mapping:
-                arr[:, j] = var_values[mapping[a]]
-        arr.setflags(write=False)
-        long_cache[v] = arr
+    long_cache: dict[str, WideVariable] = {
+        v: WideVariable(n, [var_values[mapping[a]] if a in mapping else None for a in alts])
+        for v, mapping in variables.items()}
     return dict(cases=case_ids, alternatives=alts, avail=avail, chosen=chosen, weight=w,
                group=g, group_labels=g_labels, long_frame=None, long_pos=None,
                long_cache=long_cache, case_frame=df.copy(deep=False), layout="wide",
                meta={"choice": choice, "weight": weight, "group": group,
                      "alternatives": dict(alternatives), "variables": variables})
+
+
+class WideVariable:
+    """An alternative-varying variable of wide data: one ``(n,)`` array per alternative (the
+    frame's own column, not copied, or None where the variable is 0 for that alternative).
+
+    The ``(n, J)`` array is built only when asked for (:meth:`array`); the design builder reads
+    the per-alternative columns directly (:meth:`alt`). On 1M cases x 10 alternatives x 10
+    variables this keeps 763 MiB of stacked copies out of memory and lets the design be
+    written from contiguous columns.
+    """
+
+    __slots__ = ("n", "columns")
+
+    def __init__(self, n: int, columns: Sequence[np.ndarray | None]) -> None:
+        self.n = n
+        self.columns = tuple(columns)
+        for c in self.columns:
+            if c is not None and c.flags.writeable:
+                c.setflags(write=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n, len(self.columns)
+
+    def alt(self, j: int) -> np.ndarray:
+        """The values for alternative ``j``, ``(n,)``."""
+        c = self.columns[j]
+        return np.zeros(self.n) if c is None else c
+
+    def array(self) -> np.ndarray:
+        """The ``(n, J)`` array (a new, read-only copy)."""
+        out = np.zeros(self.shape)
+        for j, c in enumerate(self.columns):
+            if c is not None:
+                out[:, j] = c
+        out.setflags(write=False)
+        return out
+
+    def take(self, index: np.ndarray) -> WideVariable:
+        """The variable for the cases at positions ``index``."""
+        return WideVariable(len(index), [None if c is None else c[index] for c in self.columns])
 
 
 def _safe_code(code: Any, alternatives: Mapping[Any, Hashable]) -> int:

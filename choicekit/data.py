@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._layouts import INVALID_POLICIES, read_long, read_wide
+from ._layouts import INVALID_POLICIES, WideVariable, read_long, read_wide
 from ._validation import first_cases, numeric_column, show_values, suggest, to_float
 from .exceptions import ChoiceDataError, SpecificationError
 
@@ -308,6 +308,13 @@ class ChoiceData:
         SpecificationError
             If the variable does not exist or holds no number at all (a text column).
         """
+        src = self._source(name)
+        return src.array() if isinstance(src, WideVariable) else src
+
+    def _source(self, name: str) -> np.ndarray | WideVariable:
+        """A variable as held: an ``(n_cases, n_alts)`` array, a :class:`WideVariable`
+        (wide data: the frame's columns per alternative, not stacked) or a case-level
+        ``(n_cases,)`` array. The design builder reads it with :func:`alt_values`."""
         if not isinstance(name, str):
             raise SpecificationError(f"A variable name must be a str. Got {name!r}.")
         if name in self._long_cache:
@@ -424,7 +431,8 @@ class ChoiceData:
                 f"Case positions {index[out_of_range][:5].tolist()} are out of range for "
                 f"{self.n_cases} cases (positions run from 0 to {self.n_cases - 1})."
             )
-        long_cache = {k: v[index] for k, v in self._long_cache.items()}
+        long_cache = {k: v.take(index) if isinstance(v, WideVariable) else v[index]
+                      for k, v in self._long_cache.items()}
         if self._long_frame is not None:
             # materialise the remaining long columns for the subset (numeric ones only)
             for c in self._long_frame.columns:
@@ -434,7 +442,8 @@ class ChoiceData:
                     except SpecificationError:  # text columns cannot be utility variables
                         continue
         for v in long_cache.values():
-            v.setflags(write=False)
+            if isinstance(v, np.ndarray):
+                v.setflags(write=False)
         case_frame = None if self._case_frame is None else self._case_frame.iloc[index]
         cases = self._cases[index]
         if not cases.is_unique:  # a bootstrap resample: give the repeats new ids
@@ -468,6 +477,14 @@ class ChoiceData:
     def group_array(self) -> np.ndarray | None:
         """Group codes (0..G-1) per case, or None."""
         return self._group
+
+
+def alt_values(source: np.ndarray | WideVariable, j: int) -> np.ndarray:
+    """Values of a variable (as :meth:`ChoiceData._source` holds it) for alternative ``j``:
+    ``(n_cases,)``, a view where possible (a case-level variable is the same for every ``j``)."""
+    if isinstance(source, WideVariable):
+        return source.alt(j)
+    return source[:, j] if source.ndim == 2 else source
 
 
 def _numeric(col: pd.Series, name: str) -> np.ndarray:

@@ -47,16 +47,16 @@ def with_variables(data: ChoiceData, values: Mapping[str, Any]) -> ChoiceData:
     long_updates: dict[str, np.ndarray] = {}
     case_updates: dict[str, np.ndarray] = {}
     for name, new in values.items():
-        current = data.variable(name)  # raises, naming close matches, if unknown
+        current = data._source(name)  # raises, naming close matches, if unknown
         try:
             arr = np.array(np.broadcast_to(np.asarray(new, dtype=np.float64), current.shape))
         except ValueError:
-            what = "cases x alternatives" if current.ndim == 2 else "one value per case"
+            what = "cases x alternatives" if len(current.shape) == 2 else "one value per case"
             raise SpecificationError(
                 f"New values of variable {name!r} have shape {np.shape(new)}; the variable has "
                 f"shape {current.shape} ({what})."
             ) from None
-        if current.ndim == 2:
+        if len(current.shape) == 2:
             arr.setflags(write=False)
             long_updates[name] = arr
         else:

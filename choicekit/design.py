@@ -28,8 +28,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ._layouts import WideVariable
 from ._validation import check_option, first_cases, plural
-from .data import ChoiceData
+from .data import ChoiceData, alt_values
 from .exceptions import ChoiceDataError, DataWarning
 from .specification import Expr, Specification, _Const
 
@@ -158,17 +159,17 @@ class Design:
         return replace(self, chosen=np.asarray(chosen, dtype=np.intp))
 
 
-def _evaluate(expr: Expr, columns: dict[str, np.ndarray], j: int, rows: slice,
+def _evaluate(expr: Expr, columns: dict[str, np.ndarray | WideVariable], j: int, rows: slice,
               n_rows: int) -> np.ndarray:
     """Value of a data expression in the utility of alternative ``j`` for cases ``rows``.
 
-    ``columns`` maps variable names to their full arrays (``data.variable``), fetched once per
-    design build: a case-level column is converted from pandas only once, not once per block.
+    ``columns`` maps variable names to the data as held (``data._source``), fetched once per
+    design build: a case-level column is converted from pandas only once, not once per block,
+    and a wide variable is read from its own column, never stacked into ``(n, J)``.
     """
 
     def lookup(name: str) -> np.ndarray:
-        v = columns[name]
-        return v[rows, j] if v.ndim == 2 else v[rows]
+        return alt_values(columns[name], j)[rows]
 
     val = expr.evaluate(lookup)
     return np.broadcast_to(np.asarray(val, dtype=np.float64), (n_rows,))
@@ -241,7 +242,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     # stay untouched zero pages until read
     C = np.zeros((len(stored), J, n), dtype=np.float64)
     offset = np.zeros((n, J), dtype=np.float64) if offsets else None
-    columns = {name: data.variable(name)
+    columns = {name: data._source(name)
                for u in spec.utilities.values() for name in u.variables()}
     bad = np.zeros(n, dtype=bool)
     block = max(1, _FILL_BLOCK // max(J * len(stored), 1))
@@ -325,8 +326,8 @@ def _constants(terms: list[tuple[int, int, Expr]]) -> dict[int, int]:
             if count[k] == 1 and isinstance(mult, _Const) and mult.value == 1.0}
 
 
-def _missing_report(data: ChoiceData, spec: Specification, columns: dict[str, np.ndarray],
-                    bad_cases: np.ndarray) -> str:
+def _missing_report(data: ChoiceData, spec: Specification,
+                    columns: dict[str, np.ndarray | WideVariable], bad_cases: np.ndarray) -> str:
     """Name every (variable, alternative) with unusable values where available: NaN, non-numeric
     entries and infinite values are counted separately. ``columns`` as in :func:`_evaluate`."""
     avail = data.avail_array
@@ -335,8 +336,7 @@ def _missing_report(data: ChoiceData, spec: Specification, columns: dict[str, np
     for j, alt in enumerate(data.alternatives):
         u = spec.utilities[alt]
         for name in sorted(u.variables()):
-            v = columns[name]
-            col = v[:, j] if v.ndim == 2 else v
+            col = alt_values(columns[name], j)
             nonfinite = ~np.isfinite(col) & avail[:, j]
             if not nonfinite.any():
                 continue

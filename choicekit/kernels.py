@@ -247,6 +247,28 @@ class KernelWorkspace:
         self.WX = np.empty(K * J * m)
         self.xbar = np.empty(K * m)
         self.case = np.empty((3, m))
+        self.ones = np.ones(max(m, J))
+        self._alt_key: tuple[bytes, bytes] | None = None
+        self._pair_key: bytes | None = None
+
+    def alternative_constants(self, constants: NDArray[np.intp], values: FloatArray
+                              ) -> FloatArray:
+        """``(J,)``: the sum of the constants' ``values`` of each alternative, kept between
+        calls (every chunk of one evaluation has the same parameters)."""
+        key = (constants.tobytes(), values.tobytes())
+        if self._alt_key != key:
+            self._alt_key = key
+            self._alt_values = np.bincount(constants, weights=values, minlength=self.n_alts)
+        return self._alt_values
+
+    def pair_index(self, constants: NDArray[np.intp]) -> NDArray[np.intp]:
+        """``(A, A)`` flat positions of the pairs of the constants' alternatives in a
+        ``(J, J)`` matrix (``np.ix_`` without its cost per chunk)."""
+        key = constants.tobytes()
+        if self._pair_key != key:
+            self._pair_key = key
+            self._pairs = constants[:, None] * self.n_alts + constants[None, :]
+        return self._pairs
 
     def fits(self, n: int, J: int, K: int) -> bool:
         """Whether a chunk of ``n`` cases with ``J`` alternatives and ``K`` parameters fits."""
@@ -428,8 +450,10 @@ def chunk_derivatives(
     else:
         V[:] = 0.0
     V2 = V.reshape(J, n)
-    for a in range(A):
-        V2[constants[a]] += beta[Kd + a]
+    if A:
+        # the constants as one addition per alternative (one pass over V, not one per
+        # constant; several constants of one alternative are added up)
+        V2 += ws.alternative_constants(constants, beta[Kd:])[:, None]
     if offset is not None:
         V2 += offset
     if unavail is not None:
@@ -457,36 +481,42 @@ def chunk_derivatives(
         if A:
             counts = np.bincount(chosen_flat // n, weights=weight, minlength=J)
             x_chosen_sum = np.concatenate([x_chosen_sum, counts[constants]])
-    if A:
-        Pw = E2[constants]  # (A, n): w_n P_na
-        Pw_sum = Pw.sum(axis=1)
+    # sums over cases are products with a vector of ones: BLAS gemv, ~2x faster than
+    # ndarray.sum along the contiguous axis for these shapes (measured per 2^16-value chunk)
+    ones = ws.ones[:n]
+    Esum = E2 @ ones  # (J,): sum_n w_n P_nj
     if order == 1:
         score = x_chosen_sum.copy()
         score[:Kd] -= Xt @ E
         if A:
-            score[Kd:] -= Pw_sum
+            score[Kd:] -= Esum[constants]
         return ll, score, None
     WX = ws.WX[:Kd * nJ].reshape(Kd, nJ)
     np.multiply(Xt, E, out=WX)
-    wxbar = ws.xbar[:Kd * n].reshape(Kd, n)
-    np.sum(WX.reshape(Kd, J, n), axis=1, out=wxbar)
+    # within-case sums w_n xbar_n: (1 x J) @ (J x n) for each parameter, a stacked product
+    # (12 us against 20 us for sum(axis=1) over the middle axis)
+    wxbar = ws.xbar[:Kd * n].reshape(Kd, 1, n)
+    np.matmul(ws.ones[:J].reshape(1, J), WX.reshape(Kd, J, n), out=wxbar)
+    wxbar = wxbar.reshape(Kd, n)
     # zero-weight cases contribute nothing: divide their (zero) sums by 1
     inv_w = None if weight is None else 1.0 / np.where(weight > 0, weight, 1.0)
     xbar = wxbar if weight is None else wxbar * inv_w  # unweighted xbar_n
     H = np.empty((Kd + A, Kd + A))
     np.matmul(WX, Xt.T, out=H[:Kd, :Kd])
     H[:Kd, :Kd] -= wxbar @ xbar.T
+    # sum_n w_n P_nj x_njk: the sums of W X within each alternative's block, (Kd, J)
+    block_sums = (WX.reshape(Kd * J, n) @ ones).reshape(Kd, J)
     score = x_chosen_sum.copy()
-    score[:Kd] -= wxbar.sum(axis=1)
+    score[:Kd] -= block_sums.sum(axis=1)
     if A:
-        P = Pw if weight is None else Pw * inv_w  # unweighted P_na
-        # sum_n w_n P_na x_nak: the row sums of W X within alternative a's block
-        block_sums = WX.reshape(Kd * J, n).sum(axis=1).reshape(Kd, J)
-        H[:Kd, Kd:] = block_sums[:, constants] - xbar @ Pw.T
+        P = E2 if weight is None else E2 * inv_w  # unweighted P_nj
+        cross = block_sums - xbar @ E2.T  # (Kd, J): sum_n w_n P_nj (x_njk - xbar_nk)
+        H[:Kd, Kd:] = cross[:, constants]
         H[Kd:, :Kd] = H[:Kd, Kd:].T
-        same = constants[:, None] == constants[None, :]
-        H[Kd:, Kd:] = np.where(same, Pw_sum[:, None], 0.0) - Pw @ P.T
-        score[Kd:] -= Pw_sum
+        M = E2 @ P.T  # (J, J): sum_n w_n P_ni P_nj
+        M.flat[::J + 1] -= Esum
+        H[Kd:, Kd:] = -M.take(ws.pair_index(constants))
+        score[Kd:] -= Esum[constants]
     H = -0.5 * (H + H.T)  # exact symmetry (the two BLAS triangles round differently)
     return ll, score, H
 
