@@ -87,12 +87,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 class _Chunk:
     """What the fused kernel needs about one chunk of cases, prepared once per fit."""
 
+    index: int
     sl: slice
     unavail: np.ndarray | None  # (J, n) or None when everything is available
     chosen_flat: np.ndarray  # (n,) positions c_n * n + i
     offset: np.ndarray | None  # (J, n)
     weight: np.ndarray | None
-    x_chosen_sum: np.ndarray  # (K,): sum_n w_n x_{n c_n}, constant over iterations
+    #: (K,): sum_n w_n x_{n c_n}, constant over iterations; written by the kernel in the
+    #: first pass with derivatives (``Objective._known``)
+    x_chosen_sum: np.ndarray
 
 
 class Objective:
@@ -149,19 +152,17 @@ class Objective:
         if self._chunks is not None:
             return self._chunks
         d = self.design
-        C = d.columns
         chunks = []
-        for sl in self.slices:
+        K = len(self._perm)
+        for i, sl in enumerate(self.slices):
             m = sl.stop - sl.start
-            chosen = d.chosen[sl]
             a = d.avail[sl]
-            w = None if d.weight is None else d.weight[sl]
-            xc = C[:, chosen, np.arange(sl.start, sl.stop)]  # (K_stored, m): x_{n c_n}
-            counts = np.bincount(chosen, weights=w, minlength=d.n_alts)[d.constant_alts]
-            x_sum = np.concatenate([xc.sum(axis=1) if w is None else xc @ w, counts])
             chunks.append(_Chunk(
-                sl, None if a.all() else np.ascontiguousarray(~a.T), chosen * m + np.arange(m),
-                None if d.offset is None else np.ascontiguousarray(d.offset[sl].T), w, x_sum))
+                i, sl, None if a.all() else np.ascontiguousarray(~a.T),
+                d.chosen[sl] * m + np.arange(m),
+                None if d.offset is None else np.ascontiguousarray(d.offset[sl].T),
+                None if d.weight is None else d.weight[sl], np.empty(K)))
+        self._known = np.zeros(len(chunks), dtype=bool)
         self._chunks = chunks
         return chunks
 
@@ -214,9 +215,13 @@ class Objective:
         g = np.zeros(K) if order >= 1 else None
         H = np.zeros((K, K)) if order >= 2 else None
         for c in chunks:
+            known = self._known[c.index]
             part_ll, part_g, part_H = chunk_derivatives(
                 d.columns[:, :, c.sl], d.n_alts, beta, c.chosen_flat, c.unavail, c.offset,
-                c.weight, order, ws, c.x_chosen_sum, d.constant_alts)
+                c.weight, order, ws, c.x_chosen_sum if known else None, d.constant_alts,
+                None if known else c.x_chosen_sum)
+            if order >= 1:
+                self._known[c.index] = True
             ll += part_ll
             if order >= 1:
                 g += part_g

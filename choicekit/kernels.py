@@ -368,6 +368,7 @@ def chunk_derivatives(
     workspace: KernelWorkspace,
     x_chosen_sum: FloatArray | None = None,
     constants: NDArray[np.intp] | None = None,
+    chosen_sum_out: FloatArray | None = None,
 ) -> tuple[float, FloatArray | None, FloatArray | None]:
     """Fused log-likelihood, score and Hessian of one chunk (the fast path).
 
@@ -398,6 +399,11 @@ def chunk_derivatives(
     constants : ndarray of int, shape (A,), optional
         Alternative of each alternative-specific constant (the last ``A`` parameters). Their
         design columns, indicators of one alternative, are not stored.
+    chosen_sum_out : ndarray, shape (Kd + A,), optional
+        Where to write ``x_chosen_sum`` when it is computed here (``order >= 1``): an
+        estimator's first pass computes it from the chunk while the chunk is in cache, and
+        passes it in afterwards. Gathering the chosen rows straight from a large design
+        instead cost a random read per case (0.1 s on 1M x 10 x 10, a quarter of a pass).
 
     Returns
     -------
@@ -481,6 +487,8 @@ def chunk_derivatives(
         if A:
             counts = np.bincount(chosen_flat // n, weights=weight, minlength=J)
             x_chosen_sum = np.concatenate([x_chosen_sum, counts[constants]])
+        if chosen_sum_out is not None:
+            chosen_sum_out[:] = x_chosen_sum
     # sums over cases are products with a vector of ones: BLAS gemv, ~2x faster than
     # ndarray.sum along the contiguous axis for these shapes (measured per 2^16-value chunk)
     ones = ws.ones[:n]
