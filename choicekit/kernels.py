@@ -356,6 +356,12 @@ def blas_threads(n: int) -> Iterator[None]:
             set_(k)
 
 
+#: largest spread of utilities within a chunk for which one shift serves every case in the
+#: log-sum-exp: exp(-600) ~ 1e-261 is far from float64 underflow (~1e-308), so each case's sum
+#: of exponentials stays a normal number with full precision
+SHIFT_SPAN = 600.0
+
+
 def chunk_derivatives(
     Xt: FloatArray,
     n_alts: int,
@@ -462,25 +468,38 @@ def chunk_derivatives(
         V2 += ws.alternative_constants(constants, beta[Kd:])[:, None]
     if offset is not None:
         V2 += offset
-    if unavail is not None:
-        np.copyto(V2, -np.inf, where=unavail)
-    m = ws.case[0, :n]
-    np.max(V2, axis=0, out=m)
-    V2 -= m
+    # log-sum-exp shift. Any shift m_n gives the same log P = V - m - log sum exp(V - m); it
+    # only has to keep exp() from overflowing and every case's sum from underflowing. When
+    # all utilities of the chunk lie within SHIFT_SPAN of each other, the chunk's largest
+    # utility does that for every case: two contiguous reductions instead of a maximum over
+    # alternatives per case (~7 us of ~260 per chunk). Otherwise, the per-case maximum.
+    hi, lo = V.max(), V.min()  # unavailable entries are included: a wider span, still safe
+    if hi - lo <= SHIFT_SPAN:  # False for NaN
+        if unavail is not None:
+            np.copyto(V2, -np.inf, where=unavail)
+        V -= hi
+    else:
+        if unavail is not None:
+            np.copyto(V2, -np.inf, where=unavail)
+        m = ws.case[0, :n]
+        np.max(V2, axis=0, out=m)
+        V2 -= m
     ll_obs = V.take(chosen_flat)  # V_{n c_n} - m_n
     E = ws.E[:nJ]
     np.exp(V, out=E)
     E2 = E.reshape(J, n)
-    s = np.sum(E2, axis=0, out=ws.case[1, :n])
+    s = ws.case[1, :n]
+    np.matmul(ws.ones[:J], E2, out=s)  # sum over alternatives (BLAS; 2x sum(axis=0))
     ll_obs -= np.log(s, out=ws.case[2, :n])
     ll = float(ll_obs.sum() if weight is None else ll_obs @ weight)
     if order == 0:
         return ll, None, None
     # probabilities times case weights, in place of the exponentials
-    np.reciprocal(s, out=s)
     if weight is not None:
-        s *= weight
-    E2 *= s
+        np.divide(weight, s, out=s)
+        E2 *= s
+    else:
+        np.divide(E2, s, out=E2)
     if x_chosen_sum is None:
         xc = Xt[:, chosen_flat]
         x_chosen_sum = xc.sum(axis=1) if weight is None else xc @ weight

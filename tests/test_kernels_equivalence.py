@@ -22,6 +22,7 @@ import choicekit as ck
 import choicekit.estimation as est
 from choicekit.chunked import ChunkedDesign, DesignChunk, fit_chunked, npy_chunks
 from choicekit.kernels import (
+    SHIFT_SPAN,
     KernelWorkspace,
     blas_threads,
     chunk_derivatives,
@@ -84,6 +85,21 @@ def test_kernel_stable_at_huge_utilities():
     np.testing.assert_allclose(fast.score, ref.score, rtol=1e-9, atol=1e-9)
     # nearly degenerate probabilities: the Hessian (~1e-7) is the difference of two sums of
     # size ~N = 400 that cancel, so both paths carry absolute rounding ~N * 1e-16 * 10
+    np.testing.assert_allclose(fast.hessian, ref.hessian, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("span", [0.98 * SHIFT_SPAN, 1.02 * SHIFT_SPAN])
+def test_kernel_one_shift_per_chunk_up_to_its_span(span):
+    # utilities spread over just under (one shift for the chunk: the smallest case sums are
+    # ~exp(-590), which must not underflow) and just over SHIFT_SPAN (a shift per case)
+    X, avail, chosen, offset, weight, beta = random_design(4)
+    V = X @ beta + offset
+    c = span / (V.max() - V.min())
+    fast = loglike_derivatives(X, beta * c, avail, chosen, offset * c, weight)
+    ref = loglike_derivatives_reference(X, beta * c, avail, chosen, offset * c, weight)
+    assert np.isfinite(fast.loglike) and np.isfinite(fast.hessian).all()
+    assert fast.loglike == pytest.approx(ref.loglike, rel=1e-12)
+    np.testing.assert_allclose(fast.score, ref.score, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.hessian, ref.hessian, rtol=0, atol=1e-10)
 
 
