@@ -234,6 +234,7 @@ def child_synth(args: argparse.Namespace) -> None:
     prep = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = ck.MNL(data, utilities)
+    build = time.perf_counter() - t0
     res = model.fit(method=args.method)
     bse = res.bse
     fit = time.perf_counter() - t0
@@ -241,7 +242,7 @@ def child_synth(args: argparse.Namespace) -> None:
     _emit(tool="choicekit", workload=name, n_obs=res.nobs, loglik=res.llf,
           params=res.params.to_dict(), std_err=bse.to_dict(), fit_seconds=fit,
           prep_seconds=prep, converged=res.converged, iterations=res.iterations,
-          evaluations=obj.n_evaluations,
+          evaluations=obj.n_evaluations, build_seconds=build,
           # the textbook float64 design n x J x (K + J - 1), as for the chunked rows (choicekit
           # itself stores only the K attribute columns: ``model.design.columns``)
           design_mib=shape[0] * shape[1] * model.design.n_params * 8 / 2**20)
@@ -528,6 +529,10 @@ def table(records: list[dict]) -> str:
                 notes.append(f"{r['evaluations']} passes")
             if "floor_seconds" in r:
                 notes.append(f"fit / floor {r['fit_seconds'] / r['floor_seconds']:.1f}")
+                if "build_seconds" in r:  # the Newton iterations alone against their floor
+                    est = r["fit_seconds"] - r["build_seconds"]
+                    notes.append(f"design build {r['build_seconds']:.2f} s; estimation / "
+                                 f"floor {est / r['floor_seconds']:.1f}")
             if r.get("design_mib"):
                 notes.append(f"peak / design {r['peak_rss_mib'] / r['design_mib']:.2f}")
             if "extrapolated_from_reps" in r:
