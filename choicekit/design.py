@@ -2,9 +2,12 @@
 
 The design stores the utilities' data parameter-major: ``columns`` of shape
 ``(n_stored, n_alts, n_cases)`` (C-contiguous float64, zero at unavailable alternatives) holds
-the column of every parameter that multiplies data, and alternative-specific constants (a
-parameter entering one alternative's utility with multiplier 1) are not stored at all, only
-named with their alternative. Next to them: the parameter-free ``offset``
+the column of every parameter that multiplies data in several alternatives' utilities.
+Alternative-specific constants (a parameter entering one alternative's utility with
+multiplier 1) are not stored at all, only named with their alternative, and other
+alternative-specific parameters (entering one utility, e.g. income in the utility of train)
+store only their ``n_cases`` values in that alternative (``specific_values``), not the other
+alternatives' zeros. Next to them: the parameter-free ``offset``
 ``(n_cases, n_alts)`` or None, availability, chosen alternative, weights, groups, and the
 parameter metadata (names, start values, fixed mask, bounds). Kernels consume it in chunks of
 cases; :attr:`Design.X` gives the textbook ``(n_cases, n_alts, n_params)`` array on request.
@@ -47,13 +50,18 @@ class Design:
 
     ``columns[i]`` (``(n_alts, n_cases)``) is the column of parameter ``stored[i]``;
     parameter ``constants[a]`` is 1 in the utility of alternative ``constant_alts[a]`` and 0
-    elsewhere. Every parameter is exactly one of the two.
+    elsewhere; parameter ``specific[s]`` is ``specific_values[s]`` (``(n_cases,)``) in the
+    utility of alternative ``specific_alts[s]`` and 0 elsewhere. Every parameter is exactly
+    one of the three.
     """
 
     columns: np.ndarray
     stored: np.ndarray
     constants: np.ndarray
     constant_alts: np.ndarray
+    specific: np.ndarray
+    specific_alts: np.ndarray
+    specific_values: np.ndarray
     offset: np.ndarray | None
     avail: np.ndarray
     chosen: np.ndarray | None
@@ -105,9 +113,14 @@ class Design:
         out = np.zeros((avail.shape[0], self.n_alts, len(params)))
         where = {int(k): i for i, k in enumerate(self.stored)}
         const = {int(k): int(j) for k, j in zip(self.constants, self.constant_alts)}
+        spec = {int(k): (s, int(j)) for s, (k, j) in enumerate(zip(self.specific,
+                                                                    self.specific_alts))}
         for c, k in enumerate(params):
             if int(k) in where:
                 out[:, :, c] = self.columns[where[int(k)], :, rows].T
+            elif int(k) in spec:
+                s, j = spec[int(k)]
+                out[:, j, c] = self.specific_values[s, rows]
             else:  # a constant: 1 where its alternative is available (0 elsewhere, as stored)
                 j = const[int(k)]
                 out[:, j, c] = avail[:, j]
@@ -118,10 +131,7 @@ class Design:
         where = np.flatnonzero(self.stored == k)
         if len(where):
             return self.columns[where[0]].T
-        out = np.zeros((self.n_cases, self.n_alts))
-        j = int(self.constant_alts[np.flatnonzero(self.constants == k)[0]])
-        out[:, j] = self.avail[:, j]
-        return out
+        return self.block(params=[k])[:, :, 0]
 
     def utilities(self, beta: np.ndarray, rows: slice = _ALL) -> np.ndarray:
         """Systematic utilities ``X beta + offset`` of the cases ``rows``: ``(m, n_alts)``.
@@ -138,6 +148,8 @@ class Design:
                 np.matmul(bs, self.columns[:, j, rows], out=Vt[j])
         for k, j in zip(self.constants, self.constant_alts):
             Vt[j] += beta[k] * avail[:, j]
+        for s, (k, j) in enumerate(zip(self.specific, self.specific_alts)):
+            Vt[j] += beta[k] * self.specific_values[s, rows]
         V = np.ascontiguousarray(Vt.T)
         if self.offset is not None:
             V += self.offset[rows]
@@ -152,6 +164,9 @@ class Design:
             # max and -min rather than abs(X).max(): no temporary copy of the whole design
             flat = self.columns.reshape(len(self.stored), -1)
             out[self.stored] = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+        if self.specific_values.size:
+            Z = self.specific_values
+            out[self.specific] = np.maximum(Z.max(axis=1), -Z.min(axis=1))
         return out
 
     def with_chosen(self, chosen: np.ndarray) -> Design:
@@ -230,10 +245,14 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     avail = data.avail_array
     terms = [(j, index[name], mult) for j, alt in enumerate(data.alternatives)
              for name, (_, mult) in spec.utilities[alt].terms.items()]
-    consts = _constants(terms)
-    stored = np.array([k for k in range(K) if k not in consts], dtype=np.intp)
+    consts, specific = _sparse_parameters(terms)
+    stored = np.array([k for k in range(K) if k not in consts and k not in specific],
+                      dtype=np.intp)
     row_of = {int(k): i for i, k in enumerate(stored)}
-    fill = [(row_of[k], j, mult) for j, k, mult in terms if k not in consts]
+    fill = [(row_of[k], j, mult) for j, k, mult in terms if k in row_of]
+    spec_of = {k: s for s, k in enumerate(specific)}
+    fill_specific = [(spec_of[k], j, mult) for j, k, mult in terms if k in spec_of]
+    Z = np.zeros((len(specific), n), dtype=np.float64)
     offsets = [(j, spec.utilities[alt].offset) for j, alt in enumerate(data.alternatives)
                if spec.utilities[alt].offset is not None
                and not (isinstance(spec.utilities[alt].offset, _Const)
@@ -246,6 +265,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
                for u in spec.utilities.values() for name in u.variables()}
     bad = np.zeros(n, dtype=bool)
     col_max = np.zeros(len(stored))
+    z_max = np.zeros(len(specific))
     block = max(1, _FILL_BLOCK // max(J * len(stored), 1))
     for start in range(0, n, block):
         rows = slice(start, min(n, start + block))
@@ -266,6 +286,17 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
                 np.maximum(col_max, np.maximum(hi, -lo), out=col_max)
             else:
                 bad[rows] = ~np.isfinite(Cb).all(axis=(0, 1))
+        for s, j, mult in fill_specific:
+            zb = Z[s, rows]
+            zb[:] = _evaluate(mult, columns, j, rows, m)
+            np.copyto(zb, 0.0, where=unavailable[:, j])
+        if fill_specific:
+            zb = Z[:, rows]
+            hi, lo = zb.max(axis=1), zb.min(axis=1)
+            if np.isfinite(hi).all() and np.isfinite(lo).all():
+                np.maximum(z_max, np.maximum(hi, -lo), out=z_max)
+            else:
+                bad[rows] |= ~np.isfinite(zb).all(axis=0)
         if offset is not None:
             ob = offset[rows]
             for j, expr in offsets:
@@ -295,6 +326,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     cases = data.cases
     if keep is not None:
         C, avail = np.ascontiguousarray(C[:, :, keep]), avail[keep]
+        Z = np.ascontiguousarray(Z[:, keep])
         offset = None if offset is None else offset[keep]
         chosen = None if chosen is None else chosen[keep]
         weight = None if weight is None else weight[keep]
@@ -309,12 +341,15 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
             "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
             f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
             "that matters.", DataWarning, stacklevel=3)
-    for arr in (C, offset, avail):
+    for arr in (C, Z, offset, avail):
         if arr is not None:
             arr.setflags(write=False)
     design = Design(
         columns=C, stored=stored, constants=np.array(list(consts), dtype=np.intp),
-        constant_alts=np.array(list(consts.values()), dtype=np.intp), offset=offset,
+        constant_alts=np.array(list(consts.values()), dtype=np.intp),
+        specific=np.array(list(specific), dtype=np.intp),
+        specific_alts=np.array(list(specific.values()), dtype=np.intp), specific_values=Z,
+        offset=offset,
         avail=avail, chosen=chosen, weight=weight, group=group,
         param_names=tuple(b.name for b in spec.params),
         start=np.array([b.value for b in spec.params], dtype=np.float64),
@@ -327,18 +362,22 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         full = np.zeros(K)
         full[design.constants] = 1.0
         full[stored] = col_max
+        full[design.specific] = z_max
         design.__dict__["column_max"] = full
     return design
 
 
-def _constants(terms: list[tuple[int, int, Expr]]) -> dict[int, int]:
-    """Parameters that are alternative-specific constants, ``{parameter: alternative}``: those
-    with a single term in all utilities, of multiplier exactly 1 (``Beta("asc")`` alone)."""
+def _sparse_parameters(terms: list[tuple[int, int, Expr]]
+                       ) -> tuple[dict[int, int], dict[int, int]]:
+    """Parameters in the utility of a single alternative, ``{parameter: alternative}``: the
+    constants (multiplier exactly 1, ``Beta("asc")`` alone) and the other alternative-specific
+    ones (multiplying data)."""
     count: dict[int, int] = {}
     for _, k, _ in terms:
         count[k] = count.get(k, 0) + 1
-    return {k: j for j, k, mult in terms
-            if count[k] == 1 and isinstance(mult, _Const) and mult.value == 1.0}
+    single = [(j, k, mult) for j, k, mult in terms if count[k] == 1]
+    consts = {k: j for j, k, mult in single if isinstance(mult, _Const) and mult.value == 1.0}
+    return consts, {k: j for j, k, _ in single if k not in consts}
 
 
 def _missing_report(data: ChoiceData, spec: Specification,

@@ -115,7 +115,8 @@ class Objective:
     Notes
     -----
     The kernel reads each chunk straight from the design's parameter-major storage
-    (``design.columns[:, :, a:b]``) and handles the constants analytically. It works on the
+    (``design.columns[:, :, a:b]``) and handles the constants and alternative-specific
+    columns (``design.specific_values[:, a:b]``) without their zeros. It works on the
     full parameter vector, fixed parameters included (their values are simply held); the
     free parameters' entries are picked out of its sums. Holding a parameter fixed therefore
     costs nothing but a row of the kernel's products, and no copy of the design is made.
@@ -131,8 +132,9 @@ class Objective:
         self.n_stored = len(design.stored)
         self.slices = chunk_slices(design.n_cases, design.n_alts * max(self.n_stored, 1),
                                    chunk_size)
-        # the kernel's parameter order: stored columns, then constants
-        self._perm = np.concatenate([design.stored, design.constants]).astype(np.intp)
+        # the kernel's parameter order: stored columns, constants, alternative-specific ones
+        self._perm = np.concatenate([design.stored, design.constants,
+                                     design.specific]).astype(np.intp)
         #: kernel positions of the free parameters, in the design's order
         self._pick = np.argsort(self._perm)[self.free]
         # their (free x free) block of the kernel's Hessian as flat positions: one take per
@@ -222,7 +224,8 @@ class Objective:
             part_ll, part_g, part_H = chunk_derivatives(
                 d.columns[:, :, c.sl], d.n_alts, beta, c.chosen_flat, c.unavail, c.offset,
                 c.weight, order, ws, c.x_chosen_sum if known else None, d.constant_alts,
-                None if known else c.x_chosen_sum)
+                None if known else c.x_chosen_sum, d.specific_alts,
+                d.specific_values[:, c.sl])
             if order >= 1:
                 self._known[c.index] = True
             ll += part_ll

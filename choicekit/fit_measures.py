@@ -67,6 +67,8 @@ def loglike_market_share(design: Design) -> float:
     K = len(others)
     d = replace(design, columns=np.zeros((0, J, design.n_cases)), stored=np.zeros(0, np.intp),
                 constants=np.arange(K), constant_alts=np.array(others, dtype=np.intp),
+                specific=np.zeros(0, np.intp), specific_alts=np.zeros(0, np.intp),
+                specific_values=np.zeros((0, design.n_cases)),
                 offset=None, param_names=tuple(f"ASC{j}" for j in others),
                 start=np.zeros(K), fixed=np.zeros(K, dtype=bool), lower=np.full(K, -np.inf),
                 upper=np.full(K, np.inf))

@@ -375,6 +375,8 @@ def chunk_derivatives(
     x_chosen_sum: FloatArray | None = None,
     constants: NDArray[np.intp] | None = None,
     chosen_sum_out: FloatArray | None = None,
+    specific: NDArray[np.intp] | None = None,
+    specific_values: FloatArray | None = None,
 ) -> tuple[float, FloatArray | None, FloatArray | None]:
     """Fused log-likelihood, score and Hessian of one chunk (the fast path).
 
@@ -410,6 +412,13 @@ def chunk_derivatives(
         estimator's first pass computes it from the chunk while the chunk is in cache, and
         passes it in afterwards. Gathering the chosen rows straight from a large design
         instead cost a random read per case (0.1 s on 1M x 10 x 10, a quarter of a pass).
+    specific : ndarray of int, shape (S,), optional
+        Alternative of each *alternative-specific* column (the last ``S`` parameters, after
+        the constants): a parameter that enters the utility of one alternative only, with
+        data (e.g. income in the utility of train).
+    specific_values : ndarray, shape (S, n), optional
+        Their values in that alternative (zero where it is unavailable); the other
+        alternatives' zeros are not stored.
 
     Returns
     -------
@@ -439,6 +448,11 @@ def chunk_derivatives(
       :math:`-H_{ab} = \\sum_n w_n P_{na} (1[a = b] - P_{nb})` and
       :math:`-H_{ka} = \\sum_n w_n P_{na} (x_{nak} - \\bar x_{nk})`, so with ``J - 1`` constants
       and ``K`` attributes the kernel moves ``K`` rows instead of ``K + J - 1``.
+      Alternative-specific columns (column :math:`z_{n} 1[j = a]`) are the same with the
+      values :math:`z_n` as weights: :math:`-H_{ka} = \\sum_n w_n z_n P_{na}
+      (x_{nak} - \\bar x_{nk})`, :math:`-H_{ab} = \\sum_n w_n z_{an} z_{bn} P_{n a}
+      (1[a = b] - P_{n b})` (with :math:`a, b` their alternatives), so ``S`` of them cost
+      ``S`` rows of ``n`` values, not ``S`` rows of ``J n``.
     """
     J = n_alts
     ws = workspace
@@ -465,7 +479,14 @@ def chunk_derivatives(
     if A:
         # the constants as one addition per alternative (one pass over V, not one per
         # constant; several constants of one alternative are added up)
-        V2 += ws.alternative_constants(constants, beta[Kd:])[:, None]
+        V2 += ws.alternative_constants(constants, beta[Kd:Kd + A])[:, None]
+    S = 0 if specific is None else len(specific)
+    if S:
+        Z = specific_values
+        # (J x S) @ (S x n): each column's beta times its values, added to its alternative
+        Bz = np.zeros((J, S))
+        Bz[specific, np.arange(S)] = beta[Kd + A:]
+        V2 += Bz @ Z
     if offset is not None:
         V2 += offset
     # log-sum-exp shift. Any shift m_n gives the same log P = V - m - log sum exp(V - m); it
@@ -502,21 +523,30 @@ def chunk_derivatives(
         np.divide(E2, s, out=E2)
     if x_chosen_sum is None:
         xc = Xt[:, chosen_flat]
-        x_chosen_sum = xc.sum(axis=1) if weight is None else xc @ weight
+        parts = [xc.sum(axis=1) if weight is None else xc @ weight]
+        chosen_alt = chosen_flat // n
         if A:
-            counts = np.bincount(chosen_flat // n, weights=weight, minlength=J)
-            x_chosen_sum = np.concatenate([x_chosen_sum, counts[constants]])
+            parts.append(np.bincount(chosen_alt, weights=weight, minlength=J)[constants])
+        if S:
+            zc = np.where(chosen_alt == specific[:, None], Z, 0.0)
+            parts.append(zc.sum(axis=1) if weight is None else zc @ weight)
+        x_chosen_sum = np.concatenate(parts)
         if chosen_sum_out is not None:
             chosen_sum_out[:] = x_chosen_sum
     # sums over cases are products with a vector of ones: BLAS gemv, ~2x faster than
     # ndarray.sum along the contiguous axis for these shapes (measured per 2^16-value chunk)
     ones = ws.ones[:n]
     Esum = E2 @ ones  # (J,): sum_n w_n P_nj
+    if S:
+        Ez = E2[specific] * Z  # (S, n): w_n P_{n a_s} z_sn
+        Ez_sum = Ez @ ones
     if order == 1:
         score = x_chosen_sum.copy()
         score[:Kd] -= Xt @ E
         if A:
-            score[Kd:] -= Esum[constants]
+            score[Kd:Kd + A] -= Esum[constants]
+        if S:
+            score[Kd + A:] -= Ez_sum
         return ll, score, None
     WX = ws.WX[:Kd * nJ].reshape(Kd, nJ)
     np.multiply(Xt, E, out=WX)
@@ -528,22 +558,41 @@ def chunk_derivatives(
     # zero-weight cases contribute nothing: divide their (zero) sums by 1
     inv_w = None if weight is None else 1.0 / np.where(weight > 0, weight, 1.0)
     xbar = wxbar if weight is None else wxbar * inv_w  # unweighted xbar_n
-    H = np.empty((Kd + A, Kd + A))
+    H = np.empty((Kd + A + S, Kd + A + S))
     np.matmul(WX, Xt.T, out=H[:Kd, :Kd])
     H[:Kd, :Kd] -= wxbar @ xbar.T
     # sum_n w_n P_nj x_njk: the sums of W X within each alternative's block, (Kd, J)
     block_sums = (WX.reshape(Kd * J, n) @ ones).reshape(Kd, J)
     score = x_chosen_sum.copy()
     score[:Kd] -= block_sums.sum(axis=1)
+    # below: the upper blocks of -H for the constants (c) and alternative-specific columns
+    # (s); the lower ones are their transposes
+    P = E2 if weight is None or not (A or S) else E2 * inv_w  # unweighted P_nj
+    c, s = slice(Kd, Kd + A), slice(Kd + A, Kd + A + S)
     if A:
-        P = E2 if weight is None else E2 * inv_w  # unweighted P_nj
         cross = block_sums - xbar @ E2.T  # (Kd, J): sum_n w_n P_nj (x_njk - xbar_nk)
-        H[:Kd, Kd:] = cross[:, constants]
-        H[Kd:, :Kd] = H[:Kd, Kd:].T
+        H[:Kd, c] = cross[:, constants]
         M = E2 @ P.T  # (J, J): sum_n w_n P_ni P_nj
         M.flat[::J + 1] -= Esum
-        H[Kd:, Kd:] = -M.take(ws.pair_index(constants))
-        score[Kd:] -= Esum[constants]
+        H[c, c] = -M.take(ws.pair_index(constants))
+        score[c] -= Esum[constants]
+    if S:
+        # dense x specific: sum_n w_n P_na z_n (x_nak - xbar_nk), one product per column
+        WX3 = WX.reshape(Kd, J, n)
+        for i in range(S):
+            np.matmul(WX3[:, specific[i], :], Z[i], out=H[:Kd, Kd + A + i])
+        H[:Kd, s] -= xbar @ Ez.T
+        Pz = P[specific] * Z  # unweighted P_{n a_s} z_sn
+        same = specific[:, None] == specific[None, :]
+        H[s, s] = np.where(same, Ez @ Z.T, 0.0) - Ez @ Pz.T
+        if A:  # constant (value 1) x specific
+            same = constants[:, None] == specific[None, :]
+            H[c, s] = np.where(same, Ez_sum[None, :], 0.0) - P[constants] @ Ez.T
+            H[s, c] = H[c, s].T
+        H[s, :Kd] = H[:Kd, s].T
+        score[s] -= Ez_sum
+    if A:
+        H[c, :Kd] = H[:Kd, c].T
     H = -0.5 * (H + H.T)  # exact symmetry (the two BLAS triangles round differently)
     return ll, score, H
 

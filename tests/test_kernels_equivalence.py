@@ -192,8 +192,8 @@ def test_objective_sums_equal_reference(chunk_size, fixed, threads):
     d = ck.MNL(data, utilities).design
     free = np.ones(d.n_params, dtype=bool)
     theta = np.linspace(-0.4, 0.6, d.n_params)
-    if fixed:  # a stored column and a constant held: the objective is over the others
-        free[[d.param_names.index("b2"), d.param_names.index("asc_c")]] = False
+    if fixed:  # a stored, a constant and an alternative-specific parameter held
+        free[[d.param_names.index(k) for k in ("b2", "asc_c", "bz")]] = False
         d = dataclasses.replace(d, fixed=~free)
     obj = est.Objective(d, theta, chunk_size=chunk_size, threads=threads)
     ll, g, H = obj.evaluate(theta[free], order=2)
@@ -406,7 +406,38 @@ def test_constants_without_columns_equal_indicator_columns():
     np.testing.assert_allclose(order1[1], ref.score, rtol=RTOL_SUMS, atol=1e-10)
 
 
-def test_design_stores_constants_by_name_and_the_rest_as_textbook_columns():
+@pytest.mark.parametrize("with_constants", [False, True])
+def test_specific_columns_without_zeros_equal_full_columns(with_constants):
+    """Alternative-specific columns given as (S, n) values equal full zero-padded columns,
+    alone and next to constants (sharing alternatives with them and with each other)."""
+    X, avail, chosen, offset, weight, beta = random_design(9, n=300, J=4, K=3)
+    n, J, _ = X.shape
+    rng = np.random.default_rng(9)
+    alts = np.array([1, 3]) if with_constants else np.zeros(0, np.intp)
+    specific = np.array([3, 0, 3])
+    Z = rng.normal(size=(len(specific), n)) * avail[:, specific].T  # zero where unavailable
+    D = np.zeros((n, J, len(alts) + len(specific)))
+    for a, j in enumerate(alts):
+        D[:, j, a] = avail[:, j]
+    for i, j in enumerate(specific):
+        D[:, j, len(alts) + i] = Z[i]
+    full = np.concatenate([X, D], axis=2)
+    theta = np.concatenate([beta, rng.normal(size=D.shape[2])])
+    ref = loglike_derivatives_reference(full, theta, avail, chosen, offset, weight)
+    ws = KernelWorkspace(n, J, 3)
+    args = (J, theta, chosen * n + np.arange(n), np.ascontiguousarray(~avail.T),
+            np.ascontiguousarray(offset.T), weight)
+    got = chunk_derivatives(to_parameter_major(X), *args, 2, ws, constants=alts,
+                            specific=specific, specific_values=Z)
+    assert got[0] == pytest.approx(ref.loglike, rel=RTOL_SUMS)
+    np.testing.assert_allclose(got[1], ref.score, rtol=RTOL_SUMS, atol=1e-10)
+    np.testing.assert_allclose(got[2], ref.hessian, rtol=RTOL_SUMS, atol=1e-10)
+    order1 = chunk_derivatives(to_parameter_major(X), *args, 1, ws, constants=alts,
+                               specific=specific, specific_values=Z)
+    np.testing.assert_allclose(order1[1], ref.score, rtol=RTOL_SUMS, atol=1e-10)
+
+
+def test_design_stores_constants_by_name_specific_columns_once_and_the_rest_in_full():
     data, utilities = _data(0)
     utilities = dict(utilities)
     utilities["a"] = utilities["a"] + 2 * ck.Beta("twice")  # multiplier 2: stored, not a constant
@@ -414,7 +445,11 @@ def test_design_stores_constants_by_name_and_the_rest_as_textbook_columns():
     names = {d.param_names[k]: d.alternatives[j] for k, j in zip(d.constants,
                                                                   d.constant_alts)}
     assert names == {"asc_b": "b", "asc_c": "c", "asc_d": "d"}
-    assert sorted(d.param_names[k] for k in d.stored) == ["b1", "b2", "binc", "bz", "twice"]
+    assert sorted(d.param_names[k] for k in d.stored) == ["b1", "b2"]
+    specific = {d.param_names[k]: d.alternatives[j] for k, j in zip(d.specific,
+                                                                     d.specific_alts)}
+    assert specific == {"binc": "b", "bz": "b", "twice": "a"}
+    assert d.specific_values.shape == (3, d.n_cases)
     # the textbook array, built here independently from the data's variables
     X = np.zeros((d.n_cases, d.n_alts, d.n_params))
     col = {name: d.param_names.index(name) for name in d.param_names}
