@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-
-# normal cdf and its inverse from scipy.special: scipy.stats costs ~0.5 s to import
-from scipy.special import ndtr, ndtri
 
 from ._validation import check_option
 from .exceptions import SpecificationError
@@ -169,14 +167,19 @@ class MNLResults(PostEstimationMixin):
     @property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values from the standard normal, ``2 * sf(|z|)``."""
-        return pd.Series(2.0 * ndtr(-np.abs(self.tvalues.to_numpy())),
-                         index=self.param_names, name="pvalues")
+        # 2 Phi(-|z|) = erfc(|z| / sqrt 2): the standard library's erfc keeps full relative
+        # precision far in the tail (and NaN stays NaN). scipy.special (its ndtr) would add
+        # 0.11 s to `import choicekit`, a seventh of a whole small script.
+        return pd.Series([math.erfc(abs(z) / math.sqrt(2.0)) for z in self.tvalues],
+                         index=self.param_names, name="pvalues", dtype=np.float64)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals ``params -/+ z_{1-alpha/2} * bse``."""
         if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
             raise SpecificationError(f"`alpha` must lie in (0, 1). Got {alpha!r}.")
-        z = -ndtri(alpha / 2)
+        from statistics import NormalDist  # imported on first use: ~5 ms
+
+        z = -NormalDist().inv_cdf(alpha / 2)  # from the lower tail: accurate for small alpha
         p, se = self.params, self.bse
         return pd.DataFrame({"lower": p - z * se, "upper": p + z * se})
 
