@@ -88,8 +88,12 @@ def design_proba(design: Design, beta: np.ndarray) -> np.ndarray:
 
 
 def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
-    """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``."""
-    return logsum(design.utilities(beta), available=design.avail)
+    """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``
+    (in chunks of cases, like :func:`design_proba`: no ``(n_cases, n_alts)`` temporaries)."""
+    out = np.empty(design.n_cases)
+    for sl in chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1)):
+        out[sl] = logsum(design.utilities(beta, sl), available=design.avail[sl])
+    return out
 
 
 def case_values(x: Any, arg: str, data: ChoiceData, rows: np.ndarray | None = None,

@@ -122,3 +122,29 @@ def test_modecanada_prediction_at_sample_means(shared_data):
     for alt, value in ref["derived"]["mean_fitted_probabilities"].items():
         assert res.predicted_shares(se="none").loc[alt, "share"] == pytest.approx(
             value, abs=5e-8 * 1.01)
+
+
+def test_chunked_probabilities_and_logsums_equal_whole_design():
+    """design_proba / design_logsum run in chunks of cases on large designs; the chunks must
+    line up: compared with one softmax / log-sum-exp over the whole textbook design."""
+    from choicekit.estimation import chunk_slices
+    from choicekit.kernels import log_softmax, logsum
+    from choicekit.shares import design_logsum, design_proba
+
+    rng = np.random.default_rng(5)
+    n = 100_000
+    df = pd.DataFrame({"choice": rng.integers(1, 4, n), "inc": rng.uniform(1, 3, n),
+                       **{f"x_{j}": rng.normal(size=n) for j in "abc"}})
+    data = ck.ChoiceData.from_wide(df, choice="choice", alternatives={1: "a", 2: "b", 3: "c"},
+                                   variables={"x": {a: f"x_{a}" for a in "abc"}})
+    B, V = ck.Beta, ck.Var
+    d = ck.MNL(data, {"a": B("bx") * V("x"), "b": B("asc_b") + B("bx") * V("x")
+                      + B("inc_b") * V("inc"), "c": B("bx") * V("x")}).design
+    assert len(chunk_slices(d.n_cases, d.n_alts * len(d.stored))) > 1  # really chunked
+    beta = np.array([0.7, -0.3, 0.2])
+    V_all = d.X @ beta
+    # the design sums the utilities in another order (per-alternative BLAS products) than
+    # X @ beta: equal to rounding, a few 1e-16 absolute on values of order 1
+    np.testing.assert_allclose(design_proba(d, beta), np.exp(log_softmax(V_all)), rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(design_logsum(d, beta), logsum(V_all), rtol=1e-12, atol=1e-14)
