@@ -56,7 +56,13 @@ from .exceptions import (
     SpecificationError,
 )
 from .inference import COV_TYPES
-from .simulation import ErrorKind, _check_scale_error, simulate_choices, spawn_seeds
+from .simulation import (
+    ErrorKind,
+    _check_scale_error,
+    refuse_dropped_cases,
+    simulate_choices,
+    spawn_seeds,
+)
 
 if TYPE_CHECKING:
     from .model import MNL
@@ -388,11 +394,7 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     if "cov_type" in fit_options:
         raise SpecificationError("Pass covariance types through `cov_type`, not `fit_options`.")
     d = model.design
-    if len(d.dropped_cases):
-        raise SpecificationError(
-            f"The model dropped {len(d.dropped_cases)} cases with missing values; build it on "
-            "data without them."
-        )
+    refuse_dropped_cases(d, "run the study")
     beta = model.params_vector(params)
     start = (model.params_vector(fit_options.pop("start")) if "start" in fit_options
              else beta / mu)

@@ -166,6 +166,17 @@ def _check_arrays(V: Any, avail: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return V, avail
 
 
+def refuse_dropped_cases(design: Any, action: str) -> None:
+    """Simulated choices must line up with the data's cases: refuse a design from which
+    ``missing="drop"`` removed some (one message for every simulation entry point)."""
+    if len(design.dropped_cases):
+        raise ChoiceDataError(
+            f"The model dropped {len(design.dropped_cases)} cases with missing values; "
+            f"{action} on data without them (build the model on `data.take(...)` of the "
+            "complete cases) so that cases line up."
+        )
+
+
 def simulate_choices(V: Any, avail: Any = None, rng: Any = None, scale: float = 1.0, *,
                      error: ErrorKind = "gumbel") -> np.ndarray:
     """Index of the chosen alternative per case: argmax over available ``V + error``.
@@ -257,15 +268,11 @@ def simulate_model(model: MNL, params: Any, rng: Any = None, scale: float = 1.0,
                    error: ErrorKind = "gumbel") -> ChoiceData | pd.DataFrame:
     """Choices drawn from ``model`` at ``params``; see :meth:`choicekit.MNL.simulate`.
 
-    The utilities come from the model's design through :func:`choicekit.kernels.utilities`
-    (the same computation as estimation and prediction).
+    The utilities come from the model's design (``Design.utilities``, the same computation
+    as prediction).
     """
     d = model.design
-    if len(d.dropped_cases):
-        raise ChoiceDataError(
-            f"The model dropped {len(d.dropped_cases)} cases with missing values; simulate on "
-            "data without them (data.take) so that cases line up."
-        )
+    refuse_dropped_cases(d, "simulate")
     V = d.utilities(model.params_vector(params))
     if n_draws is None:
         chosen = simulate_choices(V, d.avail, rng=rng, scale=scale, error=error)

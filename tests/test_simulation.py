@@ -179,6 +179,9 @@ def test_simulate_refuses_dropped_cases():
         m = ck.MNL(data, {a: B("gc") * V("gc") for a in data.alternatives}, missing="drop")
     with pytest.raises(ck.ChoiceDataError, match="dropped 1 cases"):
         m.simulate({"gc": -0.01}, rng=0)
+    # the recovery study refuses the same way (it simulates on the model's design)
+    with pytest.raises(ck.ChoiceDataError, match="dropped 1 cases.*run the study"):
+        ck.recovery_study(m, {"gc": -0.01}, n_reps=2, rng=0)
 
 
 def test_spawn_seeds():
