@@ -209,6 +209,21 @@ def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
         out[rows] = case_mask[ci]
         return out
 
+    def zero_one_rows(col: str, what: str, hint: str) -> tuple[np.ndarray, np.ndarray]:
+        """A 0/1 column on the valid rows (other values reported, and read as 0), and the
+        cases that hold such values."""
+        values, bad = zero_one(df[col].iloc[rows])
+        bad_cases = np.zeros(n, dtype=bool)
+        if bad.any():
+            bad_cases[ci[bad]] = True
+            k = int(bad.sum())
+            problems.add(
+                f"{what} column {col!r} holds values other than 0/1 "
+                f"({show_values(df[col].to_numpy()[rows][bad])}) in {k} {plural(k, 'row')} "
+                f"of {first_cases(case_ids[np.flatnonzero(bad_cases)])}; recode it to 0/1"
+                f"{hint}.", rows_of(bad_cases))
+        return values & ~bad, bad_cases
+
     flat = ci.astype(np.int64) * J + ai
     counts = np.bincount(flat, minlength=n * J)
     dup_cases = np.zeros(n, dtype=bool)
@@ -223,33 +238,14 @@ def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
     avail_rows = np.ones(len(rows), dtype=bool)
     bad_av_cases = np.zeros(n, dtype=bool)
     if availability is not None:
-        avail_rows, bad = zero_one(df[availability].iloc[rows])
-        if bad.any():
-            bad_av_cases[ci[bad]] = True
-            problems.add(
-                f"availability column {availability!r} holds values other than 0/1 "
-                f"({show_values(df[availability].to_numpy()[rows][bad])}) in "
-                f"{int(bad.sum())} {plural(int(bad.sum()), 'row')} of "
-                f"{first_cases(case_ids[np.flatnonzero(bad_av_cases)])}; recode it to 0/1.",
-                rows_of(bad_av_cases))
-            avail_rows = avail_rows & ~bad
+        avail_rows, bad_av_cases = zero_one_rows(availability, "availability", "")
     avail = np.zeros(n * J, dtype=bool)
     avail[flat] = avail_rows
     avail = avail.reshape(n, J)
 
     chosen = None
     if choice is not None:
-        ch, bad = zero_one(df[choice].iloc[rows])
-        bad_ch_cases = np.zeros(n, dtype=bool)
-        if bad.any():
-            bad_ch_cases[ci[bad]] = True
-            problems.add(
-                f"choice column {choice!r} holds values other than 0/1 "
-                f"({show_values(df[choice].to_numpy()[rows][bad])}) in {int(bad.sum())} "
-                f"{plural(int(bad.sum()), 'row')} of "
-                f"{first_cases(case_ids[np.flatnonzero(bad_ch_cases)])}; recode it to 0/1 "
-                "(1 = chosen).", rows_of(bad_ch_cases))
-        ch = ch & ~bad
+        ch, bad_ch_cases = zero_one_rows(choice, "choice", " (1 = chosen)")
         n_chosen = np.bincount(ci[ch], minlength=n)
         none = (n_chosen == 0) & ~bad_ch_cases
         if none.any():
