@@ -158,15 +158,21 @@ class Design:
     @cached_property
     def column_max(self) -> np.ndarray:
         """Largest absolute value of each design column, ``(n_params,)`` (overflow guards)."""
+        # max and -min rather than abs(X).max(): no temporary copy of the whole design
+        flat = self.columns.reshape(len(self.stored), -1)
+        Z = self.specific_values
+        return self._column_max(
+            np.maximum(flat.max(axis=1), -flat.min(axis=1)) if flat.size else 0.0,
+            np.maximum(Z.max(axis=1), -Z.min(axis=1)) if Z.size else 0.0)
+
+    def _column_max(self, stored_max: np.ndarray | float,
+                    specific_max: np.ndarray | float) -> np.ndarray:
+        """All parameters' ``column_max`` from those of the stored and specific columns (a
+        constant's is 1)."""
         out = np.zeros(self.n_params)
         out[self.constants] = 1.0
-        if self.columns.size:
-            # max and -min rather than abs(X).max(): no temporary copy of the whole design
-            flat = self.columns.reshape(len(self.stored), -1)
-            out[self.stored] = np.maximum(flat.max(axis=1), -flat.min(axis=1))
-        if self.specific_values.size:
-            Z = self.specific_values
-            out[self.specific] = np.maximum(Z.max(axis=1), -Z.min(axis=1))
+        out[self.stored] = stored_max
+        out[self.specific] = specific_max
         return out
 
     def with_chosen(self, chosen: np.ndarray) -> Design:
@@ -257,8 +263,8 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
                if spec.utilities[alt].offset is not None
                and not (isinstance(spec.utilities[alt].offset, _Const)
                         and spec.utilities[alt].offset.value == 0)]
-    # np.zeros: pages the terms never write (e.g. alternative-specific coefficients elsewhere)
-    # stay untouched zero pages until read
+    # np.zeros: pages the terms never write (a generic parameter missing from some
+    # alternatives' utilities) stay untouched zero pages until read
     C = np.zeros((len(stored), J, n), dtype=np.float64)
     offset = np.zeros((n, J), dtype=np.float64) if offsets else None
     columns = {name: data._source(name)
@@ -276,27 +282,12 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         if unavailable.any():
             # zero-fill unavailable alternatives (their values may be NaN: missing long rows)
             np.copyto(Cb, 0.0, where=unavailable.T)
-        if len(stored):
-            # the columns' largest |value| (Design.column_max) while the block is in cache:
-            # computed afterwards it was one more pass over the design (0.11 s on 1M x 10 x 10).
-            # max and min propagate NaN and inf, so they also tell whether the block needs the
-            # per-case finiteness check
-            hi, lo = Cb.max(axis=(1, 2)), Cb.min(axis=(1, 2))
-            if np.isfinite(hi).all() and np.isfinite(lo).all():
-                np.maximum(col_max, np.maximum(hi, -lo), out=col_max)
-            else:
-                bad[rows] = ~np.isfinite(Cb).all(axis=(0, 1))
         for s, j, mult in fill_specific:
             zb = Z[s, rows]
             zb[:] = _evaluate(mult, columns, j, rows, m)
             np.copyto(zb, 0.0, where=unavailable[:, j])
-        if fill_specific:
-            zb = Z[:, rows]
-            hi, lo = zb.max(axis=1), zb.min(axis=1)
-            if np.isfinite(hi).all() and np.isfinite(lo).all():
-                np.maximum(z_max, np.maximum(hi, -lo), out=z_max)
-            else:
-                bad[rows] |= ~np.isfinite(zb).all(axis=0)
+        _scan_block(Cb, col_max, bad[rows])
+        _scan_block(Z[:, rows], z_max, bad[rows])
         if offset is not None:
             ob = offset[rows]
             for j, expr in offsets:
@@ -359,12 +350,26 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         alternatives=tuple(data.alternatives), cases=cases, dropped_cases=dropped,
     )
     if keep is None:  # the cached_property's own slot: computed above, not again on first use
-        full = np.zeros(K)
-        full[design.constants] = 1.0
-        full[stored] = col_max
-        full[design.specific] = z_max
-        design.__dict__["column_max"] = full
+        design.__dict__["column_max"] = design._column_max(col_max, z_max)
     return design
+
+
+def _scan_block(values: np.ndarray, col_max: np.ndarray, bad: np.ndarray) -> None:
+    """Fold a filled block's largest ``|value|`` per column (first axis) into ``col_max``
+    and mark in ``bad`` the cases (last axis) holding a NaN or inf.
+
+    Done while the block is in cache: computed afterwards, ``Design.column_max`` was one more
+    pass over the design (0.11 s on 1M x 10 x 10). The maximum and minimum propagate NaN and
+    inf, so only a block that has one needs the per-case finiteness check.
+    """
+    if not values.size:
+        return
+    inner = tuple(range(1, values.ndim))
+    hi, lo = values.max(axis=inner), values.min(axis=inner)
+    if np.isfinite(hi).all() and np.isfinite(lo).all():
+        np.maximum(col_max, np.maximum(hi, -lo), out=col_max)
+    else:
+        bad |= ~np.isfinite(values).all(axis=tuple(range(values.ndim - 1)))
 
 
 def _sparse_parameters(terms: list[tuple[int, int, Expr]]

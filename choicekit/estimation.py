@@ -226,10 +226,9 @@ class Objective:
                 c.weight, order, ws, c.x_chosen_sum if known else None, d.constant_alts,
                 None if known else c.x_chosen_sum, d.specific_alts,
                 d.specific_values[:, c.sl])
-            if order >= 1:
-                self._known[c.index] = True
             ll += part_ll
             if order >= 1:
+                self._known[c.index] = True  # the kernel wrote its chosen sums
                 g += part_g
             if order >= 2:
                 H += part_H

@@ -248,27 +248,6 @@ class KernelWorkspace:
         self.xbar = np.empty(K * m)
         self.case = np.empty((3, m))
         self.ones = np.ones(max(m, J))
-        self._alt_key: tuple[bytes, bytes] | None = None
-        self._pair_key: bytes | None = None
-
-    def alternative_constants(self, constants: NDArray[np.intp], values: FloatArray
-                              ) -> FloatArray:
-        """``(J,)``: the sum of the constants' ``values`` of each alternative, kept between
-        calls (every chunk of one evaluation has the same parameters)."""
-        key = (constants.tobytes(), values.tobytes())
-        if self._alt_key != key:
-            self._alt_key = key
-            self._alt_values = np.bincount(constants, weights=values, minlength=self.n_alts)
-        return self._alt_values
-
-    def pair_index(self, constants: NDArray[np.intp]) -> NDArray[np.intp]:
-        """``(A, A)`` flat positions of the pairs of the constants' alternatives in a
-        ``(J, J)`` matrix (``np.ix_`` without its cost per chunk)."""
-        key = constants.tobytes()
-        if self._pair_key != key:
-            self._pair_key = key
-            self._pairs = constants[:, None] * self.n_alts + constants[None, :]
-        return self._pairs
 
     def fits(self, n: int, J: int, K: int) -> bool:
         """Whether a chunk of ``n`` cases with ``J`` alternatives and ``K`` parameters fits."""
@@ -388,8 +367,9 @@ def chunk_derivatives(
         array whose rows are not contiguous is copied into the workspace first.
     n_alts : int
         ``J``.
-    beta : ndarray, shape (Kd + A,)
-        Parameters: the ``Kd`` multiplying the rows of ``Xt``, then the ``A`` constants.
+    beta : ndarray, shape (Kd + A + S,)
+        Parameters: the ``Kd`` multiplying the rows of ``Xt``, then the ``A`` constants, then
+        the ``S`` alternative-specific columns.
     chosen_flat : ndarray of int, shape (n,)
         Position ``c_n * n + i`` of each case's chosen alternative in a row of ``Xt``.
     unavail : ndarray of bool, shape (J, n), optional
@@ -401,13 +381,13 @@ def chunk_derivatives(
     order : {0, 1, 2}
     workspace : KernelWorkspace
         Buffers large enough for the chunk.
-    x_chosen_sum : ndarray, shape (Kd + A,), optional
+    x_chosen_sum : ndarray, shape (Kd + A + S,), optional
         :math:`\\sum_n w_n x_{n c_n}` for this chunk, which does not depend on ``beta``: an
         estimator computes it once and passes it in; computed here when omitted.
     constants : ndarray of int, shape (A,), optional
         Alternative of each alternative-specific constant (the last ``A`` parameters). Their
         design columns, indicators of one alternative, are not stored.
-    chosen_sum_out : ndarray, shape (Kd + A,), optional
+    chosen_sum_out : ndarray, shape (Kd + A + S,), optional
         Where to write ``x_chosen_sum`` when it is computed here (``order >= 1``): an
         estimator's first pass computes it from the chunk while the chunk is in cache, and
         passes it in afterwards. Gathering the chosen rows straight from a large design
@@ -479,7 +459,7 @@ def chunk_derivatives(
     if A:
         # the constants as one addition per alternative (one pass over V, not one per
         # constant; several constants of one alternative are added up)
-        V2 += ws.alternative_constants(constants, beta[Kd:Kd + A])[:, None]
+        V2 += np.bincount(constants, weights=beta[Kd:Kd + A], minlength=J)[:, None]
     S = 0 if specific is None else len(specific)
     if S:
         Z = specific_values
@@ -495,13 +475,11 @@ def chunk_derivatives(
     # utility does that for every case: two contiguous reductions instead of a maximum over
     # alternatives per case (~7 us of ~260 per chunk). Otherwise, the per-case maximum.
     hi, lo = V.max(), V.min()  # unavailable entries are included: a wider span, still safe
+    if unavail is not None:
+        np.copyto(V2, -np.inf, where=unavail)
     if hi - lo <= SHIFT_SPAN:  # False for NaN
-        if unavail is not None:
-            np.copyto(V2, -np.inf, where=unavail)
         V -= hi
     else:
-        if unavail is not None:
-            np.copyto(V2, -np.inf, where=unavail)
         m = ws.case[0, :n]
         np.max(V2, axis=0, out=m)
         V2 -= m
@@ -574,7 +552,8 @@ def chunk_derivatives(
         H[:Kd, c] = cross[:, constants]
         M = E2 @ P.T  # (J, J): sum_n w_n P_ni P_nj
         M.flat[::J + 1] -= Esum
-        H[c, c] = -M.take(ws.pair_index(constants))
+        # the (A, A) block by flat positions in M (np.ix_ cost ~15 us per chunk)
+        H[c, c] = -M.take(constants[:, None] * J + constants[None, :])
         score[c] -= Esum[constants]
     if S:
         # dense x specific: sum_n w_n P_na z_n (x_nak - xbar_nk), one product per column

@@ -79,10 +79,15 @@ class PostContext:
         return self.data.cases.get_indexer(self.design.cases)
 
 
+def _case_chunks(design: Design) -> list[slice]:
+    """Slices of cases sized like the estimator's chunks (bounded temporaries)."""
+    return chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1))
+
+
 def design_proba(design: Design, beta: np.ndarray) -> np.ndarray:
     """Choice probabilities ``(n_cases, n_alts)`` of a design at ``beta`` (0 if unavailable)."""
     P = np.empty((design.n_cases, design.n_alts))
-    for sl in chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1)):
+    for sl in _case_chunks(design):
         P[sl] = np.exp(log_softmax(design.utilities(beta, sl), available=design.avail[sl]))
     return P
 
@@ -91,7 +96,7 @@ def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
     """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``
     (in chunks of cases, like :func:`design_proba`: no ``(n_cases, n_alts)`` temporaries)."""
     out = np.empty(design.n_cases)
-    for sl in chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1)):
+    for sl in _case_chunks(design):
         out[sl] = logsum(design.utilities(beta, sl), available=design.avail[sl])
     return out
 

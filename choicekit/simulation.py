@@ -37,6 +37,7 @@ from .exceptions import ChoiceDataError, SpecificationError
 
 if TYPE_CHECKING:
     from .data import ChoiceData
+    from .design import Design
     from .model import MNL
 
 __all__ = [
@@ -166,7 +167,7 @@ def _check_arrays(V: Any, avail: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return V, avail
 
 
-def refuse_dropped_cases(design: Any, action: str) -> None:
+def refuse_dropped_cases(design: Design, action: str) -> None:
     """Simulated choices must line up with the data's cases: refuse a design from which
     ``missing="drop"`` removed some (one message for every simulation entry point)."""
     if len(design.dropped_cases):
