@@ -22,6 +22,7 @@ Nocedal, J. & Wright, S. J. (2006). *Numerical Optimization*, 2nd ed., Springer:
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import native
 from .design import Design
 from .exceptions import ConvergenceWarning, EstimationError, SpecificationError
 from .kernels import (
@@ -76,6 +78,19 @@ def chunk_slices(n: int, per_case: int, chunk_size: int | None = None) -> list[s
 #: default; ``threads=`` is there for machines with idle cores and larger chunks.
 DEFAULT_THREADS = 1
 
+#: design values (cases x alternatives x stored columns) per thread below which the compiled
+#: pass runs on one thread: handing a range to a pool thread costs ~50 us, the pass ~1 ns per
+#: value (2^20 values: ~1 ms of work per thread)
+NATIVE_VALUES_PER_THREAD = 1 << 20
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
 
 @functools.cache
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -109,8 +124,14 @@ class Objective:
     chunk_size : int, optional
         Cases per kernel call; by default sized to keep temporaries small.
     threads : int, optional
-        Threads evaluating chunks in parallel (default :data:`DEFAULT_THREADS`; designs of
-        fewer than two chunks per thread use one).
+        Threads evaluating chunks in parallel. With the compiled pass, by default one per
+        core for each :data:`NATIVE_VALUES_PER_THREAD` design values (so small designs use
+        one); with the NumPy kernel :data:`DEFAULT_THREADS` (designs of fewer than two chunks
+        per thread use one).
+    use_native : bool, optional
+        Use the compiled pass (:mod:`choicekit.native`); by default whenever it is built and
+        the design has no alternative-specific data columns (``design.specific``), which only
+        the NumPy kernel handles. ``False`` forces the NumPy kernel.
 
     Notes
     -----
@@ -120,10 +141,16 @@ class Objective:
     full parameter vector, fixed parameters included (their values are simply held); the
     free parameters' entries are picked out of its sums. Holding a parameter fixed therefore
     costs nothing but a row of the kernel's products, and no copy of the design is made.
+
+    The compiled pass computes the same sums over a range of cases in one call, for the
+    stored columns and one constant per alternative; threads take contiguous ranges (the
+    call releases the GIL) and their sums are added in range order, so the result does not
+    depend on thread timing.
     """
 
     def __init__(self, design: Design, fixed_values: np.ndarray,
-                 chunk_size: int | None = None, threads: int | None = None) -> None:
+                 chunk_size: int | None = None, threads: int | None = None,
+                 use_native: bool | None = None) -> None:
         self.design = design
         self.free = ~design.fixed
         self.n_free = int(self.free.sum())
@@ -142,7 +169,24 @@ class Objective:
         self._pick_pairs = self._pick[:, None] * len(self._perm) + self._pick[None, :]
         self._chunks: list[_Chunk] | None = None
         self._workspaces: list[KernelWorkspace] = []
+        if use_native is None:
+            use_native = native.available() and len(design.specific) == 0
+        elif use_native and len(design.specific):
+            raise ValueError("the compiled pass does not handle alternative-specific data "
+                             "columns (design.specific); use the NumPy kernel")
+        self.use_native = bool(use_native)
+        self._native: native.NativePass | None = None
+        if threads is None and self.use_native:
+            values = design.n_cases * design.n_alts * max(self.n_stored, 1)
+            threads = min(_cores(), max(1, values // NATIVE_VALUES_PER_THREAD))
         self.threads = max(1, int(threads if threads is not None else DEFAULT_THREADS))
+        # the native pass's sums cover every alternative's constant: where this model's
+        # parameters (free, in the design's order) sit among them
+        self._native_pos = np.concatenate([np.arange(self.n_stored), self.n_stored
+                                           + design.constant_alts]).astype(np.intp)[self._pick] \
+            if self.use_native else np.zeros(0, dtype=np.intp)
+        L = self.n_stored + design.n_alts
+        self._native_pairs = self._native_pos[:, None] * L + self._native_pos[None, :]
         self._key: bytes | None = None
         self._order = -1
         self._val: tuple[float, np.ndarray | None, np.ndarray | None] = (np.nan, None, None)
@@ -184,8 +228,14 @@ class Objective:
         key = theta.tobytes()
         if key == self._key and self._order >= order:
             return self._val
-        chunks = self._prepare()
         beta_k = self.full_params(theta)[self._perm]  # the kernel's order
+        if self.use_native:
+            ll, g, H = self._native_sums(beta_k, order)
+            self.n_evaluations += 1
+            self._key, self._order = key, order
+            self._val = (ll, g, H)
+            return self._val
+        chunks = self._prepare()
         workers = self.threads if len(chunks) >= 2 * self.threads else 1
         if workers == 1 and len(chunks) == 1:
             ll, g, H = self._sum_chunks(chunks, beta_k, order, 0)
@@ -209,6 +259,38 @@ class Objective:
         self._key, self._order = key, order
         self._val = (ll, g, H)
         return self._val
+
+    def _native_sums(self, beta_k: np.ndarray, order: int) -> tuple[
+            float, np.ndarray | None, np.ndarray | None]:
+        """The compiled pass over all cases, in ``threads`` contiguous ranges, picked for the
+        free parameters (the design's order)."""
+        d = self.design
+        if self._native is None:
+            self._native = native.NativePass(
+                d.columns, d.chosen, d.avail, d.offset, d.weight,
+                chunk_cases=self.slices[0].stop - self.slices[0].start)
+        nat = self._native
+        Kd = self.n_stored
+        A = len(d.constants)
+        alt_add = np.bincount(d.constant_alts, weights=beta_k[Kd:Kd + A], minlength=d.n_alts) \
+            if A else np.zeros(d.n_alts)
+        beta_d = beta_k[:Kd]
+        n = d.n_cases
+        workers = max(1, min(self.threads, n // nat.chunk_cases))
+        if workers == 1:
+            ll, g, info = nat.run(beta_d, alt_add, order, 0, n)
+        else:
+            # contiguous ranges on whole chunks; added in range order (deterministic)
+            per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
+            parts = list(_executor(workers).map(
+                lambda w: nat.run(beta_d, alt_add, order, min(n, w * per),
+                                  min(n, (w + 1) * per), w), range(workers)))
+            ll = sum(p[0] for p in parts)
+            g = np.sum([p[1] for p in parts], axis=0)
+            info = np.sum([p[2] for p in parts], axis=0)
+        pos = self._native_pos
+        return (ll, None if order < 1 else g[pos],
+                None if order < 2 else -info.take(self._native_pairs))
 
     def _sum_chunks(self, chunks: list[_Chunk], beta: np.ndarray, order: int,
                     worker: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:

@@ -1,0 +1,306 @@
+/*
+ * One pass of the multinomial logit log-likelihood, score and information matrix over a
+ * parameter-major design, fused per chunk of cases (choicekit/native.py loads this with
+ * ctypes; choicekit/kernels.py:chunk_derivatives is the NumPy path it must agree with).
+ *
+ * Why C: the NumPy kernel makes ~30 calls per chunk of cache size, each a full pass over the
+ * chunk's values in L2; fused here, the design is read from memory once per pass and each
+ * value is touched a few times while it is in cache, and the K x K information block is
+ * accumulated as K (K + 1) / 2 contiguous dot products (half of the symmetric X'WX that a BLAS
+ * gemm computes in full). No Python API is used: this is a plain shared object.
+ *
+ * Notation (choicekit/kernels.py module docstring): case i, alternative j, stored attribute k,
+ * weights w_i, chosen alternative c_i, probabilities P_ij. The pass returns
+ *   ll                    = sum_i w_i (V_{i c_i} - logsum_i)
+ *   g[k]                  = sum_i w_i (x_{i c_i k} - xbar_ik)                 (k < Kd)
+ *   g[Kd + j]             = sum_i w_i (1[c_i = j] - P_ij)                     (per alternative)
+ *   info[k, l]            = sum_i w_i (sum_j P_ij x_ijk x_ijl - xbar_ik xbar_il)
+ *   info[k, Kd + j]       = sum_i w_i P_ij (x_ijk - xbar_ik)
+ *   info[Kd + a, Kd + b]  = sum_i w_i P_ia (1[a = b] - P_ib)
+ * i.e. the score and minus the Hessian for the Kd stored columns plus one constant per
+ * alternative (the caller picks the constants it has). Utilities are
+ *   V_ij = sum_k beta_k x_ijk + alt_add_j + offset_ji,   V_ij = -inf where unavailable.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* one build, three code paths chosen at load time by the CPU (GCC function multiversioning):
+ * AVX-512 and AVX2+FMA vectors where present, the baseline elsewhere */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CK_CLONES
+#endif
+
+/* doubles of workspace per case of a chunk: V/P (J), WX (Kd J), wxbar and xbar (2 Kd), and
+ * four per-case scalars */
+int64_t ck_work_per_case(int64_t Kd, int64_t J) { return J + Kd * J + 2 * Kd + 4; }
+
+typedef struct {
+    const double *X;   /* x_ijk at X[k * sk + j * sj + i] */
+    int64_t Kd, J, n, sk, sj;  /* n: the cases of the whole design (row length of avail) */
+    const double *beta;     /* (Kd,) */
+    const double *alt_add;  /* (J,): constants summed per alternative */
+    const int64_t *chosen;  /* (n,) alternative index */
+    const uint8_t *avail;   /* (J, n) alternative-major, or NULL when all are available */
+    const double *offset;   /* (J, n) alternative-major, or NULL */
+    const double *weight;   /* (n,) or NULL */
+    int64_t order;
+} pass_t;
+
+/* sums over the pass; g and info as in the header, chosen sums kept apart until the end */
+typedef struct {
+    double ll;
+    double *xc;     /* (Kd,)  sum_i w_i x_{i c_i k} */
+    double *cnt;    /* (J,)   sum_i w_i 1[c_i = j] */
+    double *bsum;   /* (Kd, J) sum_i w_i P_ij x_ijk */
+    double *esum;   /* (J,)   sum_i w_i P_ij */
+    double *info;   /* (Kd + J)^2, lower triangle accumulated */
+} acc_t;
+
+/* exp(x) for x <= 0 (x = -inf included), vectorizable: the libm call is not, and it was a
+ * sixth of a pass. x = k ln2 + r with |r| <= ln2 / 2 (Cody-Waite: ln2 in two parts so that
+ * k ln2 is exact), exp(r) by its Taylor series to r^13 (truncation < 4e-18 relative), times
+ * 2^k built in the exponent bits. Below -708 the result is 0 (exp(-708) ~ 3e-308: a
+ * probability that small changes no sum). Agrees with libm's exp to a few ulp. */
+static inline double ck_exp(double x)
+{
+    const double shifter = 6755399441055744.0;  /* 1.5 * 2^52: adding it rounds to integer */
+    const double xc = x < -708.0 ? -708.0 : x;
+    const double t = xc * 1.4426950408889634 + shifter;
+    const double kf = t - shifter;  /* round(x / ln2) */
+    const double r = (xc - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
+    double y = 1.0 / 6227020800.0;  /* 1 / 13! */
+    y = y * r + 1.0 / 479001600.0;
+    y = y * r + 1.0 / 39916800.0;
+    y = y * r + 1.0 / 3628800.0;
+    y = y * r + 1.0 / 362880.0;
+    y = y * r + 1.0 / 40320.0;
+    y = y * r + 1.0 / 5040.0;
+    y = y * r + 1.0 / 720.0;
+    y = y * r + 1.0 / 120.0;
+    y = y * r + 1.0 / 24.0;
+    y = y * r + 1.0 / 6.0;
+    y = y * r + 0.5;
+    y = y * r + 1.0;
+    y = y * r + 1.0;
+    int64_t kb, sb;
+    memcpy(&kb, &t, sizeof kb);
+    memcpy(&sb, &shifter, sizeof sb);
+    const int64_t e = (kb - sb + 1023) << 52;  /* the bits of 2^k */
+    double scale;
+    memcpy(&scale, &e, sizeof scale);
+    return x < -708.0 ? 0.0 : y * scale;
+}
+
+/* h[r] (+)= sum_i t[i] x[r][i] for r < 4; h is set when `fresh`, added to otherwise */
+static inline void dot4(const double *t, const double *const *x, int64_t m, double *h,
+                        int fresh)
+{
+    const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    double h0 = 0.0, h1 = 0.0, h2 = 0.0, h3 = 0.0;
+#pragma omp simd reduction(+ : h0, h1, h2, h3)
+    for (int64_t i = 0; i < m; i++) {
+        h0 += t[i] * x0[i];
+        h1 += t[i] * x1[i];
+        h2 += t[i] * x2[i];
+        h3 += t[i] * x3[i];
+    }
+    if (fresh) { h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; }
+    else { h[0] += h0; h[1] += h1; h[2] += h2; h[3] += h3; }
+}
+
+CK_CLONES
+static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
+{
+    const int64_t Kd = p->Kd, J = p->J, L = Kd + J;
+    double *P = work;                 /* (J, m): utilities, then exp, then w_i P_ij */
+    double *WX = P + J * m;           /* (Kd, J, m): w_i P_ij x_ijk */
+    double *wxb = WX + Kd * J * m;    /* (Kd, m): w_i xbar_ik */
+    double *xb = wxb + Kd * m;        /* (Kd, m): xbar_ik */
+    double *mx = xb + Kd * m, *sm = mx + m, *lc = sm + m, *wi = lc + m;
+
+    /* utilities, alternative-major: one axpy per (k, j) run of m contiguous values */
+    for (int64_t j = 0; j < J; j++) {
+        double *v = P + j * m;
+        const double c = p->alt_add[j];
+        if (p->offset) {
+            const double *o = p->offset + j * p->n + a;
+            for (int64_t i = 0; i < m; i++) v[i] = c + o[i];
+        } else {
+            for (int64_t i = 0; i < m; i++) v[i] = c;
+        }
+    }
+    for (int64_t k = 0; k < Kd; k++) {
+        const double b = p->beta[k];
+        if (b == 0.0) continue;  /* e.g. the start values: the design is read below anyway */
+        for (int64_t j = 0; j < J; j++) {
+            const double *x = p->X + k * p->sk + j * p->sj + a;
+            double *v = P + j * m;
+#pragma omp simd
+            for (int64_t i = 0; i < m; i++) v[i] += b * x[i];
+        }
+    }
+    /* masked log-sum-exp with the per-case maximum (no overflow whatever the utilities) */
+    for (int64_t i = 0; i < m; i++) { mx[i] = -INFINITY; sm[i] = 0.0; }
+    for (int64_t j = 0; j < J; j++) {
+        double *v = P + j * m;
+        if (p->avail) {
+            const uint8_t *av = p->avail + j * p->n + a;
+            for (int64_t i = 0; i < m; i++) if (!av[i]) v[i] = -INFINITY;
+        }
+        for (int64_t i = 0; i < m; i++) mx[i] = v[i] > mx[i] ? v[i] : mx[i];
+    }
+    for (int64_t i = 0; i < m; i++) {
+        const int64_t c = p->chosen[a + i];
+        lc[i] = P[c * m + i] - mx[i];   /* V_{i c_i} - m_i */
+    }
+    for (int64_t j = 0; j < J; j++) {
+        double *v = P + j * m;
+#pragma omp simd
+        for (int64_t i = 0; i < m; i++) { v[i] = ck_exp(v[i] - mx[i]); sm[i] += v[i]; }
+    }
+    double ll = 0.0;
+    for (int64_t i = 0; i < m; i++) {
+        const double w = p->weight ? p->weight[a + i] : 1.0;
+        ll += w * (lc[i] - log(sm[i]));
+        wi[i] = w / sm[i];
+        lc[i] = w;  /* lc now holds the case weights */
+    }
+    s->ll += ll;
+    if (p->order < 1) return;
+    /* weighted probabilities w_i P_ij in place of the exponentials */
+    for (int64_t j = 0; j < J; j++) {
+        double *v = P + j * m, e = 0.0;
+#pragma omp simd reduction(+ : e)
+        for (int64_t i = 0; i < m; i++) { v[i] *= wi[i]; e += v[i]; }
+        s->esum[j] += e;
+    }
+    /* the chosen alternative's values, read while the chunk is in cache (a gather per k) */
+    for (int64_t i = 0; i < m; i++) s->cnt[p->chosen[a + i]] += lc[i];
+    for (int64_t k = 0; k < Kd; k++) {
+        const double *x = p->X + k * p->sk + a;
+        const int64_t *c = p->chosen + a;
+        double q = 0.0;
+#pragma omp simd reduction(+ : q)
+        for (int64_t i = 0; i < m; i++) q += lc[i] * x[c[i] * p->sj + i];
+        s->xc[k] += q;
+    }
+    /* w_i P_ij x_ijk, its within-case sums w_i xbar_ik and its per-alternative sums */
+    for (int64_t k = 0; k < Kd; k++) {
+        double *wb = wxb + k * m;
+        for (int64_t i = 0; i < m; i++) wb[i] = 0.0;
+        for (int64_t j = 0; j < J; j++) {
+            const double *x = p->X + k * p->sk + j * p->sj + a, *pj = P + j * m;
+            double *t = WX + (k * J + j) * m, b = 0.0;
+#pragma omp simd reduction(+ : b)
+            for (int64_t i = 0; i < m; i++) { t[i] = pj[i] * x[i]; wb[i] += t[i]; b += t[i]; }
+            s->bsum[k * J + j] += b;
+        }
+    }
+    if (p->order < 2) return;
+    /* unweighted xbar_ik (zero-weight cases have zero sums: divide by 1) */
+    for (int64_t i = 0; i < m; i++) wi[i] = lc[i] > 0.0 ? 1.0 / lc[i] : 1.0;
+    for (int64_t k = 0; k < Kd; k++) {
+        const double *wb = wxb + k * m;
+        double *x = xb + k * m;
+        for (int64_t i = 0; i < m; i++) x[i] = wb[i] * wi[i];
+    }
+    double *info = s->info;
+    /* stored x stored: sum over the chunk's (j, i) of w P x_k x_l, minus sum_i w xbar_k xbar_l.
+     * Four columns l at a time: one load of w P x_k feeds four independent sums, which keeps
+     * the vector units busy (one running sum would wait on each addition's latency) */
+    for (int64_t k = 0; k < Kd; k++) {
+        for (int64_t l = 0; l <= k; l += 4) {
+            const int64_t nl = k + 1 - l < 4 ? k + 1 - l : 4;
+            double h[4];
+            const double *t = WX + k * J * m, *xl[4];
+            for (int64_t j = 0; j < J; j++, t += m) {
+                for (int64_t r = 0; r < 4; r++)  /* rows past nl repeat row l (unused) */
+                    xl[r] = p->X + (l + (r < nl ? r : 0)) * p->sk + j * p->sj + a;
+                dot4(t, xl, m, h, j == 0);
+            }
+            const double *u = wxb + k * m;
+            for (int64_t r = 0; r < 4; r++) xl[r] = xb + (l + (r < nl ? r : 0)) * m;
+            double q[4];
+            dot4(u, xl, m, q, 1);
+            for (int64_t r = 0; r < nl; r++) info[k * L + l + r] += h[r] - q[r];
+        }
+    }
+    /* constant x stored: sum_i w P_ij (x_ijk - xbar_ik) = bsum[k, j] - sum_i w P_ij xbar_ik;
+     * the bsum part is added once at the end */
+    for (int64_t j = 0; j < J; j++) {
+        const double *pj = P + j * m;
+        for (int64_t k = 0; k < Kd; k++) {
+            const double *x = xb + k * m;
+            double q = 0.0;
+#pragma omp simd reduction(+ : q)
+            for (int64_t i = 0; i < m; i++) q += pj[i] * x[i];
+            info[(Kd + j) * L + k] -= q;
+        }
+    }
+    /* constant x constant: -sum_i w P_ia P_ib (the diagonal esum part is added at the end) */
+    for (int64_t i = 0; i < m; i++) wi[i] = lc[i] > 0.0 ? 1.0 / lc[i] : 0.0;
+    for (int64_t a2 = 0; a2 < J; a2++) {
+        const double *pa = P + a2 * m;
+        for (int64_t b2 = 0; b2 <= a2; b2++) {
+            const double *pb = P + b2 * m;
+            double q = 0.0;
+#pragma omp simd reduction(+ : q)
+            for (int64_t i = 0; i < m; i++) q += pa[i] * pb[i] * wi[i];
+            info[(Kd + a2) * L + Kd + b2] -= q;
+        }
+    }
+}
+
+/*
+ * The pass over cases first..last-1, in chunks of `chunk_cases` cases (threads each take a
+ * range: the sums of two ranges add up to the sums of both). `work` holds
+ * chunk_cases * ck_work_per_case(Kd, J) + ck_work_extra(Kd, J) doubles; `out` receives ll,
+ * then g (Kd + J), then info ((Kd + J)^2, symmetric). Returns 0.
+ */
+int64_t ck_mnl_pass(const double *X, int64_t Kd, int64_t J, int64_t n, int64_t sk, int64_t sj,
+                    int64_t first, int64_t last,
+                    const double *beta, const double *alt_add, const int64_t *chosen,
+                    const uint8_t *avail, const double *offset, const double *weight,
+                    int64_t order, int64_t chunk_cases, double *work, double *out)
+{
+    const int64_t L = Kd + J;
+    pass_t p = {X, Kd, J, n, sk, sj, beta, alt_add, chosen, avail, offset, weight, order};
+    double *g = out + 1, *info = out + 1 + L;
+    memset(out, 0, sizeof(double) * (size_t)(1 + L + L * L));
+    /* the accumulators live behind the workspace's chunk part */
+    double *extra = work + chunk_cases * ck_work_per_case(Kd, J);
+    acc_t s = {0.0, extra, extra + Kd, extra + Kd + J, extra + Kd + J + Kd * J, info};
+    memset(extra, 0, sizeof(double) * (size_t)(Kd + J + Kd * J + J));
+    for (int64_t a = first; a < last; a += chunk_cases) {
+        const int64_t m = last - a < chunk_cases ? last - a : chunk_cases;
+        chunk(&p, a, m, work, &s);
+    }
+    out[0] = s.ll;
+    if (order < 1) return 0;
+    for (int64_t k = 0; k < Kd; k++) {
+        double b = 0.0;
+        for (int64_t j = 0; j < J; j++) b += s.bsum[k * J + j];
+        g[k] = s.xc[k] - b;
+    }
+    for (int64_t j = 0; j < J; j++) g[Kd + j] = s.cnt[j] - s.esum[j];
+    if (order < 2) return 0;
+    for (int64_t j = 0; j < J; j++) {
+        for (int64_t k = 0; k < Kd; k++) info[(Kd + j) * L + k] += s.bsum[k * J + j];
+        info[(Kd + j) * L + Kd + j] += s.esum[j];
+    }
+    for (int64_t r = 0; r < L; r++)
+        for (int64_t c = r + 1; c < L; c++) info[r * L + c] = info[c * L + r];
+    return 0;
+}
+
+/* doubles of workspace that ck_mnl_pass needs beyond the chunk part */
+int64_t ck_work_extra(int64_t Kd, int64_t J) { return Kd + J + Kd * J + J; }
+
+/* exp of n values x <= 0 with the pass's own exp (for the tests: it must agree with libm) */
+void ck_exp_n(const double *x, double *out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = ck_exp(x[i]);
+}

@@ -1,0 +1,155 @@
+"""The compiled likelihood pass (``_mnl_pass.c``), loaded with :mod:`ctypes`.
+
+One call runs the fused log-likelihood, score and information-matrix pass of
+:func:`choicekit.kernels.chunk_derivatives` over a range of cases of a parameter-major design
+(``Design.columns``), chunk by chunk, without returning to Python in between. The library is
+built when choicekit is installed (a C compiler is needed; the build is optional). Where it is
+missing, or with the environment variable ``CHOICEKIT_NATIVE=0``, estimation uses the NumPy
+kernel, which gives the same sums to rounding.
+
+Notes
+-----
+ctypes releases the GIL for the duration of the call, so threads that each run the pass over
+their own range of cases run in parallel (:class:`choicekit.estimation.Objective`).
+
+Why compiled code: the NumPy kernel makes about 30 calls per chunk of cache size, each of
+them a full loop over the chunk. Fused, a pass over 1M cases x 10 alternatives x 10 attributes
+(+ 9 constants) takes 0.29 s on one core of the benchmark machine against 0.39 s (and 0.15 s
+on two threads against no gain for NumPy), with the design read from memory once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["available", "NativePass", "native_exp"]
+
+_i64 = ctypes.c_int64
+_ptr = ctypes.c_void_p
+
+
+@functools.cache
+def _library() -> ctypes.CDLL | None:
+    """The shared object built from ``_mnl_pass.c``, or None where it was not built."""
+    spec = importlib.util.find_spec("choicekit._mnl_pass")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+    lib.ck_mnl_pass.argtypes = [_ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr, _ptr,
+                                _ptr, _ptr, _ptr, _ptr, _i64, _i64, _ptr, _ptr]
+    lib.ck_mnl_pass.restype = _i64
+    for name in ("ck_work_per_case", "ck_work_extra"):
+        getattr(lib, name).argtypes = [_i64, _i64]
+        getattr(lib, name).restype = _i64
+    lib.ck_exp_n.argtypes = [_ptr, _ptr, _i64]
+    lib.ck_exp_n.restype = None
+    return lib
+
+
+def available() -> bool:
+    """Whether the compiled pass is built and not switched off (``CHOICEKIT_NATIVE=0``)."""
+    if os.environ.get("CHOICEKIT_NATIVE", "1").strip() in ("0", "false", "no", "off"):
+        return False
+    return _library() is not None
+
+
+def native_exp(x: np.ndarray) -> np.ndarray:
+    """The pass's own vectorised ``exp`` of values ``<= 0`` (exposed for its tests)."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError("choicekit's compiled pass is not built")
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    lib.ck_exp_n(x.ctypes.data, out.ctypes.data, x.size)
+    return out
+
+
+def _addr(a: np.ndarray | None) -> int | None:
+    return None if a is None else a.ctypes.data
+
+
+@dataclass
+class NativePass:
+    """The arrays of one design laid out for the compiled pass, and one workspace per thread.
+
+    Parameters
+    ----------
+    columns : ndarray, shape (Kd, J, n)
+        ``Design.columns``: C-contiguous float64, zero at unavailable alternatives.
+    chosen : ndarray of int, shape (n,)
+    avail : ndarray of bool, shape (n, J)
+    offset : ndarray, shape (n, J), optional
+    weight : ndarray, shape (n,), optional
+    chunk_cases : int
+        Cases per chunk inside the pass (sized for cache).
+
+    Notes
+    -----
+    The pass returns the sums for the ``Kd`` stored columns and one constant per
+    alternative: :meth:`run` gives ``(ll, g, info)`` with ``g`` of length ``Kd + J`` and
+    ``info`` (minus the Hessian) of shape ``(Kd + J, Kd + J)``; the caller picks the constants
+    its model has.
+    """
+
+    columns: np.ndarray
+    chosen: np.ndarray
+    avail: np.ndarray
+    offset: np.ndarray | None
+    weight: np.ndarray | None
+    chunk_cases: int
+
+    def __post_init__(self) -> None:
+        lib = _library()
+        if lib is None:
+            raise RuntimeError("choicekit's compiled pass is not built")
+        self._lib = lib
+        Kd, J, n = self.columns.shape
+        if not self.columns.flags.c_contiguous or self.columns.dtype != np.float64:
+            raise ValueError("the compiled pass needs C-contiguous float64 design columns")
+        self.Kd, self.J, self.n = Kd, J, n
+        self.chosen = np.ascontiguousarray(self.chosen, dtype=np.int64)
+        # alternative-major copies (J, n) of the per-alternative inputs: each chunk then reads
+        # contiguous runs, as it does from the design. Built once per objective.
+        self._avail_t = None if self.avail.all() else np.ascontiguousarray(
+            self.avail.T, dtype=np.uint8)
+        self._offset_t = None if self.offset is None else np.ascontiguousarray(
+            self.offset.T, dtype=np.float64)
+        self.weight = None if self.weight is None else np.ascontiguousarray(
+            self.weight, dtype=np.float64)
+        self.chunk_cases = max(1, min(int(self.chunk_cases), max(n, 1)))
+        self._work_size = (self.chunk_cases * lib.ck_work_per_case(Kd, J)
+                           + lib.ck_work_extra(Kd, J))
+        self._works: list[np.ndarray] = []
+
+    def _work(self, worker: int) -> np.ndarray:
+        while len(self._works) <= worker:
+            self._works.append(np.empty(self._work_size))
+        return self._works[worker]
+
+    def run(self, beta_d: np.ndarray, alt_add: np.ndarray, order: int, first: int, last: int,
+            worker: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
+        """The sums over cases ``first..last-1`` (``worker`` selects the workspace).
+
+        Returns ``(ll, g, info)``: ``g`` is ``(Kd + J,)`` and ``info`` ``(Kd + J, Kd + J)``,
+        filled up to ``order`` (0: ``ll`` only; 1: and ``g``; 2: and ``info``).
+        """
+        L = self.Kd + self.J
+        out = np.empty(1 + L + L * L)
+        beta_d = np.ascontiguousarray(beta_d, dtype=np.float64)
+        alt_add = np.ascontiguousarray(alt_add, dtype=np.float64)
+        n = self.n
+        self._lib.ck_mnl_pass(
+            _addr(self.columns), self.Kd, self.J, n, self.J * n, n, int(first), int(last),
+            _addr(beta_d), _addr(alt_add), _addr(self.chosen), _addr(self._avail_t),
+            _addr(self._offset_t), _addr(self.weight), int(order), self.chunk_cases,
+            _addr(self._work(worker)), _addr(out))
+        return float(out[0]), out[1:1 + L], out[1 + L:].reshape(L, L)
