@@ -18,8 +18,15 @@
  *   info[k, Kd + j]       = sum_i w_i P_ij (x_ijk - xbar_ik)
  *   info[Kd + a, Kd + b]  = sum_i w_i P_ia (1[a = b] - P_ib)
  * i.e. the score and minus the Hessian for the Kd stored columns plus one constant per
- * alternative (the caller picks the constants it has). Utilities are
- *   V_ij = sum_k beta_k x_ijk + alt_add_j + offset_ji,   V_ij = -inf where unavailable.
+ * alternative (the caller picks the constants it has), then the S alternative-specific
+ * columns: column s enters alternative a_s only, with values z_is (a constant is such a
+ * column with z = 1, and every formula above holds with z as a weight):
+ *   g[Kd + J + s]         = sum_i w_i z_is (1[c_i = a_s] - P_{i a_s})
+ *   info[u, v]            = sum_i w_i z_iu z_iv P_{i a_u} (1[a_u = a_v] - P_{i a_v})
+ *   info[u, k]            = sum_i w_i z_iu P_{i a_u} (x_{i a_u k} - xbar_ik)
+ * Utilities are
+ *   V_ij = sum_k beta_k x_ijk + alt_add_j + sum_{s: a_s = j} beta_s z_is + offset_ji,
+ * and V_ij = -inf where alternative j is unavailable.
  */
 #include <math.h>
 #include <stdint.h>
@@ -33,9 +40,15 @@
 #define CK_CLONES
 #endif
 
-/* doubles of workspace per case of a chunk: V/P (J), WX (Kd J), wxbar and xbar (2 Kd), and
- * four per-case scalars */
-int64_t ck_work_per_case(int64_t Kd, int64_t J) { return J + Kd * J + 2 * Kd + 4; }
+/* doubles of workspace per case of a chunk: V/P (J), WX (Kd J), wxbar and xbar (2 Kd), four
+ * per-case scalars, and w P z for the S alternative-specific columns */
+int64_t ck_work_per_case(int64_t Kd, int64_t J, int64_t S)
+{
+    return J + Kd * J + 2 * Kd + 4 + S;
+}
+
+/* doubles of workspace that ck_mnl_pass needs beyond the chunk part (the accumulators) */
+int64_t ck_work_extra(int64_t Kd, int64_t J, int64_t S) { return Kd + J + Kd * J + J + 2 * S; }
 
 typedef struct {
     const double *X;   /* x_ijk at X[k * sk + j * sj + i] */
@@ -46,6 +59,10 @@ typedef struct {
     const uint8_t *avail;   /* (J, n) alternative-major, or NULL when all are available */
     const double *offset;   /* (J, n) alternative-major, or NULL */
     const double *weight;   /* (n,) or NULL */
+    int64_t S;              /* alternative-specific columns */
+    const int64_t *spec_alt;  /* (S,) their alternatives a_s */
+    const double *spec_val;   /* (S, n) their values z_is */
+    const double *beta_s;     /* (S,) */
     int64_t order;
 } pass_t;
 
@@ -56,7 +73,9 @@ typedef struct {
     double *cnt;    /* (J,)   sum_i w_i 1[c_i = j] */
     double *bsum;   /* (Kd, J) sum_i w_i P_ij x_ijk */
     double *esum;   /* (J,)   sum_i w_i P_ij */
-    double *info;   /* (Kd + J)^2, lower triangle accumulated */
+    double *info;   /* (Kd + J + S)^2, lower triangle accumulated */
+    double *zc;     /* (S,)   sum_i w_i z_is 1[c_i = a_s] */
+    double *qsum;   /* (S,)   sum_i w_i z_is P_{i a_s} */
 } acc_t;
 
 /* exp(x) for x <= 0 (x = -inf included), vectorizable: the libm call is not, and it was a
@@ -114,12 +133,13 @@ static inline void dot4(const double *t, const double *const *x, int64_t m, doub
 CK_CLONES
 static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
 {
-    const int64_t Kd = p->Kd, J = p->J, L = Kd + J;
+    const int64_t Kd = p->Kd, J = p->J, S = p->S, L = Kd + J + S;
     double *P = work;                 /* (J, m): utilities, then exp, then w_i P_ij */
     double *WX = P + J * m;           /* (Kd, J, m): w_i P_ij x_ijk */
     double *wxb = WX + Kd * J * m;    /* (Kd, m): w_i xbar_ik */
     double *xb = wxb + Kd * m;        /* (Kd, m): xbar_ik */
     double *mx = xb + Kd * m, *sm = mx + m, *lc = sm + m, *wi = lc + m;
+    double *Q = wi + m;               /* (S, m): w_i P_{i a_s} z_is */
 
     /* utilities, alternative-major: one axpy per (k, j) run of m contiguous values */
     for (int64_t j = 0; j < J; j++) {
@@ -141,6 +161,11 @@ static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
 #pragma omp simd
             for (int64_t i = 0; i < m; i++) v[i] += b * x[i];
         }
+    }
+    for (int64_t u = 0; u < S; u++) {
+        const double b = p->beta_s[u], *z = p->spec_val + u * p->n + a;
+        double *v = P + p->spec_alt[u] * m;
+        for (int64_t i = 0; i < m; i++) v[i] += b * z[i];
     }
     /* masked log-sum-exp with the per-case maximum (no overflow whatever the utilities) */
     for (int64_t i = 0; i < m; i++) { mx[i] = -INFINITY; sm[i] = 0.0; }
@@ -186,6 +211,19 @@ static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
 #pragma omp simd reduction(+ : q)
         for (int64_t i = 0; i < m; i++) q += lc[i] * x[c[i] * p->sj + i];
         s->xc[k] += q;
+    }
+    for (int64_t u = 0; u < S; u++) {
+        const int64_t au = p->spec_alt[u];
+        const double *z = p->spec_val + u * p->n + a, *pa = P + au * m;
+        const int64_t *c = p->chosen + a;
+        double *q = Q + u * m, qs = 0.0, zc = 0.0;
+        for (int64_t i = 0; i < m; i++) {
+            q[i] = pa[i] * z[i];
+            qs += q[i];
+            zc += c[i] == au ? lc[i] * z[i] : 0.0;
+        }
+        s->qsum[u] += qs;
+        s->zc[u] += zc;
     }
     /* w_i P_ij x_ijk, its within-case sums w_i xbar_ik and its per-alternative sums */
     for (int64_t k = 0; k < Kd; k++) {
@@ -252,28 +290,63 @@ static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
             info[(Kd + a2) * L + Kd + b2] -= q;
         }
     }
+    /* alternative-specific columns against the stored ones, the constants and each other
+     * (the 1[a_s = b] * sum w z P term against constants is added at the end) */
+    for (int64_t u = 0; u < S; u++) {
+        const int64_t au = p->spec_alt[u], row = (Kd + J + u) * L;
+        const double *z = p->spec_val + u * p->n + a, *qu = Q + u * m;
+        for (int64_t k = 0; k < Kd; k++) {
+            const double *t = WX + (k * J + au) * m, *x = xb + k * m;
+            double h = 0.0, q = 0.0;
+#pragma omp simd reduction(+ : h, q)
+            for (int64_t i = 0; i < m; i++) { h += z[i] * t[i]; q += qu[i] * x[i]; }
+            info[row + k] += h - q;
+        }
+        for (int64_t b2 = 0; b2 < J; b2++) {
+            const double *pb = P + b2 * m;
+            double q = 0.0;
+#pragma omp simd reduction(+ : q)
+            for (int64_t i = 0; i < m; i++) q += qu[i] * pb[i] * wi[i];
+            info[row + Kd + b2] -= q;
+        }
+        for (int64_t v2 = 0; v2 <= u; v2++) {
+            const double *qv = Q + v2 * m, *zv = p->spec_val + v2 * p->n + a;
+            const int same = p->spec_alt[v2] == au;
+            double q = 0.0, d = 0.0;
+#pragma omp simd reduction(+ : q, d)
+            for (int64_t i = 0; i < m; i++) {
+                q += qu[i] * qv[i] * wi[i];
+                d += same ? qu[i] * zv[i] : 0.0;
+            }
+            info[row + Kd + J + v2] += d - q;
+        }
+    }
 }
 
 /*
  * The pass over cases first..last-1, in chunks of `chunk_cases` cases (threads each take a
  * range: the sums of two ranges add up to the sums of both). `work` holds
- * chunk_cases * ck_work_per_case(Kd, J) + ck_work_extra(Kd, J) doubles; `out` receives ll,
- * then g (Kd + J), then info ((Kd + J)^2, symmetric). Returns 0.
+ * chunk_cases * ck_work_per_case(Kd, J, S) + ck_work_extra(Kd, J, S) doubles; `out` receives
+ * ll, then g (Kd + J + S), then info ((Kd + J + S)^2, symmetric). Returns 0.
  */
 int64_t ck_mnl_pass(const double *X, int64_t Kd, int64_t J, int64_t n, int64_t sk, int64_t sj,
                     int64_t first, int64_t last,
                     const double *beta, const double *alt_add, const int64_t *chosen,
                     const uint8_t *avail, const double *offset, const double *weight,
+                    int64_t S, const int64_t *spec_alt, const double *spec_val,
+                    const double *beta_s,
                     int64_t order, int64_t chunk_cases, double *work, double *out)
 {
-    const int64_t L = Kd + J;
-    pass_t p = {X, Kd, J, n, sk, sj, beta, alt_add, chosen, avail, offset, weight, order};
+    const int64_t L = Kd + J + S;
+    pass_t p = {X, Kd, J, n, sk, sj, beta, alt_add, chosen, avail, offset, weight,
+                S, spec_alt, spec_val, beta_s, order};
     double *g = out + 1, *info = out + 1 + L;
     memset(out, 0, sizeof(double) * (size_t)(1 + L + L * L));
     /* the accumulators live behind the workspace's chunk part */
-    double *extra = work + chunk_cases * ck_work_per_case(Kd, J);
-    acc_t s = {0.0, extra, extra + Kd, extra + Kd + J, extra + Kd + J + Kd * J, info};
-    memset(extra, 0, sizeof(double) * (size_t)(Kd + J + Kd * J + J));
+    double *extra = work + chunk_cases * ck_work_per_case(Kd, J, S);
+    double *esum = extra + Kd + J + Kd * J;
+    acc_t s = {0.0, extra, extra + Kd, extra + Kd + J, esum, info, esum + J, esum + J + S};
+    memset(extra, 0, sizeof(double) * (size_t)ck_work_extra(Kd, J, S));
     for (int64_t a = first; a < last; a += chunk_cases) {
         const int64_t m = last - a < chunk_cases ? last - a : chunk_cases;
         chunk(&p, a, m, work, &s);
@@ -286,18 +359,17 @@ int64_t ck_mnl_pass(const double *X, int64_t Kd, int64_t J, int64_t n, int64_t s
         g[k] = s.xc[k] - b;
     }
     for (int64_t j = 0; j < J; j++) g[Kd + j] = s.cnt[j] - s.esum[j];
+    for (int64_t u = 0; u < S; u++) g[Kd + J + u] = s.zc[u] - s.qsum[u];
     if (order < 2) return 0;
     for (int64_t j = 0; j < J; j++) {
         for (int64_t k = 0; k < Kd; k++) info[(Kd + j) * L + k] += s.bsum[k * J + j];
         info[(Kd + j) * L + Kd + j] += s.esum[j];
     }
+    for (int64_t u = 0; u < S; u++) info[(Kd + J + u) * L + Kd + spec_alt[u]] += s.qsum[u];
     for (int64_t r = 0; r < L; r++)
         for (int64_t c = r + 1; c < L; c++) info[r * L + c] = info[c * L + r];
     return 0;
 }
-
-/* doubles of workspace that ck_mnl_pass needs beyond the chunk part */
-int64_t ck_work_extra(int64_t Kd, int64_t J) { return Kd + J + Kd * J + J; }
 
 /* exp of n values x <= 0 with the pass's own exp (for the tests: it must agree with libm) */
 void ck_exp_n(const double *x, double *out, int64_t n)

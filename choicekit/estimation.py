@@ -129,9 +129,8 @@ class Objective:
         one); with the NumPy kernel :data:`DEFAULT_THREADS` (designs of fewer than two chunks
         per thread use one).
     use_native : bool, optional
-        Use the compiled pass (:mod:`choicekit.native`); by default whenever it is built and
-        the design has no alternative-specific data columns (``design.specific``), which only
-        the NumPy kernel handles. ``False`` forces the NumPy kernel.
+        Use the compiled pass (:mod:`choicekit.native`); by default whenever it is built.
+        ``False`` forces the NumPy kernel.
 
     Notes
     -----
@@ -169,12 +168,7 @@ class Objective:
         self._pick_pairs = self._pick[:, None] * len(self._perm) + self._pick[None, :]
         self._chunks: list[_Chunk] | None = None
         self._workspaces: list[KernelWorkspace] = []
-        if use_native is None:
-            use_native = native.available() and len(design.specific) == 0
-        elif use_native and len(design.specific):
-            raise ValueError("the compiled pass does not handle alternative-specific data "
-                             "columns (design.specific); use the NumPy kernel")
-        self.use_native = bool(use_native)
+        self.use_native = native.available() if use_native is None else bool(use_native)
         self._native: native.NativePass | None = None
         if threads is None and self.use_native:
             values = design.n_cases * design.n_alts * max(self.n_stored, 1)
@@ -182,10 +176,11 @@ class Objective:
         self.threads = max(1, int(threads if threads is not None else DEFAULT_THREADS))
         # the native pass's sums cover every alternative's constant: where this model's
         # parameters (free, in the design's order) sit among them
-        self._native_pos = np.concatenate([np.arange(self.n_stored), self.n_stored
-                                           + design.constant_alts]).astype(np.intp)[self._pick] \
-            if self.use_native else np.zeros(0, dtype=np.intp)
-        L = self.n_stored + design.n_alts
+        Kd, J = self.n_stored, design.n_alts
+        self._native_pos = np.concatenate([
+            np.arange(Kd), Kd + design.constant_alts,
+            Kd + J + np.arange(len(design.specific))]).astype(np.intp)[self._pick]
+        L = Kd + J + len(design.specific)
         self._native_pairs = self._native_pos[:, None] * L + self._native_pos[None, :]
         self._key: bytes | None = None
         self._order = -1
@@ -267,23 +262,23 @@ class Objective:
         d = self.design
         if self._native is None:
             self._native = native.NativePass(
-                d.columns, d.chosen, d.avail, d.offset, d.weight,
-                chunk_cases=self.slices[0].stop - self.slices[0].start)
+                d.columns, d.chosen, d.avail, d.offset, d.weight, d.specific_alts,
+                d.specific_values, chunk_cases=self.slices[0].stop - self.slices[0].start)
         nat = self._native
         Kd = self.n_stored
         A = len(d.constants)
         alt_add = np.bincount(d.constant_alts, weights=beta_k[Kd:Kd + A], minlength=d.n_alts) \
             if A else np.zeros(d.n_alts)
-        beta_d = beta_k[:Kd]
+        beta_d, beta_s = beta_k[:Kd], beta_k[Kd + A:]
         n = d.n_cases
         workers = max(1, min(self.threads, n // nat.chunk_cases))
         if workers == 1:
-            ll, g, info = nat.run(beta_d, alt_add, order, 0, n)
+            ll, g, info = nat.run(beta_d, alt_add, beta_s, order, 0, n)
         else:
             # contiguous ranges on whole chunks; added in range order (deterministic)
             per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
             parts = list(_executor(workers).map(
-                lambda w: nat.run(beta_d, alt_add, order, min(n, w * per),
+                lambda w: nat.run(beta_d, alt_add, beta_s, order, min(n, w * per),
                                   min(n, (w + 1) * per), w), range(workers)))
             ll = sum(p[0] for p in parts)
             g = np.sum([p[1] for p in parts], axis=0)

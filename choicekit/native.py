@@ -45,10 +45,11 @@ def _library() -> ctypes.CDLL | None:
     except OSError:
         return None
     lib.ck_mnl_pass.argtypes = [_ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr, _ptr,
-                                _ptr, _ptr, _ptr, _ptr, _i64, _i64, _ptr, _ptr]
+                                _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _i64, _i64,
+                                _ptr, _ptr]
     lib.ck_mnl_pass.restype = _i64
     for name in ("ck_work_per_case", "ck_work_extra"):
-        getattr(lib, name).argtypes = [_i64, _i64]
+        getattr(lib, name).argtypes = [_i64, _i64, _i64]
         getattr(lib, name).restype = _i64
     lib.ck_exp_n.argtypes = [_ptr, _ptr, _i64]
     lib.ck_exp_n.restype = None
@@ -89,15 +90,19 @@ class NativePass:
     avail : ndarray of bool, shape (n, J)
     offset : ndarray, shape (n, J), optional
     weight : ndarray, shape (n,), optional
+    specific_alts : ndarray of int, shape (S,)
+        Alternative of each alternative-specific column (``Design.specific_alts``).
+    specific_values : ndarray, shape (S, n)
+        Their values (``Design.specific_values``).
     chunk_cases : int
         Cases per chunk inside the pass (sized for cache).
 
     Notes
     -----
-    The pass returns the sums for the ``Kd`` stored columns and one constant per
-    alternative: :meth:`run` gives ``(ll, g, info)`` with ``g`` of length ``Kd + J`` and
-    ``info`` (minus the Hessian) of shape ``(Kd + J, Kd + J)``; the caller picks the constants
-    its model has.
+    The pass returns the sums for the ``Kd`` stored columns, one constant per alternative and
+    the ``S`` alternative-specific columns: :meth:`run` gives ``(ll, g, info)`` with ``g`` of
+    length ``Kd + J + S`` and ``info`` (minus the Hessian) of shape ``(Kd + J + S,) * 2``; the
+    caller picks the constants its model has.
     """
 
     columns: np.ndarray
@@ -105,6 +110,8 @@ class NativePass:
     avail: np.ndarray
     offset: np.ndarray | None
     weight: np.ndarray | None
+    specific_alts: np.ndarray
+    specific_values: np.ndarray
     chunk_cases: int
 
     def __post_init__(self) -> None:
@@ -125,9 +132,14 @@ class NativePass:
             self.offset.T, dtype=np.float64)
         self.weight = None if self.weight is None else np.ascontiguousarray(
             self.weight, dtype=np.float64)
+        self.specific_alts = np.ascontiguousarray(self.specific_alts, dtype=np.int64)
+        self.S = len(self.specific_alts)
+        self.specific_values = np.ascontiguousarray(self.specific_values, dtype=np.float64)
+        if self.specific_values.shape != (self.S, n):
+            raise ValueError("specific_values must have shape (S, n_cases)")
         self.chunk_cases = max(1, min(int(self.chunk_cases), max(n, 1)))
-        self._work_size = (self.chunk_cases * lib.ck_work_per_case(Kd, J)
-                           + lib.ck_work_extra(Kd, J))
+        self._work_size = (self.chunk_cases * lib.ck_work_per_case(Kd, J, self.S)
+                           + lib.ck_work_extra(Kd, J, self.S))
         self._works: list[np.ndarray] = []
 
     def _work(self, worker: int) -> np.ndarray:
@@ -135,21 +147,25 @@ class NativePass:
             self._works.append(np.empty(self._work_size))
         return self._works[worker]
 
-    def run(self, beta_d: np.ndarray, alt_add: np.ndarray, order: int, first: int, last: int,
-            worker: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
+    def run(self, beta_d: np.ndarray, alt_add: np.ndarray, beta_s: np.ndarray, order: int,
+            first: int, last: int, worker: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
         """The sums over cases ``first..last-1`` (``worker`` selects the workspace).
 
-        Returns ``(ll, g, info)``: ``g`` is ``(Kd + J,)`` and ``info`` ``(Kd + J, Kd + J)``,
+        ``beta_d`` multiplies the stored columns, ``alt_add`` is added to each alternative's
+        utility (its constants summed) and ``beta_s`` multiplies the alternative-specific
+        columns. Returns ``(ll, g, info)``: ``g`` is ``(Kd + J + S,)`` and ``info`` its square,
         filled up to ``order`` (0: ``ll`` only; 1: and ``g``; 2: and ``info``).
         """
-        L = self.Kd + self.J
+        L = self.Kd + self.J + self.S
         out = np.empty(1 + L + L * L)
         beta_d = np.ascontiguousarray(beta_d, dtype=np.float64)
         alt_add = np.ascontiguousarray(alt_add, dtype=np.float64)
+        beta_s = np.ascontiguousarray(beta_s, dtype=np.float64)
         n = self.n
         self._lib.ck_mnl_pass(
             _addr(self.columns), self.Kd, self.J, n, self.J * n, n, int(first), int(last),
             _addr(beta_d), _addr(alt_add), _addr(self.chosen), _addr(self._avail_t),
-            _addr(self._offset_t), _addr(self.weight), int(order), self.chunk_cases,
+            _addr(self._offset_t), _addr(self.weight), self.S, _addr(self.specific_alts),
+            _addr(self.specific_values), _addr(beta_s), int(order), self.chunk_cases,
             _addr(self._work(worker)), _addr(out))
         return float(out[0]), out[1:1 + L], out[1 + L:].reshape(L, L)

@@ -1,0 +1,163 @@
+"""The compiled likelihood pass agrees with the NumPy kernel and the textbook reference.
+
+The compiled pass (``choicekit/_mnl_pass.c`` through :mod:`choicekit.native`) computes the same
+sums as :func:`choicekit.kernels.chunk_derivatives` in another order and with its own ``exp``,
+so the two agree to rounding (``RTOL_SUMS``, sums of a few hundred terms). Where the library
+is not built these tests skip, unless ``CHOICEKIT_REQUIRE_NATIVE=1`` (set by CI, which builds
+it) turns a missing build into a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+from test_kernels_equivalence import RTOL_PARAMS, RTOL_SUMS, _data, _reference_fit
+
+import choicekit as ck
+import choicekit.estimation as est
+from choicekit import native
+from choicekit.kernels import loglike_derivatives_reference
+
+
+@pytest.fixture(autouse=True)
+def _native_built() -> None:
+    if not native.available():
+        if os.environ.get("CHOICEKIT_REQUIRE_NATIVE") == "1":
+            pytest.fail("choicekit's compiled pass is not built (CHOICEKIT_REQUIRE_NATIVE=1)")
+        pytest.skip("choicekit's compiled pass is not built")
+
+
+def test_exp_agrees_with_libm_to_a_few_ulp():
+    x = np.concatenate([-np.linspace(0.0, 708.0, 400_001), [-0.0, -1e-300, -5e-324],
+                        -np.geomspace(1e-12, 1.0, 1000)])
+    got, want = native.native_exp(x), np.exp(x)
+    # 4 ulp: the Taylor truncation (< 4e-18) and a dozen roundings in Horner's scheme
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(float).eps, atol=0)
+    # below -708 (and at -inf, an unavailable alternative) the pass uses exactly 0
+    low = np.array([-708.5, -745.2, -1e4, -np.inf])
+    assert np.array_equal(native.native_exp(low), np.zeros(4))
+
+
+def _objectives(design, theta, **kw):
+    return (est.Objective(design, theta, use_native=True, **kw),
+            est.Objective(design, theta, use_native=False, **kw))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("holes", [False, True])
+@pytest.mark.parametrize("chunk_size", [None, 37])
+@pytest.mark.parametrize("fixed", [False, True])
+def test_objective_native_equals_numpy_and_reference(weighted, holes, chunk_size, fixed):
+    """Stored columns, constants, alternative-specific columns (``z`` and the ``| inc`` kind)
+    and an offset; availability holes, weights, fixed parameters, many chunks."""
+    data, utilities = _data(4, weighted=weighted, holes=holes)
+    d = ck.MNL(data, utilities).design
+    assert len(d.specific) and len(d.constants) and d.offset is not None
+    free = np.ones(d.n_params, dtype=bool)
+    theta = np.linspace(-0.4, 0.6, d.n_params)
+    if fixed:  # a stored, a constant and an alternative-specific parameter held
+        free[[d.param_names.index(k) for k in ("b2", "asc_c", "bz")]] = False
+        d = dataclasses.replace(d, fixed=~free)
+    fast, slow = _objectives(d, theta, chunk_size=chunk_size)
+    assert fast.use_native and not slow.use_native
+    ref = loglike_derivatives_reference(d.X, theta, d.avail, d.chosen, d.offset, d.weight)
+    for order in (0, 1, 2):
+        a = fast.evaluate(theta[free], order=order)
+        b = slow.evaluate(theta[free], order=order)
+        assert a[0] == pytest.approx(b[0], rel=RTOL_SUMS)
+        assert a[0] == pytest.approx(ref.loglike, rel=RTOL_SUMS)
+        if order >= 1:
+            scale = np.abs(ref.score).max()
+            np.testing.assert_allclose(a[1], ref.score[free], rtol=RTOL_SUMS,
+                                       atol=RTOL_SUMS * scale)
+            np.testing.assert_allclose(a[1], b[1], rtol=RTOL_SUMS, atol=RTOL_SUMS * scale)
+        if order == 2:
+            scale = np.abs(ref.hessian).max()
+            np.testing.assert_allclose(a[2], ref.hessian[np.ix_(free, free)],
+                                       rtol=RTOL_SUMS, atol=RTOL_SUMS * scale)
+            np.testing.assert_array_equal(a[2], a[2].T)  # exactly symmetric
+
+
+def test_two_constants_of_one_alternative_and_no_stored_columns():
+    """Constants only (no design columns at all), two of them on one alternative: the pass
+    sums per alternative and the objective hands each constant its alternative's sums."""
+    data, _ = _data(5)
+    B = ck.Beta
+    d = ck.MNL(data, {"a": 0, "b": B("asc_b") + B("asc_b2"), "c": B("asc_c"),
+                      "d": B("asc_d")}).design
+    assert len(d.stored) == 0 and len(d.constants) == 4
+    theta = np.array([0.3, -0.2, 0.5, 0.1])
+    fast, slow = _objectives(d, theta)
+    a, b = fast.evaluate(theta, 2), slow.evaluate(theta, 2)
+    assert a[0] == pytest.approx(b[0], rel=RTOL_SUMS)
+    np.testing.assert_allclose(a[1], b[1], rtol=RTOL_SUMS, atol=1e-12)
+    np.testing.assert_allclose(a[2], b[2], rtol=RTOL_SUMS, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1.0, 300.0, 1e4])
+def test_stable_at_huge_utilities(scale):
+    """Utilities in the thousands: the per-case maximum keeps every exponential finite."""
+    data, utilities = _data(6)
+    d = ck.MNL(data, utilities).design
+    theta = scale * np.linspace(-0.4, 0.6, d.n_params)
+    fast, slow = _objectives(d, theta)
+    a, b = fast.evaluate(theta, 2), slow.evaluate(theta, 2)
+    assert np.isfinite(a[0]) and np.isfinite(a[1]).all() and np.isfinite(a[2]).all()
+    assert a[0] == pytest.approx(b[0], rel=RTOL_SUMS)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-9 * np.abs(b[1]).max())
+
+
+def test_ranges_add_up_and_threads_give_the_same_sums():
+    """Sums over two ranges (split off a chunk boundary) equal the sums over both; the
+    objective on two threads gives what it gives on one."""
+    data, utilities = _data(7, n=500)
+    d = ck.MNL(data, utilities).design
+    A = len(d.constants)
+    nat = native.NativePass(d.columns, d.chosen, d.avail, d.offset, d.weight, d.specific_alts,
+                            d.specific_values, chunk_cases=64)
+    rng = np.random.default_rng(0)
+    beta_d, beta_s = rng.normal(size=len(d.stored)), rng.normal(size=len(d.specific))
+    alt_add = np.bincount(d.constant_alts, rng.normal(size=A), minlength=d.n_alts)
+    whole = nat.run(beta_d, alt_add, beta_s, 2, 0, d.n_cases)
+    left = nat.run(beta_d, alt_add, beta_s, 2, 0, 201)
+    right = nat.run(beta_d, alt_add, beta_s, 2, 201, d.n_cases, worker=1)
+    assert left[0] + right[0] == pytest.approx(whole[0], rel=RTOL_SUMS)
+    np.testing.assert_allclose(left[1] + right[1], whole[1], rtol=RTOL_SUMS, atol=1e-10)
+    np.testing.assert_allclose(left[2] + right[2], whole[2], rtol=RTOL_SUMS, atol=1e-10)
+    theta = np.linspace(-0.4, 0.6, d.n_params)
+    one = est.Objective(d, theta, use_native=True, threads=1, chunk_size=50)
+    two = est.Objective(d, theta, use_native=True, threads=2, chunk_size=50)
+    a, b = one.evaluate(theta, 2), two.evaluate(theta, 2)
+    assert a[0] == pytest.approx(b[0], rel=RTOL_SUMS)
+    np.testing.assert_allclose(a[2], b[2], rtol=RTOL_SUMS, atol=1e-10)
+
+
+def test_fit_equals_reference_fit_and_numpy_fit(monkeypatch):
+    """Estimates with the compiled pass, with the NumPy kernel (``CHOICEKIT_NATIVE=0``) and
+    with the unoptimised reference path agree to the estimates' tolerance."""
+    data, utilities = _data(8)
+    model = ck.MNL(data, utilities)
+    res = model.fit()
+    ref = _reference_fit(model.design)
+    np.testing.assert_allclose(res.params.to_numpy(), ref, rtol=RTOL_PARAMS, atol=1e-12)
+    monkeypatch.setenv("CHOICEKIT_NATIVE", "0")
+    assert not native.available()
+    assert not est.Objective(model.design, model.design.start).use_native
+    res0 = model.fit()
+    np.testing.assert_allclose(res0.params.to_numpy(), res.params.to_numpy(),
+                               rtol=RTOL_PARAMS, atol=1e-12)
+    np.testing.assert_allclose(res0.bse.to_numpy(), res.bse.to_numpy(), rtol=1e-8)
+
+
+def test_design_arrays_are_checked():
+    data, utilities = _data(9)
+    d = ck.MNL(data, utilities).design
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        native.NativePass(d.columns[:, :, ::2], d.chosen, d.avail, d.offset, d.weight,
+                          d.specific_alts, d.specific_values, chunk_cases=64)
+    with pytest.raises(ValueError, match=r"\(S, n_cases\)"):
+        native.NativePass(d.columns, d.chosen, d.avail, d.offset, d.weight, d.specific_alts,
+                          d.specific_values[:, :5], chunk_cases=64)
