@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["available", "NativePass", "native_exp"]
+__all__ = ["available", "NativePass", "native_exp", "native_log"]
 
 _i64 = ctypes.c_int64
 _ptr = ctypes.c_void_p
@@ -51,8 +51,9 @@ def _library() -> ctypes.CDLL | None:
     for name in ("ck_work_per_case", "ck_work_extra"):
         getattr(lib, name).argtypes = [_i64, _i64, _i64]
         getattr(lib, name).restype = _i64
-    lib.ck_exp_n.argtypes = [_ptr, _ptr, _i64]
-    lib.ck_exp_n.restype = None
+    for name in ("ck_exp_n", "ck_log_n"):
+        getattr(lib, name).argtypes = [_ptr, _ptr, _i64]
+        getattr(lib, name).restype = None
     return lib
 
 
@@ -63,19 +64,29 @@ def available() -> bool:
     return _library() is not None
 
 
-def native_exp(x: np.ndarray) -> np.ndarray:
-    """The pass's own vectorised ``exp`` of values ``<= 0`` (exposed for its tests)."""
+def _elementwise(name: str, x: np.ndarray) -> np.ndarray:
     lib = _library()
     if lib is None:
         raise RuntimeError("choicekit's compiled pass is not built")
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty_like(x)
-    lib.ck_exp_n(x.ctypes.data, out.ctypes.data, x.size)
+    getattr(lib, name)(_addr(x), _addr(out), x.size)
     return out
 
 
+def native_exp(x: np.ndarray) -> np.ndarray:
+    """The pass's own vectorised ``exp`` of values ``<= 0`` (exposed for its tests)."""
+    return _elementwise("ck_exp_n", x)
+
+
+def native_log(x: np.ndarray) -> np.ndarray:
+    """The pass's own vectorised ``log`` of positive values (exposed for its tests)."""
+    return _elementwise("ck_log_n", x)
+
+
 def _addr(a: np.ndarray | None) -> int | None:
-    return None if a is None else a.ctypes.data
+    """The address of an array's first element (None for no array: a NULL pointer)."""
+    return None if a is None else a.__array_interface__["data"][0]
 
 
 @dataclass
@@ -140,12 +151,28 @@ class NativePass:
         self.chunk_cases = max(1, min(int(self.chunk_cases), max(n, 1)))
         self._work_size = (self.chunk_cases * lib.ck_work_per_case(Kd, J, self.S)
                            + lib.ck_work_extra(Kd, J, self.S))
-        self._works: list[np.ndarray] = []
+        self.L = Kd + J + self.S
+        # the call's arguments, as plain integers, computed once: converting arrays to
+        # pointers costs ~1 us each, and a Monte Carlo refit of a small design makes
+        # thousands of calls of ~20 us
+        self._head = (_addr(self.columns), Kd, J, n, J * n, n)
+        self._slots: list[tuple] = []
 
-    def _work(self, worker: int) -> np.ndarray:
-        while len(self._works) <= worker:
-            self._works.append(np.empty(self._work_size))
-        return self._works[worker]
+    def _slot(self, worker: int) -> tuple:
+        """Per worker: its parameter/result buffer, views into it, and the call's arguments
+        after the case range (workspace and output included)."""
+        while len(self._slots) <= worker:
+            Kd, J, S, L = self.Kd, self.J, self.S, self.L
+            io = np.zeros(Kd + J + S + 1 + L + L * L)
+            work = np.empty(self._work_size)
+            beta_d, alt_add, beta_s = io[:Kd], io[Kd:Kd + J], io[Kd + J:Kd + J + S]
+            out = io[Kd + J + S:]
+            mid = (_addr(beta_d), _addr(alt_add), _addr(self.chosen), _addr(self._avail_t),
+                   _addr(self._offset_t), _addr(self.weight), S, _addr(self.specific_alts),
+                   _addr(self.specific_values), _addr(beta_s))
+            self._slots.append((io, work, beta_d, alt_add, beta_s, out, mid,
+                                (self.chunk_cases, _addr(work), _addr(out))))
+        return self._slots[worker]
 
     def run(self, beta_d: np.ndarray, alt_add: np.ndarray, beta_s: np.ndarray, order: int,
             first: int, last: int, worker: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
@@ -156,16 +183,11 @@ class NativePass:
         columns. Returns ``(ll, g, info)``: ``g`` is ``(Kd + J + S,)`` and ``info`` its square,
         filled up to ``order`` (0: ``ll`` only; 1: and ``g``; 2: and ``info``).
         """
-        L = self.Kd + self.J + self.S
-        out = np.empty(1 + L + L * L)
-        beta_d = np.ascontiguousarray(beta_d, dtype=np.float64)
-        alt_add = np.ascontiguousarray(alt_add, dtype=np.float64)
-        beta_s = np.ascontiguousarray(beta_s, dtype=np.float64)
-        n = self.n
-        self._lib.ck_mnl_pass(
-            _addr(self.columns), self.Kd, self.J, n, self.J * n, n, int(first), int(last),
-            _addr(beta_d), _addr(alt_add), _addr(self.chosen), _addr(self._avail_t),
-            _addr(self._offset_t), _addr(self.weight), self.S, _addr(self.specific_alts),
-            _addr(self.specific_values), _addr(beta_s), int(order), self.chunk_cases,
-            _addr(self._work(worker)), _addr(out))
-        return float(out[0]), out[1:1 + L], out[1 + L:].reshape(L, L)
+        _, _, b_d, b_a, b_s, out, mid, tail = self._slot(worker)
+        b_d[:] = beta_d
+        b_a[:] = alt_add
+        b_s[:] = beta_s
+        self._lib.ck_mnl_pass(*self._head, int(first), int(last), *mid, int(order), *tail)
+        L = self.L
+        # copies: the buffer is the worker's, and its next call overwrites it
+        return float(out[0]), out[1:1 + L].copy(), out[1 + L:].reshape(L, L).copy()

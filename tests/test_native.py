@@ -41,6 +41,14 @@ def test_exp_agrees_with_libm_to_a_few_ulp():
     assert np.array_equal(native.native_exp(low), np.zeros(4))
 
 
+def test_log_agrees_with_libm_to_two_ulp():
+    x = np.concatenate([np.linspace(1.0, 50.0, 200_001), np.geomspace(1e-300, 1e300, 20_001),
+                        [1.0, 2.0, 0.5, 1.0 + 1e-15, np.sqrt(2.0), np.nextafter(np.sqrt(2), 3)]])
+    got, want = native.native_log(x), np.log(x)
+    assert np.all(np.abs(got - want) <= 2 * np.spacing(np.abs(want)))
+    assert native.native_log(np.array([1.0]))[0] == 0.0
+
+
 def _objectives(design, theta, **kw):
     return (est.Objective(design, theta, use_native=True, **kw),
             est.Objective(design, theta, use_native=False, **kw))
