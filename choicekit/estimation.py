@@ -2,9 +2,11 @@
 
 The objective is :math:`f(\\theta) = -\\ell(\\theta) / N` over the free parameters
 :math:`\\theta` (fixed parameters are folded into the utility offset), with analytic gradient
-and Hessian. Its value, gradient and Hessian come from one fused pass of the kernels over the
-design (:func:`choicekit.kernels.chunk_derivatives`), in chunks of cases so that the
-temporaries stay small (and in cache), with workspaces reused across iterations.
+and Hessian. Its value, gradient and Hessian come from one fused pass over the design: the
+compiled pass of :mod:`choicekit.native` where it is built (on one thread per core for large
+designs), else the NumPy kernel :func:`choicekit.kernels.chunk_derivatives`; both work in
+chunks of cases so that the temporaries stay small (and in cache), with workspaces reused
+across iterations.
 
 The default optimizer (``method="newton"``) is a plain Newton-Raphson iteration with a
 backtracking line search. The logit log-likelihood is concave, so the Newton direction is

@@ -357,7 +357,11 @@ def chunk_derivatives(
     specific: NDArray[np.intp] | None = None,
     specific_values: FloatArray | None = None,
 ) -> tuple[float, FloatArray | None, FloatArray | None]:
-    """Fused log-likelihood, score and Hessian of one chunk (the fast path).
+    """Fused log-likelihood, score and Hessian of one chunk (the NumPy fast path).
+
+    Estimation uses the compiled pass of :mod:`choicekit.native`, which computes the same sums,
+    when it is built; this kernel is its fallback, the reference it is tested against, and the
+    kernel of :func:`choicekit.chunked.fit_chunked`.
 
     Parameters
     ----------
