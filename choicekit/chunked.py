@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .estimation import DEFAULT_CHUNK_ELEMENTS, newton_raphson
+from . import native
+from .estimation import DEFAULT_CHUNK_ELEMENTS, NATIVE_CHUNK_ELEMENTS, newton_raphson
 from .exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
 from .inference import sym_inverse
 from .kernels import KernelWorkspace, blas_threads, chunk_derivatives
@@ -195,7 +196,7 @@ def npy_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[np.ndarray]
 class _ChunkedObjective:
     """Sums of the fused kernel over one pass of the chunk stream."""
 
-    def __init__(self, design: ChunkedDesign) -> None:
+    def __init__(self, design: ChunkedDesign, use_native: bool | None = None) -> None:
         self.design = design
         self.K = len(design.param_names)
         self.n_cases: int | None = None
@@ -203,6 +204,16 @@ class _ChunkedObjective:
         self._ws: KernelWorkspace | None = None
         self._last: tuple | None = None
         self._const = np.array(list(design.constants.values()), dtype=np.intp)
+        #: the compiled pass (choicekit.native) on each piece, as MNL.fit uses it; else the
+        #: NumPy kernel
+        self.use_native = native.available() if use_native is None else bool(use_native)
+        Ks, J = len(design.stored_names), design.n_alts
+        self._native_cases = max(64, NATIVE_CHUNK_ELEMENTS // (J * max(Ks, 1)))
+        self._native_work: np.ndarray | None = None
+        # where the parameters (stored, then constants) sit among the pass's sums (stored,
+        # then one constant per alternative)
+        pos = np.concatenate([np.arange(Ks), Ks + self._const]).astype(np.intp)
+        self._native_pos, self._native_pairs = pos, pos[:, None] * (Ks + J) + pos[None, :]
 
     def _pieces(self) -> Iterator[DesignChunk]:
         cap = self.design.max_cases
@@ -255,10 +266,13 @@ class _ChunkedObjective:
             if c.avail is not None and not c.avail[np.arange(n), chosen].all():
                 raise ChoiceDataError("A chosen alternative is unavailable in a chunk starting "
                                       f"at case {n_cases}.")
-            part = chunk_derivatives(
-                self._fill(c), J, theta, chosen * n + np.arange(n), unavail,
-                None if c.offset is None else np.ascontiguousarray(c.offset.T), c.weight,
-                order, self._ws, constants=self._const)
+            if self.use_native:
+                part = self._native_piece(c, chosen, theta, order)
+            else:
+                part = chunk_derivatives(
+                    self._fill(c), J, theta, chosen * n + np.arange(n), unavail,
+                    None if c.offset is None else np.ascontiguousarray(c.offset.T), c.weight,
+                    order, self._ws, constants=self._const)
             ll += part[0]
             if order >= 1:
                 g += part[1]
@@ -266,6 +280,27 @@ class _ChunkedObjective:
                 H += part[2]
             n_cases += n
         return ll, g, H, n_cases
+
+
+    def _native_piece(self, c: DesignChunk, chosen: np.ndarray, theta: np.ndarray,
+                      order: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """The compiled pass over one piece, transposed into the workspace first."""
+        n = c.X.shape[0]
+        Ks, J = len(self.design.stored_names), self.design.n_alts
+        Xt = self._fill(c).reshape(Ks, J, n)
+        if self._native_work is None:
+            self._native_work = np.empty(native.NativePass.work_size(
+                Ks, J, 0, self._native_cases))
+        nat = native.NativePass(
+            Xt, chosen, np.ones((n, J), dtype=bool) if c.avail is None else c.avail, c.offset,
+            c.weight, np.zeros(0, dtype=np.int64), np.zeros((0, n)),
+            chunk_cases=self._native_cases, work=self._native_work)
+        A = len(self._const)
+        alt_add = np.bincount(self._const, weights=theta[Ks:Ks + A], minlength=J) if A \
+            else np.zeros(J)
+        ll, g, info = nat.run(theta[:Ks], alt_add, np.zeros(0), order, 0, n)
+        return (ll, None if order < 1 else g[self._native_pos],
+                None if order < 2 else -info.take(self._native_pairs))
 
 
 @dataclass(frozen=True)

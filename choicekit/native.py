@@ -107,6 +107,10 @@ class NativePass:
         Their values (``Design.specific_values``).
     chunk_cases : int
         Cases per chunk inside the pass (sized for cache).
+    work : ndarray, optional
+        A float64 buffer to use as the first worker's workspace (a caller that builds one
+        ``NativePass`` per piece of a stream reuses one buffer instead of allocating per piece);
+        allocated when absent or too small.
 
     Notes
     -----
@@ -124,6 +128,7 @@ class NativePass:
     specific_alts: np.ndarray
     specific_values: np.ndarray
     chunk_cases: int
+    work: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         lib = _library()
@@ -149,8 +154,7 @@ class NativePass:
         if self.specific_values.shape != (self.S, n):
             raise ValueError("specific_values must have shape (S, n_cases)")
         self.chunk_cases = max(1, min(int(self.chunk_cases), max(n, 1)))
-        self._work_size = (self.chunk_cases * lib.ck_work_per_case(Kd, J, self.S)
-                           + lib.ck_work_extra(Kd, J, self.S))
+        self._work_size = self.work_size(Kd, J, self.S, self.chunk_cases)
         self.L = Kd + J + self.S
         # the call's arguments, as plain integers, computed once: converting arrays to
         # pointers costs ~1 us each, and a Monte Carlo refit of a small design makes
@@ -164,7 +168,10 @@ class NativePass:
         while len(self._slots) <= worker:
             Kd, J, S, L = self.Kd, self.J, self.S, self.L
             io = np.zeros(Kd + J + S + 1 + L + L * L)
-            work = np.empty(self._work_size)
+            given = self.work if not self._slots else None
+            work = given if given is not None and given.dtype == np.float64 and \
+                given.flags.c_contiguous and given.size >= self._work_size \
+                else np.empty(self._work_size)
             beta_d, alt_add, beta_s = io[:Kd], io[Kd:Kd + J], io[Kd + J:Kd + J + S]
             out = io[Kd + J + S:]
             mid = (_addr(beta_d), _addr(alt_add), _addr(self.chosen), _addr(self._avail_t),
@@ -173,6 +180,15 @@ class NativePass:
             self._slots.append((io, work, beta_d, alt_add, beta_s, out, mid,
                                 (self.chunk_cases, _addr(work), _addr(out))))
         return self._slots[worker]
+
+    @staticmethod
+    def work_size(n_stored: int, n_alts: int, n_specific: int, chunk_cases: int) -> int:
+        """Doubles of workspace one worker needs (for the ``work`` argument)."""
+        lib = _library()
+        if lib is None:
+            raise RuntimeError("choicekit's compiled pass is not built")
+        return (chunk_cases * lib.ck_work_per_case(n_stored, n_alts, n_specific)
+                + lib.ck_work_extra(n_stored, n_alts, n_specific))
 
     def run(self, beta_d: np.ndarray, alt_add: np.ndarray, beta_s: np.ndarray, order: int,
             first: int, last: int, worker: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
