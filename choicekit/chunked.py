@@ -4,11 +4,12 @@ The log-likelihood, its score and its Hessian are sums over cases, so a Newton i
 only one pass over the cases, in any order and in pieces. :class:`ChunkedDesign` describes
 such a stream: a callable that returns a fresh iterable of :class:`DesignChunk` (read from
 ``.npy`` files on disk, parquet row groups, a database cursor, or slices of an array or memory
-map). :func:`fit_chunked` maximizes the likelihood with the fused NumPy kernel
-(:func:`choicekit.kernels.chunk_derivatives`, the sums that :meth:`choicekit.MNL.fit` gets from
-its compiled pass) and the same Newton-Raphson iteration
+map). :func:`fit_chunked` maximizes the likelihood with the same fused pass as
+:meth:`choicekit.MNL.fit` (the compiled :mod:`choicekit.native` where it is built, else
+:func:`choicekit.kernels.chunk_derivatives`) and the same Newton-Raphson iteration
 (:func:`choicekit.estimation.newton_raphson`), with memory bounded by the chunk size: the
-design is never held whole.
+design is never held whole. Each piece of a chunk is transposed to the parameter-major layout
+in a reused workspace before the pass reads it.
 
 Alternative-specific constants are not stored in the chunks: they are given as a mapping
 ``{parameter name: alternative index}`` and the kernel handles them without a design column

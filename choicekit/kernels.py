@@ -360,8 +360,7 @@ def chunk_derivatives(
     """Fused log-likelihood, score and Hessian of one chunk (the NumPy fast path).
 
     Estimation uses the compiled pass of :mod:`choicekit.native`, which computes the same sums,
-    when it is built; this kernel is its fallback, the reference it is tested against, and the
-    kernel of :func:`choicekit.chunked.fit_chunked`.
+    when it is built; this kernel is its fallback and the reference it is tested against.
 
     Parameters
     ----------
