@@ -104,10 +104,10 @@ static inline double ck_exp(double x)
     y = y * r + 0.5;
     y = y * r + 1.0;
     y = y * r + 1.0;
-    int64_t kb, sb;
+    uint64_t kb, sb;
     memcpy(&kb, &t, sizeof kb);
     memcpy(&sb, &shifter, sizeof sb);
-    const int64_t e = (kb - sb + 1023) << 52;  /* the bits of 2^k */
+    const uint64_t e = (kb - sb + 1023) << 52;  /* the bits of 2^k (k >= -1022 here) */
     double scale;
     memcpy(&scale, &e, sizeof scale);
     return x < -708.0 ? 0.0 : y * scale;
@@ -119,10 +119,10 @@ static inline double ck_exp(double x)
  * s = (u - 1) / (u + 1), |s| < 0.172 (next term < 1e-18 relative); e ln 2 in two parts. */
 static inline double ck_log(double x)
 {
-    int64_t bits, mb;
+    uint64_t bits, mb;
     memcpy(&bits, &x, sizeof bits);
-    int64_t e = ((bits >> 52) & 0x7ff) - 1023;
-    mb = (bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL;  /* u in [1, 2) */
+    int64_t e = (int64_t)((bits >> 52) & 0x7ff) - 1023;
+    mb = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;  /* u in [1, 2) */
     double u;
     memcpy(&u, &mb, sizeof u);
     const int big = u > 1.4142135623730951;
