@@ -87,7 +87,7 @@ NATIVE_VALUES_PER_THREAD = 1 << 20
 
 #: design values per chunk inside the compiled pass. Smaller than the NumPy kernel's chunks
 #: (there is no per-call overhead to amortise): the chunk and its workspace stay in L1/L2.
-#: Measured on 1M x 10 x 19, two threads: 0.131 s per pass at 2^14 values (128 cases),
+#: Measured on 1M x 10 x 19, two threads: 0.127-0.131 s per pass at 2^14 values (163 cases),
 #: 0.139 s at 2^16 (655 cases); 1000 x 3 x 5: no difference.
 NATIVE_CHUNK_ELEMENTS = 1 << 14
 
@@ -150,7 +150,7 @@ class Objective:
     costs nothing but a row of the kernel's products, and no copy of the design is made.
 
     The compiled pass computes the same sums over a range of cases in one call, for the
-    stored columns and one constant per alternative; threads take contiguous ranges (the
+    stored columns, one constant per alternative and the alternative-specific columns; threads take contiguous ranges (the
     call releases the GIL) and their sums are added in range order, so the result does not
     depend on thread timing.
     """
