@@ -150,9 +150,9 @@ class Objective:
     costs nothing but a row of the kernel's products, and no copy of the design is made.
 
     The compiled pass computes the same sums over a range of cases in one call, for the
-    stored columns, one constant per alternative and the alternative-specific columns; threads take contiguous ranges (the
-    call releases the GIL) and their sums are added in range order, so the result does not
-    depend on thread timing.
+    stored columns, one constant per alternative and the alternative-specific columns;
+    threads take contiguous ranges (the call releases the GIL) and their sums are added in
+    range order, so the result does not depend on thread timing.
     """
 
     def __init__(self, design: Design, fixed_values: np.ndarray,

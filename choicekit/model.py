@@ -301,7 +301,7 @@ class MNL:
                             "trust-constr"] = "auto",
             cov_type: Literal["classical", "robust", "opg", "cluster"] = "classical",
             groups: Any = None, maxiter: int = 200, gtol: float = 1e-8,
-            chunk_size: int | None = None) -> MNLResults:
+            chunk_size: int | None = None, threads: int | None = None) -> MNLResults:
         """Maximum-likelihood estimation.
 
         Parameters
@@ -326,6 +326,10 @@ class MNL:
             Gradient tolerance on ``-loglike / n_cases``.
         chunk_size : int, optional
             Cases per kernel call (bounds memory of temporaries on large data).
+        threads : int, optional
+            Threads for the likelihood pass. By default one per core on large designs (one for
+            each 2^20 design values) and one on small ones; pass ``threads=1`` when running
+            many fits in parallel processes.
 
         Returns
         -------
@@ -343,6 +347,7 @@ class MNL:
         if not (isinstance(gtol, (int, float)) and gtol > 0):
             raise SpecificationError(f"`gtol` must be a positive number. Got {gtol!r}.")
         check_int("chunk_size", chunk_size, allow_none=True, what="(cases per kernel call)")
+        check_int("threads", threads, allow_none=True, what="(threads for the likelihood pass)")
         polish = method == "auto" and d.has_bounds
         if method == "auto":
             method = "lbfgsb" if d.has_bounds else "newton"
@@ -356,7 +361,7 @@ class MNL:
             )
         if cov_type == "cluster":
             self._resolve_groups(groups)  # fail early, before the optimizer runs
-        obj = Objective(d, values, chunk_size=chunk_size)
+        obj = Objective(d, values, chunk_size=chunk_size, threads=threads)
         opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
         if polish:
             opt = polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)

@@ -196,3 +196,16 @@ def test_chunked_objective_native_equals_numpy():
             np.testing.assert_allclose(a[1], b[1], rtol=RTOL_SUMS, atol=1e-10)
         if order == 2:
             np.testing.assert_allclose(a[2], b[2], rtol=RTOL_SUMS, atol=1e-10)
+
+
+def test_fit_threads_option():
+    """``fit(threads=...)`` reaches the pass: two threads over ranges of cases give the one
+    thread estimates (to rounding); a bad value is refused with the option's name."""
+    data, utilities = _data(12, n=400)
+    model = ck.MNL(data, utilities)
+    one = model.fit(threads=1, chunk_size=50)
+    two = model.fit(threads=2, chunk_size=50)
+    np.testing.assert_allclose(two.params.to_numpy(), one.params.to_numpy(), rtol=1e-10,
+                               atol=1e-12)
+    with pytest.raises(ck.SpecificationError, match="`threads`"):
+        model.fit(threads=0)
