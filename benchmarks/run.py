@@ -153,7 +153,8 @@ def _swissmetro_frame(path: Path):
     return df
 
 
-def child_swissmetro(args: argparse.Namespace) -> None:
+def _swissmetro_data(args: argparse.Namespace):
+    """ChoiceData (timed as preparation) and utilities of Biogeme's b01logit."""
     import choicekit as ck
 
     B, V = ck.Beta, ck.Var
@@ -169,6 +170,13 @@ def child_swissmetro(args: argparse.Namespace) -> None:
         "SM": B("B_TIME") * V("SM_TT") / 100 + B("B_COST") * V("SM_COST") / 100,
         "CAR": B("ASC_CAR") + B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_CO") / 100,
     }
+    return data, utilities, prep
+
+
+def child_swissmetro(args: argparse.Namespace) -> None:
+    import choicekit as ck
+
+    data, utilities, prep = _swissmetro_data(args)
     t0 = time.perf_counter()
     res = ck.MNL(data, utilities).fit(method=args.method)
     bse = res.bse
@@ -289,43 +297,82 @@ def child_floor(args: argparse.Namespace) -> None:
 
 
 def child_check(args: argparse.Namespace) -> None:
-    """The public fit against the unoptimised path, on the benchmark's own data.
+    """The benchmarked estimates against the unoptimised path, on the benchmark's own data.
 
-    Fits with ``MNL.fit`` (the compiled pass, as benchmarked), then takes one Newton step from
-    those estimates with the textbook kernel ``loglike_derivatives_reference`` over the whole
-    ``(n, J, K)`` design (each term of the formulas on its own, no chunks, no threads). Newton
-    converges quadratically, so that step is the distance from the estimates to the maximum
-    the unoptimised path finds; reported relative to ``1 + |beta|``.
+    Fits as the benchmarked choicekit row does (``MNL.fit``; for ``mc`` the last
+    ``with_choices`` refit; for ``synth_10m`` ``fit_chunked`` from the files), then takes one
+    Newton step from those estimates with the textbook kernel ``loglike_derivatives_reference``
+    (each term of the formulas on its own, no chunks, no threads, no compiled code; over the
+    whole ``(n, J, K)`` design, or summed over blocks of a million cases for ``synth_10m``).
+    Newton converges quadratically, so that step is the distance from the estimates to the
+    maximum the unoptimised path finds; reported relative to ``1 + |beta|``.
     """
     import choicekit as ck
     from choicekit.kernels import loglike_derivatives_reference
 
-    z = np.load(args.workload)
-    data, utilities = _synth_data(z["X"], z["y"])
-    del z
-    model = ck.MNL(data, utilities)
-    res = model.fit(method=args.method)
-    d = model.design
-    beta = res.params.to_numpy()
-    ref = loglike_derivatives_reference(d.X, beta, d.avail, d.chosen, d.offset, d.weight)
-    step = np.linalg.solve(-ref.hessian, ref.score)
-    _emit(tool="check", workload=Path(args.workload).stem, loglik=res.llf, fit_seconds=0.0,
-          reference_loglik=ref.loglike,
+    src = Path(args.workload)
+    if src.is_dir():  # synth_10m: chunked from disk; the reference in blocks
+        from choicekit.chunked import ChunkedDesign, fit_chunked
+
+        Xm, y = np.load(src / "X.npy", mmap_mode="r"), np.load(src / "y.npy")
+        n, J, K = Xm.shape
+        consts = {f"ASC_{j}": j for j in range(1, J)}
+        res = fit_chunked(ChunkedDesign.from_npy(src / "X.npy", src / "y.npy",
+                                                 [f"B_{k + 1}" for k in range(K)],
+                                                 constants=consts, chunk_size=args.chunk_size))
+        beta = res.params.to_numpy()
+        g, H, ll = 0.0, 0.0, 0.0
+        for a in range(0, n, 1_000_000):
+            Xb = np.asarray(Xm[a:a + 1_000_000])
+            full = np.concatenate([Xb, np.broadcast_to(np.eye(J)[:, 1:], (len(Xb), J, J - 1))],
+                                  axis=2)
+            part = loglike_derivatives_reference(full, beta, np.ones((len(Xb), J), bool),
+                                                 y[a:a + 1_000_000])
+            g, H, ll = g + part.score, H + part.hessian, ll + part.loglike
+        name, llf = src.name, res.llf
+    else:
+        if args.workload == "swissmetro":
+            data, utilities, _ = _swissmetro_data(args)
+            model = ck.MNL(data, utilities)
+            res = model.fit(method=args.method)
+        elif np.load(src)["X"].ndim == 4:  # mc: the last refit of the shared design
+            X, ys = _mc_choices(args.workload)
+            data, utilities = _synth_data(X, ys[0])
+            model = ck.MNL(data, utilities).with_choices(ys[-1])
+            res = model.fit()
+        else:
+            z = np.load(src)
+            data, utilities = _synth_data(z["X"], z["y"])
+            del z
+            model = ck.MNL(data, utilities)
+            res = model.fit(method=args.method)
+        d = model.design
+        beta = res.params.to_numpy()
+        ref = loglike_derivatives_reference(d.X, beta, d.avail, d.chosen, d.offset, d.weight)
+        g, H, ll = ref.score, ref.hessian, ref.loglike
+        name, llf = (args.workload if args.workload == "swissmetro" else src.stem), res.llf
+    step = np.linalg.solve(-H, g)
+    _emit(tool="check", workload=name, loglik=llf, fit_seconds=0.0, reference_loglik=ll,
           max_rel_step=float(np.max(np.abs(step) / (1.0 + np.abs(beta)))))
 
 
-def child_mc_refit(args: argparse.Namespace) -> None:
-    """One design, many re-simulated choice vectors: ``MNL.with_choices`` (no rebuild)."""
-    import choicekit as ck
-
-    z = np.load(args.workload)
+def _mc_choices(path: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The first replication's design and the 200 choice vectors re-simulated on it."""
+    z = np.load(path)
     X = z["X"][0]
     beta, asc = z["beta"], z["asc"]
     R, (N, J, _) = z["X"].shape[0], X.shape
     asc_full = np.concatenate([[0.0], asc])
     rng = np.random.default_rng(20261122)
     V = X @ beta + asc_full
-    ys = [(V + rng.gumbel(size=(N, J))).argmax(axis=1) for _ in range(R)]
+    return X, [(V + rng.gumbel(size=(N, J))).argmax(axis=1) for _ in range(R)]
+
+
+def child_mc_refit(args: argparse.Namespace) -> None:
+    """One design, many re-simulated choice vectors: ``MNL.with_choices`` (no rebuild)."""
+    import choicekit as ck
+
+    X, ys = _mc_choices(args.workload)
     t0 = time.perf_counter()
     data, utilities = _synth_data(X, ys[0])
     prep = time.perf_counter() - t0
@@ -336,7 +383,8 @@ def child_mc_refit(args: argparse.Namespace) -> None:
         res = model.with_choices(y).fit()
         results.append((res.llf, res.params.to_dict(), res.bse.to_dict()))
     fit = time.perf_counter() - t0
-    _emit(tool="choicekit-with_choices", workload=Path(args.workload).stem, reps=R, n_obs=N,
+    _emit(tool="choicekit-with_choices", workload=Path(args.workload).stem, reps=len(ys),
+          n_obs=X.shape[0],
           loglik=results[0][0], params=results[0][1], std_err=results[0][2],
           fit_seconds=fit, prep_seconds=prep)
 
@@ -497,6 +545,17 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in rec:
             raise RuntimeError(f"data generation failed: {rec['error']}")
 
+    def check(workload: str, target: str, tool: str) -> None:
+        """Estimates against the unoptimised path on this very data (a separate, untimed
+        process), noted on the ``tool`` row."""
+        rec = run_process(me + ["--child", "check", "--workload", target] + common)
+        if "error" in rec:
+            print(f"  {workload:>11} check failed: {rec['error'][:150]}", file=sys.stderr)
+            return
+        for r in records:
+            if r["workload_key"] == workload and r["tool"] == tool:
+                r["reference_step"] = rec["max_rel_step"]
+
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     peer_runs = [(p, args.peer_python, f"fit_{p}.py") for p in PEERS if p != "biogeme-3.2"]
     peer_runs.append(("biogeme-3.2", args.bio32_python, "fit_biogeme.py"))
@@ -508,12 +567,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             target, R = "swissmetro", 0
             repeat(me + ["--child", "swissmetro"] + common, "choicekit", wl)
+            check(wl, "swissmetro", "choicekit")
         elif wl == "synth_10m":
             N, J, K, _ = sizes[wl]
             folder = scratch / f"npy_{N}_{J}_{K}"
             generate(["npy", str(folder), N, J, K, 0])
             repeat(me + ["--child", "chunked", "--workload", str(folder)] + common,
                    "choicekit-chunked", wl, repeats=1 if not args.tiny else args.repeats)
+            check(wl, str(folder), "choicekit-chunked")
             continue
         else:
             N, J, K, R = sizes[wl]
@@ -524,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             if R:
                 repeat(me + ["--child", "mc_refit", "--workload", target] + common,
                        "choicekit-with_choices", wl)
+                check(wl, target, "choicekit-with_choices")
             else:
                 repeat(me + ["--child", "chunked", "--workload", target] + common,
                        "choicekit-chunked", wl)
@@ -535,12 +597,7 @@ def main(argv: list[str] | None = None) -> int:
                             r["floor_seconds"] = floor["floor_pass_seconds"] * r["evaluations"]
                             r["floor_cores"] = (floor["floor_pass_one_core"],
                                                 floor["floor_pass_all_cores"], floor["cores"])
-                # estimates against the unoptimised path on this very data (not timed)
-                check = run_process(me + ["--child", "check", "--workload", target] + common)
-                for r in records:
-                    if r["workload_key"] == wl and r["tool"] == "choicekit" and "error" not in \
-                            check:
-                        r["reference_step"] = check["max_rel_step"]
+                check(wl, target, "choicekit")
         for label, py, script in peer_runs:
             if label not in peers or py is None or ((label, wl) in SKIP and not args.tiny):
                 continue
