@@ -263,6 +263,11 @@ class _ChunkedObjective:
         for c in self._pieces():
             n = c.X.shape[0]
             chosen = np.asarray(c.chosen, dtype=np.intp)
+            if chosen.shape != (n,) or (n and not 0 <= chosen.min() <= chosen.max() < J):
+                raise ChoiceDataError(
+                    f"A chunk starting at case {n_cases} has {np.shape(c.chosen)} choices for "
+                    f"{n} cases, or a chosen alternative outside 0..{J - 1}: give one 0-based "
+                    "alternative index per case.")
             unavail = None if c.avail is None else np.ascontiguousarray(~c.avail.T)
             if c.avail is not None and not c.avail[np.arange(n), chosen].all():
                 raise ChoiceDataError("A chosen alternative is unavailable in a chunk starting "
@@ -293,8 +298,8 @@ class _ChunkedObjective:
             self._native_work = np.empty(native.NativePass.work_size(
                 Ks, J, 0, self._native_cases))
         nat = native.NativePass(
-            Xt, chosen, np.ones((n, J), dtype=bool) if c.avail is None else c.avail, c.offset,
-            c.weight, np.zeros(0, dtype=np.int64), np.zeros((0, n)),
+            Xt, chosen, c.avail, c.offset, c.weight, np.zeros(0, dtype=np.int64),
+            np.zeros((0, n)),
             chunk_cases=self._native_cases, work=self._native_work)
         A = len(self._const)
         alt_add = np.bincount(self._const, weights=theta[Ks:Ks + A], minlength=J) if A \

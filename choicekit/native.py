@@ -57,6 +57,15 @@ def _library() -> ctypes.CDLL | None:
     return lib
 
 
+def _require() -> ctypes.CDLL:
+    """The library, or a RuntimeError saying it is not built."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError("choicekit's compiled pass is not built (no C compiler when choicekit "
+                           "was installed?); estimation uses the NumPy kernel instead")
+    return lib
+
+
 def available() -> bool:
     """Whether the compiled pass is built and not switched off (``CHOICEKIT_NATIVE=0``)."""
     if os.environ.get("CHOICEKIT_NATIVE", "1").strip() in ("0", "false", "no", "off"):
@@ -65,9 +74,7 @@ def available() -> bool:
 
 
 def _elementwise(name: str, x: np.ndarray) -> np.ndarray:
-    lib = _library()
-    if lib is None:
-        raise RuntimeError("choicekit's compiled pass is not built")
+    lib = _require()
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty_like(x)
     getattr(lib, name)(_addr(x), _addr(out), x.size)
@@ -98,7 +105,8 @@ class NativePass:
     columns : ndarray, shape (Kd, J, n)
         ``Design.columns``: C-contiguous float64, zero at unavailable alternatives.
     chosen : ndarray of int, shape (n,)
-    avail : ndarray of bool, shape (n, J)
+    avail : ndarray of bool, shape (n, J), optional
+        None when every alternative is available.
     offset : ndarray, shape (n, J), optional
     weight : ndarray, shape (n,), optional
     specific_alts : ndarray of int, shape (S,)
@@ -122,7 +130,7 @@ class NativePass:
 
     columns: np.ndarray
     chosen: np.ndarray
-    avail: np.ndarray
+    avail: np.ndarray | None
     offset: np.ndarray | None
     weight: np.ndarray | None
     specific_alts: np.ndarray
@@ -131,19 +139,25 @@ class NativePass:
     work: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        lib = _library()
-        if lib is None:
-            raise RuntimeError("choicekit's compiled pass is not built")
-        self._lib = lib
+        self._lib = _require()
         Kd, J, n = self.columns.shape
         if not self.columns.flags.c_contiguous or self.columns.dtype != np.float64:
             raise ValueError("the compiled pass needs C-contiguous float64 design columns")
         self.Kd, self.J, self.n = Kd, J, n
+        # the C code indexes with these without further checks: shapes and the chosen
+        # alternatives are verified here, once
         self.chosen = np.ascontiguousarray(self.chosen, dtype=np.int64)
+        if self.chosen.shape != (n,) or (n and not 0 <= self.chosen.min() <= self.chosen.max()
+                                         < J):
+            raise ValueError(f"chosen must hold one alternative in 0..{J - 1} per case ({n})")
+        for name, want in (("avail", (n, J)), ("offset", (n, J)), ("weight", (n,))):
+            value = getattr(self, name)
+            if value is not None and np.shape(value) != want:
+                raise ValueError(f"{name} must have shape {want}; got {np.shape(value)}")
         # alternative-major copies (J, n) of the per-alternative inputs: each chunk then reads
         # contiguous runs, as it does from the design. Built once per objective.
-        self._avail_t = None if self.avail.all() else np.ascontiguousarray(
-            self.avail.T, dtype=np.uint8)
+        self._avail_t = None if self.avail is None or self.avail.all() else \
+            np.ascontiguousarray(self.avail.T, dtype=np.uint8)
         self._offset_t = None if self.offset is None else np.ascontiguousarray(
             self.offset.T, dtype=np.float64)
         self.weight = None if self.weight is None else np.ascontiguousarray(
@@ -184,9 +198,7 @@ class NativePass:
     @staticmethod
     def work_size(n_stored: int, n_alts: int, n_specific: int, chunk_cases: int) -> int:
         """Doubles of workspace one worker needs (for the ``work`` argument)."""
-        lib = _library()
-        if lib is None:
-            raise RuntimeError("choicekit's compiled pass is not built")
+        lib = _require()
         return (chunk_cases * lib.ck_work_per_case(n_stored, n_alts, n_specific)
                 + lib.ck_work_extra(n_stored, n_alts, n_specific))
 

@@ -45,6 +45,7 @@ def test_log_agrees_with_libm_to_two_ulp():
     x = np.concatenate([np.linspace(1.0, 50.0, 200_001), np.geomspace(1e-300, 1e300, 20_001),
                         [1.0, 2.0, 0.5, 1.0 + 1e-15, np.sqrt(2.0), np.nextafter(np.sqrt(2), 3)]])
     got, want = native.native_log(x), np.log(x)
+    # 2 ulp: the atanh series' truncation (< 1e-18), the division and Horner's roundings
     assert np.all(np.abs(got - want) <= 2 * np.spacing(np.abs(want)))
     assert native.native_log(np.array([1.0]))[0] == 0.0
 
@@ -115,6 +116,8 @@ def test_stable_at_huge_utilities(scale):
     a, b = fast.evaluate(theta, 2), slow.evaluate(theta, 2)
     assert np.isfinite(a[0]) and np.isfinite(a[1]).all() and np.isfinite(a[2]).all()
     assert a[0] == pytest.approx(b[0], rel=RTOL_SUMS)
+    # the score is the difference of two sums up to ~1e4 times its own size at these
+    # utilities, so its rounding is ~1e4 times that of the log-likelihood: 1e-9, not 1e-11
     np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-9 * np.abs(b[1]).max())
 
 
@@ -205,7 +208,35 @@ def test_fit_threads_option():
     model = ck.MNL(data, utilities)
     one = model.fit(threads=1, chunk_size=50)
     two = model.fit(threads=2, chunk_size=50)
+    # the two threads' sums are added in another grouping (rounding ~1e-15); Newton stops at
+    # steps below 1e-10 relative, so the estimates agree to that
     np.testing.assert_allclose(two.params.to_numpy(), one.params.to_numpy(), rtol=1e-10,
                                atol=1e-12)
     with pytest.raises(ck.SpecificationError, match="`threads`"):
         model.fit(threads=0)
+
+
+def test_pass_refuses_arrays_it_would_read_out_of_bounds():
+    """The C code indexes without checks, so the wrapper checks shapes and chosen values, and
+    the chunked estimator names the chunk with a bad choice."""
+    from test_kernels_equivalence import _arrays
+
+    from choicekit.chunked import ChunkedDesign, DesignChunk, fit_chunked
+
+    data, utilities = _data(13)
+    d = ck.MNL(data, utilities).design
+    args = dict(offset=d.offset, weight=d.weight, specific_alts=d.specific_alts,
+                specific_values=d.specific_values, chunk_cases=64)
+    bad = d.chosen.copy()
+    bad[5] = d.n_alts
+    with pytest.raises(ValueError, match="chosen must hold one alternative"):
+        native.NativePass(d.columns, bad, d.avail, **args)
+    with pytest.raises(ValueError, match="avail must have shape"):
+        native.NativePass(d.columns, d.chosen, d.avail[:-1], **args)
+    X, y = _arrays(n=300)
+    y = y.copy()
+    y[250] = 9
+    with pytest.raises(ck.ChoiceDataError, match="chunk starting at case 200"):
+        fit_chunked(ChunkedDesign(lambda: iter([DesignChunk(X[:200], y[:200]),
+                                                DesignChunk(X[200:], y[200:])]),
+                                  ["b0", "b1", "b2"], n_alts=4))
