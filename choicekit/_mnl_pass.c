@@ -33,8 +33,10 @@
 #include <string.h>
 
 /* one build, three code paths chosen at load time by the CPU (GCC function multiversioning):
- * AVX-512 and AVX2+FMA vectors where present, the baseline elsewhere */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+ * AVX-512 and AVX2+FMA vectors where present, the baseline elsewhere. GCC names the x86-64
+ * levels from version 11 on; older compilers and other platforms build the baseline only. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && \
+    defined(__linux__)
 #define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CK_CLONES
