@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from . import native
-from .estimation import DEFAULT_CHUNK_ELEMENTS, NATIVE_CHUNK_ELEMENTS, newton_raphson
+from .estimation import DEFAULT_CHUNK_ELEMENTS, newton_raphson
 from .exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
 from .inference import sym_inverse
 from .kernels import KernelWorkspace, blas_threads, chunk_derivatives
@@ -208,13 +208,7 @@ class _ChunkedObjective:
         #: the compiled pass (choicekit.native) on each piece, as MNL.fit uses it; else the
         #: NumPy kernel
         self.use_native = native.available() if use_native is None else bool(use_native)
-        Ks, J = len(design.stored_names), design.n_alts
-        self._native_cases = max(64, NATIVE_CHUNK_ELEMENTS // (J * max(Ks, 1)))
-        self._native_work: np.ndarray | None = None
-        # where the parameters (stored, then constants) sit among the pass's sums (stored,
-        # then one constant per alternative)
-        pos = np.concatenate([np.arange(Ks), Ks + self._const]).astype(np.intp)
-        self._native_pos, self._native_pairs = pos, pos[:, None] * (Ks + J) + pos[None, :]
+        self._native_work: np.ndarray | None = None  # one workspace for every piece
 
     def _pieces(self) -> Iterator[DesignChunk]:
         cap = self.design.max_cases
@@ -268,13 +262,13 @@ class _ChunkedObjective:
                     f"A chunk starting at case {n_cases} has {np.shape(c.chosen)} choices for "
                     f"{n} cases, or a chosen alternative outside 0..{J - 1}: give one 0-based "
                     "alternative index per case.")
-            unavail = None if c.avail is None else np.ascontiguousarray(~c.avail.T)
             if c.avail is not None and not c.avail[np.arange(n), chosen].all():
                 raise ChoiceDataError("A chosen alternative is unavailable in a chunk starting "
                                       f"at case {n_cases}.")
             if self.use_native:
                 part = self._native_piece(c, chosen, theta, order)
             else:
+                unavail = None if c.avail is None else np.ascontiguousarray(~c.avail.T)
                 part = chunk_derivatives(
                     self._fill(c), J, theta, chosen * n + np.arange(n), unavail,
                     None if c.offset is None else np.ascontiguousarray(c.offset.T), c.weight,
@@ -287,26 +281,17 @@ class _ChunkedObjective:
             n_cases += n
         return ll, g, H, n_cases
 
-
     def _native_piece(self, c: DesignChunk, chosen: np.ndarray, theta: np.ndarray,
                       order: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """The compiled pass over one piece, transposed into the workspace first."""
         n = c.X.shape[0]
         Ks, J = len(self.design.stored_names), self.design.n_alts
-        Xt = self._fill(c).reshape(Ks, J, n)
         if self._native_work is None:
             self._native_work = np.empty(native.NativePass.work_size(
-                Ks, J, 0, self._native_cases))
-        nat = native.NativePass(
-            Xt, chosen, c.avail, c.offset, c.weight, np.zeros(0, dtype=np.int64),
-            np.zeros((0, n)),
-            chunk_cases=self._native_cases, work=self._native_work)
-        A = len(self._const)
-        alt_add = np.bincount(self._const, weights=theta[Ks:Ks + A], minlength=J) if A \
-            else np.zeros(J)
-        ll, g, info = nat.run(theta[:Ks], alt_add, np.zeros(0), order, 0, n)
-        return (ll, None if order < 1 else g[self._native_pos],
-                None if order < 2 else -info.take(self._native_pairs))
+                Ks, J, 0, native.default_chunk_cases(J, Ks)))
+        nat = native.NativePass(self._fill(c).reshape(Ks, J, n), chosen, c.avail, c.offset,
+                                c.weight, self._const, work=self._native_work)
+        return nat.run(theta, order)
 
 
 @dataclass(frozen=True)

@@ -85,12 +85,6 @@ DEFAULT_THREADS = 1
 #: value (2^20 values: ~1 ms of work per thread)
 NATIVE_VALUES_PER_THREAD = 1 << 20
 
-#: design values per chunk inside the compiled pass. Smaller than the NumPy kernel's chunks
-#: (there is no per-call overhead to amortise): the chunk and its workspace stay in L1/L2.
-#: Measured on 1M x 10 x 19, two threads: 0.127-0.131 s per pass at 2^14 values (163 cases),
-#: 0.139 s at 2^16 (655 cases); 1000 x 3 x 5: no difference.
-NATIVE_CHUNK_ELEMENTS = 1 << 14
-
 
 def _cores() -> int:
     """CPU cores this process may run on."""
@@ -183,14 +177,6 @@ class Objective:
             values = design.n_cases * design.n_alts * max(self.n_stored, 1)
             threads = min(_cores(), max(1, values // NATIVE_VALUES_PER_THREAD))
         self.threads = max(1, int(threads if threads is not None else DEFAULT_THREADS))
-        # the native pass's sums cover every alternative's constant: where this model's
-        # parameters (free, in the design's order) sit among them
-        Kd, J = self.n_stored, design.n_alts
-        self._native_pos = np.concatenate([
-            np.arange(Kd), Kd + design.constant_alts,
-            Kd + J + np.arange(len(design.specific))]).astype(np.intp)[self._pick]
-        L = Kd + J + len(design.specific)
-        self._native_pairs = self._native_pos[:, None] * L + self._native_pos[None, :]
         self._key: bytes | None = None
         self._order = -1
         self._val: tuple[float, np.ndarray | None, np.ndarray | None] = (np.nan, None, None)
@@ -266,36 +252,27 @@ class Objective:
 
     def _native_sums(self, beta_k: np.ndarray, order: int) -> tuple[
             float, np.ndarray | None, np.ndarray | None]:
-        """The compiled pass over all cases, in ``threads`` contiguous ranges, picked for the
-        free parameters (the design's order)."""
+        """The compiled pass over all cases, in ``threads`` contiguous ranges, for the free
+        parameters (the design's order)."""
         d = self.design
         if self._native is None:
             self._native = native.NativePass(
-                d.columns, d.chosen, d.avail, d.offset, d.weight, d.specific_alts,
-                d.specific_values, chunk_cases=self.chunk_size or max(
-                    64, NATIVE_CHUNK_ELEMENTS // (d.n_alts * max(self.n_stored, 1))))
+                d.columns, d.chosen, d.avail, d.offset, d.weight, d.constant_alts,
+                d.specific_alts, d.specific_values, chunk_cases=self.chunk_size,
+                pick=self._pick)
         nat = self._native
-        Kd = self.n_stored
-        A = len(d.constants)
-        alt_add = np.bincount(d.constant_alts, weights=beta_k[Kd:Kd + A], minlength=d.n_alts) \
-            if A else np.zeros(d.n_alts)
-        beta_d, beta_s = beta_k[:Kd], beta_k[Kd + A:]
         n = d.n_cases
         workers = max(1, min(self.threads, n // nat.chunk_cases))
         if workers == 1:
-            ll, g, info = nat.run(beta_d, alt_add, beta_s, order, 0, n)
-        else:
-            # contiguous ranges on whole chunks; added in range order (deterministic)
-            per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
-            parts = list(_executor(workers).map(
-                lambda w: nat.run(beta_d, alt_add, beta_s, order, min(n, w * per),
-                                  min(n, (w + 1) * per), w), range(workers)))
-            ll = sum(p[0] for p in parts)
-            g = np.sum([p[1] for p in parts], axis=0)
-            info = np.sum([p[2] for p in parts], axis=0)
-        pos = self._native_pos
-        return (ll, None if order < 1 else g[pos],
-                None if order < 2 else -info.take(self._native_pairs))
+            return nat.run(beta_k, order)
+        # contiguous ranges on whole chunks; added in range order (deterministic)
+        per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
+        parts = list(_executor(workers).map(
+            lambda w: nat.run(beta_k, order, min(n, w * per), min(n, (w + 1) * per), w),
+            range(workers)))
+        return (sum(p[0] for p in parts),
+                None if order < 1 else np.sum([p[1] for p in parts], axis=0),
+                None if order < 2 else np.sum([p[2] for p in parts], axis=0))
 
     def _sum_chunks(self, chunks: list[_Chunk], beta: np.ndarray, order: int,
                     worker: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:

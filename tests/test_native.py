@@ -126,15 +126,12 @@ def test_ranges_add_up_and_threads_give_the_same_sums():
     objective on two threads gives what it gives on one."""
     data, utilities = _data(7, n=500)
     d = ck.MNL(data, utilities).design
-    A = len(d.constants)
-    nat = native.NativePass(d.columns, d.chosen, d.avail, d.offset, d.weight, d.specific_alts,
-                            d.specific_values, chunk_cases=64)
-    rng = np.random.default_rng(0)
-    beta_d, beta_s = rng.normal(size=len(d.stored)), rng.normal(size=len(d.specific))
-    alt_add = np.bincount(d.constant_alts, rng.normal(size=A), minlength=d.n_alts)
-    whole = nat.run(beta_d, alt_add, beta_s, 2, 0, d.n_cases)
-    left = nat.run(beta_d, alt_add, beta_s, 2, 0, 201)
-    right = nat.run(beta_d, alt_add, beta_s, 2, 201, d.n_cases, worker=1)
+    nat = native.NativePass(d.columns, d.chosen, d.avail, d.offset, d.weight, d.constant_alts,
+                            d.specific_alts, d.specific_values, chunk_cases=64)
+    beta = np.random.default_rng(0).normal(size=d.n_params)  # the kernel's parameter order
+    whole = nat.run(beta, 2)
+    left = nat.run(beta, 2, 0, 201)
+    right = nat.run(beta, 2, 201, d.n_cases, worker=1)
     assert left[0] + right[0] == pytest.approx(whole[0], rel=RTOL_SUMS)
     np.testing.assert_allclose(left[1] + right[1], whole[1], rtol=RTOL_SUMS, atol=1e-10)
     np.testing.assert_allclose(left[2] + right[2], whole[2], rtol=RTOL_SUMS, atol=1e-10)
@@ -168,10 +165,10 @@ def test_design_arrays_are_checked():
     d = ck.MNL(data, utilities).design
     with pytest.raises(ValueError, match="C-contiguous float64"):
         native.NativePass(d.columns[:, :, ::2], d.chosen, d.avail, d.offset, d.weight,
-                          d.specific_alts, d.specific_values, chunk_cases=64)
+                          d.constant_alts, d.specific_alts, d.specific_values)
     with pytest.raises(ValueError, match=r"\(S, n_cases\)"):
-        native.NativePass(d.columns, d.chosen, d.avail, d.offset, d.weight, d.specific_alts,
-                          d.specific_values[:, :5], chunk_cases=64)
+        native.NativePass(d.columns, d.chosen, d.avail, d.offset, d.weight, d.constant_alts,
+                          d.specific_alts, d.specific_values[:, :5])
 
 
 def test_chunked_objective_native_equals_numpy():
@@ -225,8 +222,8 @@ def test_pass_refuses_arrays_it_would_read_out_of_bounds():
 
     data, utilities = _data(13)
     d = ck.MNL(data, utilities).design
-    args = dict(offset=d.offset, weight=d.weight, specific_alts=d.specific_alts,
-                specific_values=d.specific_values, chunk_cases=64)
+    args = dict(offset=d.offset, weight=d.weight, constant_alts=d.constant_alts,
+                specific_alts=d.specific_alts, specific_values=d.specific_values)
     bad = d.chosen.copy()
     bad[5] = d.n_alts
     with pytest.raises(ValueError, match="chosen must hold one alternative"):
