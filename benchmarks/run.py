@@ -268,8 +268,8 @@ def child_floor(args: argparse.Namespace) -> None:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from choicekit.estimation import _cores
-    from choicekit.kernels import blas_threads
+    from choicekit.estimation.objective import _cores
+    from choicekit.families.logit import blas_threads
 
     X = np.load(args.workload)["X"]
     n, J, K = X.shape
@@ -308,11 +308,11 @@ def child_check(args: argparse.Namespace) -> None:
     maximum the unoptimised path finds; reported relative to ``1 + |beta|``.
     """
     import choicekit as ck
-    from choicekit.kernels import loglike_derivatives_reference
+    from choicekit.families.logit import loglike_derivatives_reference
 
     src = Path(args.workload)
     if src.is_dir():  # synth_10m: chunked from disk; the reference in blocks
-        from choicekit.chunked import ChunkedDesign, fit_chunked
+        from choicekit.estimation.chunked import ChunkedDesign, fit_chunked
 
         Xm, y = np.load(src / "X.npy", mmap_mode="r"), np.load(src / "y.npy")
         n, J, K = Xm.shape
@@ -391,7 +391,7 @@ def child_mc_refit(args: argparse.Namespace) -> None:
 
 def child_chunked(args: argparse.Namespace) -> None:
     """The chunked estimator: from ``.npy`` files (out of core) or the ``.npz`` arrays."""
-    from choicekit.chunked import ChunkedDesign, fit_chunked
+    from choicekit.estimation.chunked import ChunkedDesign, fit_chunked
 
     src = Path(args.workload)
     t0 = time.perf_counter()

@@ -6,10 +6,11 @@ formula) -> ``MNL`` (a model with its frozen design) -> ``fit()`` -> ``MNLResult
 
 from __future__ import annotations
 
-from . import datasets, plots
-from .chunked import ChunkedDesign, ChunkedResults, DesignChunk, fit_chunked
-from .data import ChoiceData
-from .exceptions import (
+from choicekit import datasets, plots
+from choicekit.data.choicedata import ChoiceData
+from choicekit.estimation.chunked import ChunkedDesign, ChunkedResults, DesignChunk, fit_chunked
+from choicekit.estimation.identification import IdentificationReport
+from choicekit.exceptions import (
     ChoiceDataError,
     ChoiceKitError,
     ChoiceKitWarning,
@@ -20,15 +21,20 @@ from .exceptions import (
     SeparationWarning,
     SpecificationError,
 )
-from .gumbel import GumbelCheck, gumbel_check
-from .hypothesis_tests import TestResult, hausman_mcfadden, lr_test, score_test, wald_test
-from .identification import IdentificationReport
-from .kernels import log_softmax, logsum, softmax
-from .model import MNL
-from .recovery import RecoveryStudy, recovery_study
-from .results import MNLResults
-from .specification import Beta, Var, exp, log
-from .synthetic import SyntheticData, make_choice_data
+from choicekit.families.logit import log_softmax, logsum, softmax
+from choicekit.families.mnl.model import MNL
+from choicekit.inference.hypothesis_tests import (
+    TestResult,
+    hausman_mcfadden,
+    lr_test,
+    score_test,
+    wald_test,
+)
+from choicekit.results.results import MNLResults
+from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
+from choicekit.simulation.recovery import RecoveryStudy, recovery_study
+from choicekit.simulation.synthetic import SyntheticData, make_choice_data
+from choicekit.spec.expressions import Beta, Var, exp, log
 
 __version__ = "0.1.0"
 

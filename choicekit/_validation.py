@@ -1,7 +1,8 @@
 """Helpers shared by the input checks: suggestions, listings of ids, option checks, and the
 collector that gathers every problem of a frame into one error.
 
-The checks at the boundary (:mod:`choicekit.data`, :mod:`choicekit.design`) do not stop at the
+The checks at the boundary (:mod:`choicekit.data.choicedata`, :mod:`choicekit.design.linear`) do
+not stop at the
 first problem: each check adds a line to a :class:`Problems` collector together with the rows
 it affects, and one :class:`~choicekit.exceptions.ChoiceDataError` then lists every kind of
 problem (or, with ``invalid="drop"``, the affected cases are dropped with a
@@ -92,7 +93,7 @@ def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = Fal
 
     ``what`` is a parenthetical explaining the option, e.g. ``"(cases per kernel call)"``.
     """
-    from .exceptions import SpecificationError
+    from choicekit.exceptions import SpecificationError
 
     if allow_none and value is None:
         return

@@ -143,7 +143,7 @@ def fit_command(data: str, spec: str, json_out: str | None = None,
     (MNLResults, str)
         The results and the summary text.
     """
-    from .specfile import fit_spec, load_spec, read_data
+    from choicekit.spec.specfile import fit_spec, load_spec, read_data
 
     model_spec = load_spec(spec)
     frame = read_data(data, model_spec.data.get("sep"))
@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from .exceptions import ChoiceKitError, ChoiceKitWarning
+    from choicekit.exceptions import ChoiceKitError, ChoiceKitWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChoiceKitWarning)

@@ -1,10 +1,10 @@
 """Generate choicekit's bundled simulated mode-choice data set.
 
-Writes ``choicekit/data/simulated_modechoice.csv`` (wide layout, one row per choice
+Writes ``choicekit/datasets/bundled/simulated_modechoice.csv`` (wide layout, one row per choice
 situation) and its companion ``simulated_modechoice.json`` (seed, true parameters, design,
 counts). Run from the repository root::
 
-    python data/make_simulated_modechoice.py               # writes into choicekit/data/
+    python data/make_simulated_modechoice.py               # writes into choicekit/datasets/bundled/
     python data/make_simulated_modechoice.py --output-dir /tmp/sim
 
 The output is a pure function of the constants below: all randomness comes from one
@@ -213,7 +213,7 @@ def write(data: pd.DataFrame, metadata: dict[str, Any], output_dir: Path) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point: simulate and write the files."""
-    default_dir = Path(__file__).resolve().parents[1] / "choicekit" / "data"
+    default_dir = Path(__file__).resolve().parents[1] / "choicekit" / "datasets" / "bundled"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--output-dir",

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> dict[str, ck.GumbelCheck]:
     n_ks = max(500, int(100_000 * args.size))
 
     # 1. Utilities of four choice situations (NaN: alternative not in the choice set).
-    V = ck.gumbel.DEFAULT_UTILITIES
+    V = ck.simulation.gumbel.DEFAULT_UTILITIES
     print("Fixed utilities V (rows: choice situations):")
     print(np.array2string(V, precision=2))
     print("softmax of the first row:", ck.softmax(V[0, :3]).round(4), "\n")

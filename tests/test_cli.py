@@ -1,5 +1,5 @@
 """The command line: ``choicekit demo``, ``choicekit fit DATA --spec SPEC.toml`` and its spec
-files (choicekit.specfile).
+files (choicekit.spec.specfile).
 
 The Swissmetro check compares with Biogeme's published report
 (tests/reference/biogeme_b01logit_swissmetro.json, 3 significant digits: tolerance half a unit
@@ -21,7 +21,7 @@ import pytest
 
 import choicekit as ck
 from choicekit.cli import main
-from choicekit.specfile import evaluate_expression, parse_spec
+from choicekit.spec.specfile import evaluate_expression, parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 try:  # TOML: stdlib from Python 3.11, the `tomli` package before

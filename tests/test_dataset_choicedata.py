@@ -136,7 +136,7 @@ def test_docstring_examples_run() -> None:
     """The examples in the helpers' docstrings (those not marked +SKIP) give what they show."""
     import doctest
 
-    import choicekit._dataset_choicedata as mod
+    import choicekit.datasets.choicedata as mod
 
     failures, attempted = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert attempted >= 2 and failures == 0

@@ -32,8 +32,8 @@ from choicekit.exceptions import ChoiceDataError, ChoiceKitError
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SCRIPT = REPO / "data" / "make_simulated_modechoice.py"
-BUNDLED_CSV = REPO / "choicekit" / "data" / "simulated_modechoice.csv"
-BUNDLED_JSON = REPO / "choicekit" / "data" / "simulated_modechoice.json"
+BUNDLED_CSV = REPO / "choicekit" / "datasets" / "bundled" / "simulated_modechoice.csv"
+BUNDLED_JSON = REPO / "choicekit" / "datasets" / "bundled" / "simulated_modechoice.json"
 
 # name -> (file name, rows, columns, case-id column or None, number of cases,
 #          decision-maker column or None, number of decision makers), from SOURCES.md

@@ -98,7 +98,7 @@ def test_page_code_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     blocks = python_blocks(text)
     if not blocks:
         pytest.skip("no python blocks")
-    if "choicekit.specfile" in text and not _have_toml():
+    if "choicekit.spec.specfile" in text and not _have_toml():
         pytest.skip("no TOML reader (Python 3.10 without tomli)")
     if _NEEDS_DATA in text:
         request.getfixturevalue("shared_data")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import choicekit as ck
-from choicekit.formula import parse_formula
+from choicekit.spec.formula import parse_formula
 
 B, V = ck.Beta, ck.Var
 

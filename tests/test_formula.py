@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import choicekit as ck
-from choicekit.formula import parse_formula
+from choicekit.spec.formula import parse_formula
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from conftest import mc_scale
 from scipy import special, stats
 
 import choicekit as ck
-from choicekit.gumbel import (
+from choicekit.simulation.gumbel import (
     DEFAULT_UTILITIES,
     EULER_GAMMA,
     frequency_check,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import choicekit as ck
-from choicekit.identification import check_identification, detect_separation
+from choicekit.estimation.identification import check_identification, detect_separation
 
 B, V = ck.Beta, ck.Var
 
@@ -252,7 +252,7 @@ def test_constant_in_every_utility(data):
 
 
 def test_large_designs_skip_the_exact_check_but_say_so(monkeypatch):
-    import choicekit.identification as ident
+    import choicekit.estimation.identification as ident
 
     monkeypatch.setattr(ident, "MAX_LP_ROWS", 1)
     data = _binary([-2, -1, -0.5, 0.5, 1, 2], [0, 0, 0, 1, 1, 1])

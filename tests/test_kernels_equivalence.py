@@ -19,9 +19,9 @@ import pytest
 from scipy import optimize
 
 import choicekit as ck
-import choicekit.estimation as est
-from choicekit.chunked import ChunkedDesign, DesignChunk, fit_chunked, npy_chunks
-from choicekit.kernels import (
+import choicekit.estimation.objective as est
+from choicekit.estimation.chunked import ChunkedDesign, DesignChunk, fit_chunked, npy_chunks
+from choicekit.families.logit import (
     SHIFT_SPAN,
     KernelWorkspace,
     blas_threads,
@@ -345,7 +345,7 @@ def test_chunked_availability_and_oversized_chunks():
 
     design = ChunkedDesign(chunks, ["p0", "p1", "p2"], n_alts=4, max_cases=128)
     theta = np.array([0.2, -0.1, 0.3])
-    from choicekit.chunked import _ChunkedObjective
+    from choicekit.estimation.chunked import _ChunkedObjective
 
     ll, g, H = _ChunkedObjective(design).evaluate(theta, 2)
     ref = loglike_derivatives_reference(X, theta, avail, chosen, offset, weight)
@@ -371,7 +371,7 @@ def test_chunked_rejects_inconsistent_streams():
 
 
 def test_blas_threads_restores_setting():
-    from choicekit.kernels import _openblas_controls
+    from choicekit.families.logit import _openblas_controls
 
     controls = _openblas_controls()
     if not controls:  # another BLAS (or no /proc): nothing to set, nothing to test

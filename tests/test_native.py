@@ -1,7 +1,9 @@
 """The compiled likelihood pass agrees with the NumPy kernel and the textbook reference.
 
-The compiled pass (``choicekit/_mnl_pass.c`` through :mod:`choicekit.native`) computes the same
-sums as :func:`choicekit.kernels.chunk_derivatives` in another order and with its own ``exp``,
+The compiled pass (``choicekit/_mnl_pass.c`` through :mod:`choicekit.families.mnl.native`) computes
+the same
+sums as :func:`choicekit.families.logit.chunk_derivatives` in another order and with its own
+``exp``,
 so the two agree to rounding (``RTOL_SUMS``, sums of a few hundred terms). Where the library
 is not built these tests skip, unless ``CHOICEKIT_REQUIRE_NATIVE=1`` (set by CI, which builds
 it) turns a missing build into a failure.
@@ -17,9 +19,9 @@ import pytest
 from test_kernels_equivalence import RTOL_PARAMS, RTOL_SUMS, _data, _reference_fit
 
 import choicekit as ck
-import choicekit.estimation as est
-from choicekit import native
-from choicekit.kernels import loglike_derivatives_reference
+import choicekit.estimation.objective as est
+from choicekit.families.logit import loglike_derivatives_reference
+from choicekit.families.mnl import native
 
 
 @pytest.fixture(autouse=True)
@@ -176,7 +178,7 @@ def test_chunked_objective_native_equals_numpy():
     kernel: availability, offset, weights, constants, a chunk processed in pieces."""
     from test_kernels_equivalence import random_design
 
-    from choicekit.chunked import ChunkedDesign, DesignChunk, _ChunkedObjective
+    from choicekit.estimation.chunked import ChunkedDesign, DesignChunk, _ChunkedObjective
 
     X, avail, chosen, offset, weight, _ = random_design(11, n=700, K=3)
 
@@ -218,7 +220,7 @@ def test_pass_refuses_arrays_it_would_read_out_of_bounds():
     the chunked estimator names the chunk with a bad choice."""
     from test_kernels_equivalence import _arrays
 
-    from choicekit.chunked import ChunkedDesign, DesignChunk, fit_chunked
+    from choicekit.estimation.chunked import ChunkedDesign, DesignChunk, fit_chunked
 
     data, utilities = _data(13)
     d = ck.MNL(data, utilities).design

@@ -127,9 +127,9 @@ def test_modecanada_prediction_at_sample_means(shared_data):
 def test_chunked_probabilities_and_logsums_equal_whole_design():
     """design_proba / design_logsum run in chunks of cases on large designs; the chunks must
     line up: compared with one softmax / log-sum-exp over the whole textbook design."""
-    from choicekit.estimation import chunk_slices
-    from choicekit.kernels import log_softmax, logsum
-    from choicekit.shares import design_logsum, design_proba
+    from choicekit.estimation.objective import chunk_slices
+    from choicekit.families.logit import log_softmax, logsum
+    from choicekit.postestimation.shares import design_logsum, design_proba
 
     rng = np.random.default_rng(5)
     n = 100_000

@@ -275,7 +275,7 @@ def test_hmftest_refuses_dropping_the_reference(travelmode):
 
 
 def test_restriction_parser():
-    from choicekit.restrictions import parse_restrictions
+    from choicekit.inference.restrictions import parse_restrictions
 
     names = ["b_time", "b_cost", "(Intercept):air", "ASC:train"]
     R, q, texts = parse_restrictions(

@@ -108,7 +108,7 @@ def test_fieller_unbounded_when_cost_insignificant():
     unbounded (Fieller 1954)."""
     params = pd.Series({"t": -1.0, "c": -0.1})
     cov = pd.DataFrame([[0.01, 0.0], [0.0, 0.01]], index=params.index, columns=params.index)
-    from choicekit.wtp import wtp_table
+    from choicekit.postestimation.wtp import wtp_table
 
     with pytest.warns(ck.ChoiceKitWarning, match="unbounded"):
         w = wtp_table(params, cov, "t", "c", method="fieller")

@@ -15,7 +15,7 @@ from conftest import mc_scale
 from scipy import special, stats
 
 import choicekit as ck
-from choicekit.simulation import (
+from choicekit.simulation.choices import (
     BLOCK_ELEMENTS,
     as_generator,
     simulate_choices,

@@ -1,0 +1,536 @@
+"""ChoiceData: validated, immutable choice data built once from a pandas frame.
+
+A :class:`ChoiceData` holds, for ``n_cases`` choice situations and ``n_alts`` alternatives:
+
+* ``cases`` (the user's case ids) and ``alternatives`` (the user's labels, any hashable);
+* an availability matrix ``(n_cases, n_alts)``;
+* the chosen alternative of each case (or none, for data used only for prediction);
+* optional case weights and a group id (person, for panels and clustering);
+* variables: *alternative-varying* ones, an ``(n_cases, n_alts)`` array each (the long table's
+  columns, or wide columns gathered by ``variables=``), and *case-level* ones (the wide table's
+  columns), an ``(n_cases,)`` array each.
+
+Everything is checked once here; the estimation code downstream trusts it. The checks do not
+stop at the first problem: every kind of problem found (missing ids, duplicate rows, choice
+codes outside the declared alternatives, cases with no or several chosen rows, chosen
+alternatives that are unavailable, cases with no available alternative, bad weights or groups)
+is listed in one :class:`~choicekit.exceptions.ChoiceDataError`, with the count and the first
+case ids of each. ``invalid="drop"`` drops the affected cases instead, with a
+:class:`~choicekit.exceptions.DataWarning` giving the same listing; ``data.dropped_cases``
+names them. Values of the variables are checked later, when a utility uses them (see
+:func:`choicekit.design.linear.build_design` and ``MNL(missing=...)``).
+
+The user's frame is never mutated: long columns are read into arrays lazily, from a private
+view of the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from choicekit._validation import first_cases, numeric_column, show_values, suggest, to_float
+from choicekit.data.layouts import INVALID_POLICIES, WideVariable, read_long, read_wide
+from choicekit.exceptions import ChoiceDataError, SpecificationError
+
+__all__ = ["ChoiceData", "INVALID_POLICIES"]
+
+
+class ChoiceData:
+    """Validated choice data: cases, alternatives, availability, choices, weights, groups.
+
+    Build it with :meth:`from_long` or :meth:`from_wide`; it is immutable afterwards.
+
+    Attributes
+    ----------
+    cases : pandas.Index
+        Case ids, in the order of the input.
+    alternatives : list
+        Alternative labels.
+    n_cases, n_alts : int
+        Numbers of cases and alternatives.
+    dropped_cases : pandas.Index
+        Cases dropped by ``invalid="drop"`` (empty otherwise).
+    """
+
+    __slots__ = (
+        "_cases", "_alts", "_avail", "_chosen", "_weight", "_group", "_group_labels",
+        "_long_frame", "_long_pos", "_long_cache", "_case_frame", "_layout", "_meta",
+    )
+
+    def __init__(self, *, cases: pd.Index, alternatives: Sequence[Hashable],
+                 avail: np.ndarray, chosen: np.ndarray | None, weight: np.ndarray | None,
+                 group: np.ndarray | None, group_labels: pd.Index | None,
+                 long_frame: pd.DataFrame | None, long_pos: np.ndarray | None,
+                 long_cache: dict[str, np.ndarray], case_frame: pd.DataFrame | None,
+                 layout: str, meta: Mapping[str, Any] | None = None) -> None:
+        self._cases = cases
+        self._alts = list(alternatives)
+        self._avail = avail
+        self._avail.setflags(write=False)
+        self._chosen = chosen
+        if chosen is not None:
+            chosen.setflags(write=False)
+        self._weight = weight
+        self._group = group
+        self._group_labels = group_labels
+        self._long_frame = long_frame
+        self._long_pos = long_pos
+        self._long_cache = long_cache
+        self._case_frame = case_frame
+        self._layout = layout
+        self._meta = dict(meta or {})
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_long(
+        cls,
+        df: pd.DataFrame,
+        case: str,
+        alt: str,
+        choice: str | None = None,
+        availability: str | None = None,
+        weight: str | None = None,
+        group: str | None = None,
+        *,
+        invalid: Literal["raise", "drop"] = "raise",
+    ) -> ChoiceData:
+        """Choice data from a long frame: one row per case and alternative.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The long table. Rows may come in any order; a case-alternative pair without a row
+            is unavailable (unbalanced choice sets).
+        case : str
+            Column of case (choice situation) ids.
+        alt : str
+            Column of alternative labels (any hashable: ints, strings, tuples...; 0 is a
+            valid label).
+        choice : str, optional
+            0/1 column marking the chosen row; exactly one chosen available row per case.
+            Omit it for data used only for prediction.
+        availability : str, optional
+            0/1 column; rows with 0 are unavailable. Default: every present row is available.
+        weight : str, optional
+            Column of case weights (constant within a case, finite, non-negative).
+        group : str, optional
+            Column of group ids (e.g. person), constant within a case; used for panels and
+            cluster-robust covariances.
+        invalid : {"raise", "drop"}, default "raise"
+            What to do with invalid cases (see Raises): ``"raise"`` one error listing every
+            kind of problem; ``"drop"`` drop the affected cases with a
+            :class:`~choicekit.exceptions.DataWarning` giving the same listing.
+
+        Returns
+        -------
+        ChoiceData
+
+        Raises
+        ------
+        ChoiceDataError
+            Listing, with counts and the first case ids of each: rows without a case id or
+            alternative, duplicate case-alternative rows, availability or choice values other
+            than 0/1, cases with no or several chosen rows, chosen alternatives that are
+            unavailable, cases with no available alternative, and weights or group ids that
+            are missing, invalid or not constant within a case.
+
+        Notes
+        -----
+        All other columns are alternative-varying variables that a ``Var`` can name. A case
+        whose only available alternative is the chosen one is kept: it adds exactly zero to
+        the log-likelihood and its derivatives; estimation warns about such cases.
+        """
+        return cls(**read_long(df, case, alt, choice, availability, weight, group, invalid))
+
+    @classmethod
+    def from_wide(
+        cls,
+        df: pd.DataFrame,
+        choice: str | None,
+        alternatives: Mapping[Any, Hashable],
+        availability: Mapping[Hashable, str] | None = None,
+        variables: Mapping[str, Mapping[Hashable, str]] | None = None,
+        weight: str | None = None,
+        group: str | None = None,
+        case: str | None = None,
+        *,
+        invalid: Literal["raise", "drop"] = "raise",
+    ) -> ChoiceData:
+        """Choice data from a wide frame: one row per case.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The wide table.
+        choice : str or None
+            Column holding the code of the chosen alternative (None: no choices, prediction
+            only).
+        alternatives : mapping
+            ``{code in the choice column: alternative label}``, in the order alternatives
+            should appear. Codes and labels may be any hashable (0 included).
+        availability : mapping, optional
+            ``{alternative label: 0/1 column}``; an alternative left out is always available.
+        variables : mapping, optional
+            ``{variable name: {alternative label: column}}``: alternative-varying variables
+            gathered from wide columns; an alternative left out of a mapping gets 0.
+        weight, group : str, optional
+            Columns of case weights and group ids.
+        case : str, optional
+            Column of case ids; by default the frame's index (if unique) gives the ids.
+        invalid : {"raise", "drop"}, default "raise"
+            What to do with invalid cases: ``"raise"`` one error listing every kind of
+            problem; ``"drop"`` drop them with a :class:`~choicekit.exceptions.DataWarning`.
+
+        Returns
+        -------
+        ChoiceData
+
+        Raises
+        ------
+        ChoiceDataError
+            Listing, with counts and the first case ids of each: missing or repeated case ids,
+            choice codes that are not declared alternatives (missing codes included),
+            availability values other than 0/1, chosen alternatives that are unavailable,
+            cases with no available alternative, and missing or invalid weights and groups.
+
+        Notes
+        -----
+        Every column of ``df`` stays available as a case-level variable, so utilities can use
+        ``Var("TRAIN_TT")`` directly, in the Biogeme style.
+        """
+        return cls(**read_wide(df, choice, alternatives, availability, variables, weight, group,
+                               case, invalid))
+
+    # ------------------------------------------------------------------ public view
+    @property
+    def alternatives(self) -> list[Hashable]:
+        """Alternative labels, in model order."""
+        return list(self._alts)
+
+    @property
+    def cases(self) -> pd.Index:
+        """Case ids."""
+        return self._cases
+
+    @property
+    def n_cases(self) -> int:
+        """Number of cases (choice situations)."""
+        return len(self._cases)
+
+    @property
+    def n_alts(self) -> int:
+        """Number of alternatives."""
+        return len(self._alts)
+
+    @property
+    def layout(self) -> str:
+        """``"long"`` or ``"wide"``: the layout the data came from."""
+        return self._layout
+
+    @property
+    def dropped_cases(self) -> pd.Index:
+        """Cases dropped by ``invalid="drop"`` when the data were built (empty otherwise)."""
+        return self._meta.get("dropped_cases", pd.Index([]))
+
+    @property
+    def has_choice(self) -> bool:
+        """Whether the data carry observed choices."""
+        return self._chosen is not None
+
+    @property
+    def chosen(self) -> pd.Series | None:
+        """Chosen alternative label per case (index: case ids), or None without choices."""
+        if self._chosen is None:
+            return None
+        labels = np.empty(len(self._alts), dtype=object)
+        labels[:] = self._alts
+        return pd.Series(labels[self._chosen], index=self._cases, name="chosen")
+
+    @property
+    def availability(self) -> pd.DataFrame:
+        """Availability as a boolean frame (cases x alternatives)."""
+        return pd.DataFrame(self._avail, index=self._cases, columns=self._alts)
+
+    @property
+    def weight(self) -> pd.Series | None:
+        """Case weights, or None."""
+        return None if self._weight is None else pd.Series(self._weight, index=self._cases,
+                                                            name="weight")
+
+    @property
+    def group(self) -> pd.Series | None:
+        """Group id per case, or None."""
+        if self._group is None:
+            return None
+        return pd.Series(np.asarray(self._group_labels)[self._group], index=self._cases,
+                         name="group")
+
+    @property
+    def variables(self) -> list[str]:
+        """Names a ``Var`` can refer to: alternative-varying first, then case-level."""
+        names = list(self._long_cache)
+        if self._long_frame is not None:
+            names += [str(c) for c in self._long_frame.columns if c not in self._long_cache]
+        if self._case_frame is not None:
+            names += [str(c) for c in self._case_frame.columns if c not in names]
+        return names
+
+    def __repr__(self) -> str:
+        extra = []
+        if self._weight is not None:
+            extra.append("weighted")
+        if self._group is not None:
+            extra.append(f"{len(self._group_labels)} groups")
+        tail = (", " + ", ".join(extra)) if extra else ""
+        return (f"ChoiceData({self.n_cases} cases, {self.n_alts} alternatives "
+                f"{self._alts}, {self._layout}{tail})")
+
+    # ------------------------------------------------------------------ variable lookup
+    def has_variable(self, name: str) -> bool:
+        """Whether ``name`` is an alternative-varying or case-level variable."""
+        return isinstance(name, str) and (name in self._long_cache
+                                          or _key(self._long_frame, name) is not None
+                                          or _key(self._case_frame, name) is not None)
+
+    def variable(self, name: str) -> np.ndarray:
+        """Values of a variable: ``(n_cases, n_alts)`` if alternative-varying, else ``(n_cases,)``.
+
+        Alternative-varying values of unavailable (missing) rows are NaN in long data.
+        Entries that are present but not numbers (e.g. ``"n/a"`` in a column of numbers) are
+        NaN here; :meth:`nonnumeric` locates them for error messages.
+
+        Raises
+        ------
+        SpecificationError
+            If the variable does not exist or holds no number at all (a text column).
+        """
+        src = self._source(name)
+        return src.array() if isinstance(src, WideVariable) else src
+
+    def _source(self, name: str) -> np.ndarray | WideVariable:
+        """A variable as held: an ``(n_cases, n_alts)`` array, a :class:`WideVariable`
+        (wide data: the frame's columns per alternative, not stacked) or a case-level
+        ``(n_cases,)`` array. The design builder reads it with :func:`alt_values`."""
+        if not isinstance(name, str):
+            raise SpecificationError(f"A variable name must be a str. Got {name!r}.")
+        if name in self._long_cache:
+            return self._long_cache[name]
+        key = _key(self._long_frame, name)
+        if key is not None:
+            arr = np.full(self.n_cases * self.n_alts, np.nan)
+            arr[self._long_pos] = _numeric(self._long_frame[key], name)
+            arr = arr.reshape(self.n_cases, self.n_alts)
+            arr.setflags(write=False)
+            self._long_cache[name] = arr
+            return arr
+        key = _key(self._case_frame, name)
+        if key is not None:
+            return _numeric(self._case_frame[key], name)
+        raise self._unknown(name)
+
+    def _unknown(self, name: str, what: str = "Variable") -> SpecificationError:
+        """The error for a ``name`` that is no variable: close matches and the variables at
+        hand; ``what`` starts the message (e.g. ``"Formula variable"``)."""
+        names = self.variables
+        return SpecificationError(
+            f"{what} {name!r} is not in the data.{suggest(name, names)} "
+            f"Available variables: {', '.join(map(repr, names[:30]))}"
+            + (", ..." if len(names) > 30 else "") + "."
+        )
+
+    def nonnumeric(self, name: str) -> tuple[np.ndarray, str] | None:
+        """Where a variable holds entries that are not numbers, and examples of them.
+
+        Returns
+        -------
+        (mask, examples) or None
+            ``mask`` has the shape of :meth:`variable` (True at non-numeric entries) and
+            ``examples`` shows the first few offending values; None when every entry is a
+            number or missing, or when the source column is no longer at hand (subsets made
+            by :meth:`take` keep only the converted values).
+        """
+        spec = self._meta.get("variables", {})
+        if name in self._long_cache and name in spec and self._case_frame is not None:
+            mask = np.zeros((self.n_cases, self.n_alts), dtype=bool)
+            vals: list[Any] = []
+            for j, a in enumerate(self._alts):
+                if a in spec[name]:
+                    col = self._case_frame[spec[name][a]]
+                    m = to_float(col)[1]
+                    mask[:, j] = m
+                    vals += list(col[m][:5])
+            return (mask, show_values(vals)) if mask.any() else None
+        key = _key(self._long_frame, name)
+        if key is not None:
+            col = self._long_frame[key]
+            m = to_float(col)[1]
+            if not m.any():
+                return None
+            mask = np.zeros(self.n_cases * self.n_alts, dtype=bool)
+            mask[self._long_pos] = m
+            return mask.reshape(self.n_cases, self.n_alts), show_values(col[m])
+        if name in self._long_cache:
+            return None
+        key = _key(self._case_frame, name)
+        if key is not None:
+            col = self._case_frame[key]
+            m = to_float(col)[1]
+            return (m, show_values(col[m])) if m.any() else None
+        return None
+
+    # ------------------------------------------------------------------ derived data
+    def _replace(self, **changes: Any) -> ChoiceData:
+        fields = {
+            "cases": self._cases, "alternatives": self._alts, "avail": self._avail,
+            "chosen": self._chosen, "weight": self._weight, "group": self._group,
+            "group_labels": self._group_labels, "long_frame": self._long_frame,
+            "long_pos": self._long_pos, "long_cache": self._long_cache,
+            "case_frame": self._case_frame, "layout": self._layout, "meta": self._meta,
+        }
+        fields.update(changes)
+        return ChoiceData(**fields)
+
+    def with_chosen(self, chosen: np.ndarray) -> ChoiceData:
+        """The same data with other choices (an index into ``alternatives`` per case).
+
+        Used by simulation: everything else (variables, availability, weights, groups) is
+        shared, not copied.
+        """
+        chosen = np.asarray(chosen, dtype=np.intp)
+        if chosen.shape != (self.n_cases,):
+            raise ChoiceDataError(f"`chosen` must have shape ({self.n_cases},); got "
+                                  f"{chosen.shape}.")
+        if ((chosen < 0) | (chosen >= self.n_alts)).any():
+            raise ChoiceDataError("`chosen` holds indices outside the alternatives.")
+        bad = ~self._avail[np.arange(self.n_cases), chosen]
+        if bad.any():
+            raise ChoiceDataError(
+                f"`chosen` picks an unavailable alternative in {first_cases(self._cases[bad])}."
+            )
+        return self._replace(chosen=chosen.copy())
+
+    def take(self, index: np.ndarray) -> ChoiceData:
+        """A subset (or resample, with repeats) of cases by position."""
+        index = np.asarray(index)
+        if index.dtype == bool:
+            if index.shape != (self.n_cases,):
+                raise ChoiceDataError(f"A boolean case mask must have {self.n_cases} entries; "
+                                      f"got shape {index.shape}.")
+            index = np.flatnonzero(index)
+        if index.ndim != 1 or (index.size and index.dtype.kind not in "iu"):
+            raise ChoiceDataError("`index` must be a 1-d array of case positions (ints) or a "
+                                  f"boolean mask. Got dtype {index.dtype}, shape {index.shape}.")
+        index = index.astype(np.intp)
+        out_of_range = (index < -self.n_cases) | (index >= self.n_cases)
+        if out_of_range.any():
+            raise ChoiceDataError(
+                f"Case positions {index[out_of_range][:5].tolist()} are out of range for "
+                f"{self.n_cases} cases (positions run from 0 to {self.n_cases - 1})."
+            )
+        long_cache = {k: v.take(index) if isinstance(v, WideVariable) else v[index]
+                      for k, v in self._long_cache.items()}
+        if self._long_frame is not None:
+            # materialise the remaining long columns for the subset (numeric ones only)
+            for c in self._long_frame.columns:
+                if c not in long_cache and isinstance(c, str):
+                    try:
+                        long_cache[c] = self.variable(c)[index]
+                    except SpecificationError:  # text columns cannot be utility variables
+                        continue
+        for v in long_cache.values():
+            if isinstance(v, np.ndarray):
+                v.setflags(write=False)
+        case_frame = None if self._case_frame is None else self._case_frame.iloc[index]
+        cases = self._cases[index]
+        if not cases.is_unique:  # a bootstrap resample: give the repeats new ids
+            cases = pd.RangeIndex(len(index), name=self._cases.name)
+        return self._replace(
+            cases=cases, avail=self._avail[index],
+            chosen=None if self._chosen is None else self._chosen[index],
+            weight=None if self._weight is None else self._weight[index],
+            group=None if self._group is None else self._group[index],
+            long_frame=None, long_pos=None, long_cache=long_cache,
+            case_frame=case_frame,
+        )
+
+    # internal array access for the design builder (read-only arrays)
+    @property
+    def avail_array(self) -> np.ndarray:
+        """Availability as a read-only ``(n_cases, n_alts)`` bool array."""
+        return self._avail
+
+    @property
+    def chosen_array(self) -> np.ndarray | None:
+        """Chosen alternative index per case as a read-only int array, or None."""
+        return self._chosen
+
+    @property
+    def weight_array(self) -> np.ndarray | None:
+        """Case weights as an array, or None."""
+        return self._weight
+
+    @property
+    def group_array(self) -> np.ndarray | None:
+        """Group codes (0..G-1) per case, or None."""
+        return self._group
+
+
+def alt_values(source: np.ndarray | WideVariable, j: int) -> np.ndarray:
+    """Values of a variable (as :meth:`ChoiceData._source` holds it) for alternative ``j``:
+    ``(n_cases,)``, a view where possible (a case-level variable is the same for every ``j``)."""
+    if isinstance(source, WideVariable):
+        return source.alt(j)
+    return source[:, j] if source.ndim == 2 else source
+
+
+def _numeric(col: pd.Series, name: str) -> np.ndarray:
+    """A column as float64; non-numeric entries become NaN (reported where used), and a
+    column with no number at all is refused."""
+    values, message = numeric_column(col, f"Variable {name!r}")
+    if message is not None:
+        raise SpecificationError(f"{message} Recode it (e.g. indicator columns, or "
+                                 "`Var(name) == value` on a numeric code).")
+    return values
+
+
+# =============================================================================================
+# Derived data for post-estimation (issue 4): the code lives in choicekit/data_changes.py.
+# =============================================================================================
+
+
+def _with_variables(self: ChoiceData, values: Mapping[str, Any]) -> ChoiceData:
+    """The same data with some variables replaced (:func:`.data_changes.with_variables`)."""
+    from choicekit.data.changes import with_variables
+
+    return with_variables(self, values)
+
+
+def _restrict_alternatives(self: ChoiceData, alternatives: Sequence[Hashable]) -> ChoiceData:
+    """Data on a subset of alternatives (:func:`.data_changes.restrict_alternatives`)."""
+    from choicekit.data.changes import restrict_alternatives
+
+    return restrict_alternatives(self, alternatives)
+
+
+ChoiceData.with_variables = _with_variables  # type: ignore[attr-defined]
+ChoiceData.restrict_alternatives = _restrict_alternatives  # type: ignore[attr-defined]
+
+
+def _key(frame: pd.DataFrame | None, name: str) -> Any:
+    """The column of ``frame`` that a ``Var(name)`` means: the column ``name`` itself, else the
+    one whose ``str()`` is ``name`` (so ``Var("5")`` finds a column labelled ``5``); None."""
+    if frame is None:
+        return None
+    try:
+        if name in frame.columns:
+            return name
+    except TypeError:  # pragma: no cover - unhashable name
+        return None
+    for c in frame.columns:
+        if str(c) == name:
+            return c
+    return None

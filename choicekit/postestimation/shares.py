@@ -1,0 +1,231 @@
+"""Predicted market shares by sample enumeration, by segment, and observed vs predicted.
+
+Notes
+-----
+The predicted share of alternative :math:`j` in a population represented by a sample of cases
+with weights :math:`w_n` is the sample enumeration (Ben-Akiva & Lerman 1985, ch. 6)
+
+.. math:: \\hat S_j = \\frac{\\sum_n w_n P_{nj}(\\hat\\beta)}{\\sum_n w_n},
+
+and within a segment the same sums restricted to its cases. The observed share is the weighted
+frequency of choices. Standard errors of predicted shares follow from the delta method on
+:math:`\\beta \\mapsto \\hat S(\\beta)` (see :mod:`choicekit.inference.delta`).
+
+References
+----------
+Ben-Akiva, M. & Lerman, S. R. (1985). *Discrete Choice Analysis*. MIT Press.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from choicekit.estimation.objective import chunk_slices
+from choicekit.exceptions import ChoiceDataError, SpecificationError
+from choicekit.families.logit import log_softmax, logsum
+from choicekit.inference.delta import DeltaResult, standard_errors
+
+if TYPE_CHECKING:
+    from choicekit.data.choicedata import ChoiceData
+    from choicekit.design.linear import Design
+    from choicekit.families.mnl.model import MNL
+    from choicekit.results.results import MNLResults
+
+__all__ = ["PostContext", "case_weights", "case_values", "design_proba", "design_logsum",
+           "segment_codes", "segment_layout", "predicted_shares", "share_table", "estimate_frame"]
+
+
+def case_weights(design: Design) -> np.ndarray:
+    """Case weights of a design (ones when unweighted)."""
+    w = design.weight
+    return np.ones(design.n_cases) if w is None else np.asarray(w, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PostContext:
+    """What post-estimation needs from a fit: model, design, estimates and covariance."""
+
+    model: MNL
+    data: ChoiceData
+    design: Design
+    beta: np.ndarray
+    cov: np.ndarray
+    free: np.ndarray
+    param_names: tuple[str, ...]
+
+    @classmethod
+    def from_results(cls, res: MNLResults, data: ChoiceData | None = None) -> PostContext:
+        model = res.model
+        design = model._design_for(data)
+        return cls(model=model, data=model.data if data is None else data, design=design,
+                   beta=np.asarray(res.params, dtype=np.float64),
+                   cov=res.cov_params().to_numpy(), free=~res.fixed.to_numpy(),
+                   param_names=tuple(res.param_names))
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Case weights of the design (ones when unweighted)."""
+        return case_weights(self.design)
+
+    @property
+    def data_rows(self) -> np.ndarray:
+        """Position in ``data`` of every design case (cases dropped for missing values skip)."""
+        if len(self.design.dropped_cases) == 0:
+            return np.arange(self.data.n_cases)
+        return self.data.cases.get_indexer(self.design.cases)
+
+
+def _case_chunks(design: Design) -> list[slice]:
+    """Slices of cases sized like the estimator's chunks (bounded temporaries)."""
+    return chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1))
+
+
+def design_proba(design: Design, beta: np.ndarray) -> np.ndarray:
+    """Choice probabilities ``(n_cases, n_alts)`` of a design at ``beta`` (0 if unavailable)."""
+    P = np.empty((design.n_cases, design.n_alts))
+    for sl in _case_chunks(design):
+        P[sl] = np.exp(log_softmax(design.utilities(beta, sl), available=design.avail[sl]))
+    return P
+
+
+def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
+    """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``
+    (in chunks of cases, like :func:`design_proba`: no ``(n_cases, n_alts)`` temporaries)."""
+    out = np.empty(design.n_cases)
+    for sl in _case_chunks(design):
+        out[sl] = logsum(design.utilities(beta, sl), available=design.avail[sl])
+    return out
+
+
+def case_values(x: Any, arg: str, data: ChoiceData, rows: np.ndarray | None = None,
+                ids: pd.Index | None = None) -> np.ndarray:
+    """Values of a case-level argument at some cases of ``data``.
+
+    ``x`` is a case-level column name, a Series indexed by case id, or one value per case of
+    ``data``; ``rows`` are the positions of the wanted cases in ``data`` and ``ids`` their case
+    ids (default: every case). ``arg`` names the argument in error messages.
+    """
+    if rows is None:
+        rows, ids = np.arange(data.n_cases), data.cases
+    if isinstance(x, str):
+        if not data.has_variable(x):
+            raise data._unknown(x, f"`{arg}` column")
+        v = data.variable(x)
+        if v.ndim == 2:
+            raise SpecificationError(
+                f"Column {x!r} of `{arg}` varies over alternatives; `{arg}` needs one value per "
+                "case (a case-level column, or an array/Series with one value per case)."
+            )
+        return np.asarray(v)[rows]
+    if isinstance(x, pd.Series):
+        missing = ids.difference(x.index)
+        if len(missing):
+            raise ChoiceDataError(f"`{arg}` has no value for {len(missing)} cases (e.g. "
+                                  f"{list(missing[:5])}); index it by the case ids.")
+        return x.loc[ids].to_numpy()
+    arr = np.asarray(x)
+    if arr.shape != (data.n_cases,):
+        raise ChoiceDataError(f"`{arg}` must hold one value per case ({data.n_cases}); got "
+                              f"shape {arr.shape}.")
+    return arr[rows]
+
+
+def segment_codes(by: Any, ctx: PostContext) -> tuple[np.ndarray, pd.Index, str]:
+    """Segment code (0..S-1) of every design case, the segment labels and the segment name.
+
+    ``by`` is a case-level variable name, one value per case of the data (array), or a Series
+    indexed by case id.
+    """
+    values = case_values(by, "by", ctx.data, ctx.data_rows, ctx.design.cases)
+    if isinstance(by, str):
+        name = by
+    else:
+        name = str(by.name or "segment") if isinstance(by, pd.Series) else "segment"
+    if pd.isna(values).any():
+        raise ChoiceDataError(f"Segment variable {name!r} is missing for "
+                              f"{int(pd.isna(values).sum())} cases.")
+    codes, labels = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), pd.Index(labels, name=name), name
+
+
+def segment_layout(by: Any, ctx: PostContext
+                   ) -> tuple[np.ndarray, pd.Index | None, int, pd.Index]:
+    """Segment codes, labels (None without ``by``), number of segments and the row index of a
+    per-segment table: the alternatives, or (segment, alternative)."""
+    d = ctx.design
+    alts = pd.Index(list(d.alternatives), name="alternative")
+    if by is None:
+        return np.zeros(d.n_cases, dtype=np.intp), None, 1, alts
+    codes, labels, _ = segment_codes(by, ctx)
+    return codes, labels, len(labels), pd.MultiIndex.from_product([labels, alts])
+
+
+def _segment_means(M: np.ndarray, w: np.ndarray, codes: np.ndarray, S: int) -> np.ndarray:
+    """Weighted mean of the rows of ``M`` (n, J) within each segment, ``(S, J)``."""
+    num = np.zeros((S, M.shape[1]))
+    np.add.at(num, codes, M * w[:, None])
+    den = np.bincount(codes, weights=w, minlength=S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den[:, None]
+
+
+def estimate_frame(res: DeltaResult, index: pd.Index, alpha: float,
+                   name: str = "estimate") -> pd.DataFrame:
+    """Tidy frame: estimate, se, lower, upper (percentile bounds for simulation; NaN for
+    ``se="none"``, whose covariance is NaN)."""
+    lo, hi = res.conf_int(alpha)
+    return pd.DataFrame({name: res.estimate, "se": res.se, "lower": lo, "upper": hi},
+                        index=index)
+
+
+def predicted_shares(ctx: PostContext, *, by: Any = None, se: str = "delta",
+                     alpha: float = 0.05, n_draws: int = 1000, rng: Any = None) -> pd.DataFrame:
+    """Predicted shares by sample enumeration, overall or by segment, with standard errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: alternative (or (segment, alternative)); columns ``share, se, lower, upper``.
+    """
+    d = ctx.design
+    w = ctx.weight
+    codes, _, S, index = segment_layout(by, ctx)
+
+    def shares(beta: np.ndarray) -> np.ndarray:
+        return _segment_means(design_proba(d, beta), w, codes, S).ravel()
+
+    r = standard_errors(shares, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws,
+                        rng=rng)
+    return estimate_frame(r, index, alpha, "share")
+
+
+def share_table(ctx: PostContext, *, by: Any = None) -> pd.DataFrame:
+    """Observed and predicted shares side by side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: alternative (or (segment, alternative)); columns ``observed`` (weighted choice
+        frequency), ``predicted`` (sample enumeration), ``difference`` (predicted - observed),
+        ``observed_count`` and ``predicted_count`` (weighted sums).
+    """
+    d = ctx.design
+    if d.chosen is None:
+        raise ChoiceDataError("These data carry no observed choices; an observed-vs-predicted "
+                              "table needs them (use predicted_shares for prediction only).")
+    w = ctx.weight
+    P = design_proba(d, ctx.beta)
+    Y = np.zeros_like(P)
+    Y[np.arange(d.n_cases), d.chosen] = 1.0
+    codes, _, S, index = segment_layout(by, ctx)
+    obs = _segment_means(Y, w, codes, S)
+    pred = _segment_means(P, w, codes, S)
+    tot = np.bincount(codes, weights=w, minlength=S)[:, None]
+    return pd.DataFrame({"observed": obs.ravel(), "predicted": pred.ravel(),
+                         "difference": (pred - obs).ravel(),
+                         "observed_count": (obs * tot).ravel(),
+                         "predicted_count": (pred * tot).ravel()}, index=index)

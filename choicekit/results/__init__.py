@@ -1,0 +1,1 @@
+"""Results of a fit: estimates, covariance variants, fit statistics and summary tables."""

@@ -1,0 +1,622 @@
+"""Model specifications in a small TOML file, for batch use (``choicekit fit DATA --spec F``).
+
+A spec file names the data layout, the alternatives, their availability, optional row filters
+and derived variables, and the utilities (as expressions) or an mlogit-style formula::
+
+    [data]
+    layout = "wide"                  # or "long" (then: case = ..., alt = ...)
+    choice = "CHOICE"
+    filter = "PURPOSE in (1, 3) and CHOICE != 0"
+
+    [data.alternatives]              # wide: code in the choice column = name
+    1 = "train"
+    2 = "sm"
+    3 = "car"
+
+    [availability]                   # wide: expression per alternative (long: a column name)
+    train = "TRAIN_AV * (SP != 0)"
+    sm = "SM_AV"
+    car = "CAR_AV * (SP != 0)"
+
+    [variables]                      # new columns, computed in order
+    TRAIN_COST = "TRAIN_CO * (GA == 0)"
+
+    [parameters]                     # every parameter used in [utilities]
+    ASC_TRAIN = 0.0                  # a start value ...
+    ASC_SM = { value = 0.0, fixed = true }   # ... or a table: value, fixed, lower, upper
+
+    [utilities]
+    train = "ASC_TRAIN + B_TIME * TRAIN_TT / 100"
+
+    [estimation]
+    cov_type = "robust"
+
+Expressions are parsed with :mod:`ast` and *interpreted* over a whitelist of nodes (names,
+numbers, strings, ``+ - * / **``, unary minus, comparisons, ``and``/``or``/``not``, ``&``/``|``,
+``x in (a, b)``, and calls to ``log``, ``exp``, ``abs``, ``Beta``, ``Var``); nothing is ever
+passed to :func:`eval`, so a spec file cannot run code. In ``[utilities]`` a bare name is a
+parameter if ``[parameters]`` declares it, otherwise a data column; ``Beta("x")`` and
+``Var("x")`` say so explicitly.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import sys
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from choicekit._validation import suggest
+from choicekit.exceptions import ChoiceDataError, SpecificationError
+from choicekit.spec.expressions import Beta, Var, as_utility
+from choicekit.spec.expressions import exp as _ck_exp
+from choicekit.spec.expressions import log as _ck_log
+
+__all__ = ["ModelSpec", "load_spec", "parse_spec", "read_data", "evaluate_expression",
+           "utility_from_expression", "fit_spec"]
+
+MAX_EXPRESSION_LENGTH = 10_000
+_SECTIONS = {"data", "availability", "variables", "parameters", "utilities", "formula",
+             "estimation"}
+_DATA_KEYS = {"layout", "choice", "alternatives", "case", "alt", "availability", "weight",
+              "group", "filter", "sep", "variables"}
+_ESTIMATION_KEYS = {"cov_type", "method", "maxiter", "gtol", "groups"}
+
+
+def _toml_loads(text: str, source: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise SpecificationError(
+                "Reading TOML spec files on Python 3.10 needs the `tomli` package "
+                "(pip install tomli); Python 3.11+ has it built in (tomllib)."
+            ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecificationError(f"{source} is not valid TOML: {err}.") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# safe expressions
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse(expr: Any, where: str) -> ast.expr:
+    if isinstance(expr, bool) or not isinstance(expr, (str, int, float)):
+        raise SpecificationError(f"{where}: expected an expression string, got "
+                                 f"{type(expr).__name__} {expr!r}.")
+    text = str(expr)
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise SpecificationError(f"{where}: expression longer than {MAX_EXPRESSION_LENGTH} "
+                                 "characters.")
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        msg = getattr(err, "msg", str(err))
+        raise SpecificationError(f"{where}: cannot parse {text!r}: {msg}.") from None
+
+
+_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+        ast.BitAnd: "&", ast.BitOr: "|"}
+
+
+class _Interpreter:
+    """Walk a whitelisted expression tree, mapping each node through the hooks below."""
+
+    functions: Mapping[str, Callable[..., Any]] = {}
+
+    def __init__(self, where: str, text: str) -> None:
+        self.where, self.text = where, text
+
+    def error(self, node: ast.AST, msg: str) -> SpecificationError:
+        col = getattr(node, "col_offset", 0)
+        return SpecificationError(f"{self.where}: {msg}\n  {self.text}\n  {' ' * col}^")
+
+    def name(self, node: ast.Name) -> Any:
+        raise NotImplementedError
+
+    def constant(self, node: ast.Constant) -> Any:
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise self.error(node, f"unsupported constant {v!r}.")
+        return np.float64(v) if isinstance(v, (int, float)) else v
+
+    def visit(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.visit(node.operand)
+            if isinstance(node.op, ast.USub):
+                return -operand
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(node.op, ast.Not):
+                return self.logical_not(operand)
+            raise self.error(node, "unsupported unary operator.")
+        if isinstance(node, ast.BinOp):
+            op = _BIN.get(type(node.op))
+            if op is None:
+                raise self.error(node, "unsupported operator; use + - * / ** & |.")
+            return self.binary(op, self.visit(node.left), self.visit(node.right), node)
+        if isinstance(node, ast.BoolOp):
+            op = "&" if isinstance(node.op, ast.And) else "|"
+            values = [self.visit(v) for v in node.values]
+            out = values[0]
+            for v in values[1:]:
+                out = self.binary(op, out, v, node)
+            return out
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise self.error(node, f"{type(node).__name__} is not allowed in an expression (only "
+                         "names, numbers, strings, + - * / **, comparisons, and/or/not, "
+                         "`in (...)` and calls to log/exp/abs" + self.extra_calls() + ").")
+
+    def extra_calls(self) -> str:
+        return ""
+
+    def compare(self, node: ast.Compare) -> Any:
+        out = None
+        left = self.visit(node.left)
+        for op, right_node in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.In, ast.NotIn)):
+                if not isinstance(right_node, (ast.Tuple, ast.List, ast.Set)):
+                    raise self.error(right_node, "`in` needs a literal list, e.g. "
+                                     "PURPOSE in (1, 3).")
+                items = [self.visit(e) for e in right_node.elts]
+                res = self.isin(left, items, node)
+                if isinstance(op, ast.NotIn):
+                    res = self.logical_not(res)
+                right = None
+            else:
+                sym = _CMP.get(type(op))
+                if sym is None:
+                    raise self.error(node, "unsupported comparison (use == != < <= > >=).")
+                right = self.visit(right_node)
+                res = self.binary(sym, left, right, node)
+            out = res if out is None else self.binary("&", out, res, node)
+            left = right
+        return out
+
+    def call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
+            raise self.error(node, "only calls to " + ", ".join(self.functions) + " are allowed.")
+        if node.keywords and node.func.id not in ("Beta",):
+            raise self.error(node, f"{node.func.id}() takes no keyword arguments.")
+        return self.functions[node.func.id](self, node)
+
+    # hooks
+    def binary(self, op: str, a: Any, b: Any, node: ast.AST) -> Any:
+        raise NotImplementedError
+
+    def isin(self, a: Any, items: list[Any], node: ast.AST) -> Any:
+        raise NotImplementedError
+
+    def logical_not(self, a: Any) -> Any:
+        raise NotImplementedError
+
+
+def _one_arg(interp: _Interpreter, node: ast.Call) -> Any:
+    if len(node.args) != 1:
+        raise interp.error(node, f"{node.func.id}() takes one argument.")  # type: ignore[attr-defined]
+    return interp.visit(node.args[0])
+
+
+class _DataInterpreter(_Interpreter):
+    """Evaluate over a DataFrame: names are columns; results are Series or scalars."""
+
+    functions = {
+        "log": lambda i, n: np.log(_one_arg(i, n)),
+        "exp": lambda i, n: np.exp(_one_arg(i, n)),
+        "abs": lambda i, n: np.abs(_one_arg(i, n)),
+    }
+
+    def __init__(self, where: str, text: str, frame: pd.DataFrame) -> None:
+        super().__init__(where, text)
+        self.frame = frame
+
+    def name(self, node: ast.Name) -> Any:
+        if node.id not in self.frame.columns:
+            raise self.error(node, f"{node.id!r} is not a column of the data."
+                             f"{suggest(node.id, [str(c) for c in self.frame.columns])}")
+        return self.frame[node.id]
+
+    def binary(self, op: str, a: Any, b: Any, node: ast.AST) -> Any:
+        try:
+            with np.errstate(all="ignore"):
+                if op == "&":
+                    return _truth(a) & _truth(b)
+                if op == "|":
+                    return _truth(a) | _truth(b)
+                return _APPLY[op](a, b)
+        except TypeError as err:
+            raise self.error(node, f"cannot apply {op!r} here ({err}).") from None
+
+    def isin(self, a: Any, items: list[Any], node: ast.AST) -> Any:
+        if isinstance(a, pd.Series):
+            return a.isin(items)
+        return a in items
+
+    def logical_not(self, a: Any) -> Any:
+        return ~_truth(a)
+
+
+def _truth(a: Any) -> Any:
+    if isinstance(a, pd.Series):
+        return a.astype(bool) if a.dtype == bool else a.fillna(0).astype(float) != 0
+    return bool(a)
+
+
+_APPLY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b, "**": lambda a, b: a ** b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+
+
+def evaluate_expression(expr: str, frame: pd.DataFrame, where: str = "expression") -> Any:
+    """Evaluate a data expression (no parameters) over the columns of ``frame``.
+
+    Parameters
+    ----------
+    expr : str
+        E.g. ``"TRAIN_CO * (GA == 0)"`` or ``"PURPOSE in (1, 3) and CHOICE != 0"``.
+    frame : pandas.DataFrame
+    where : str
+        Named in error messages (e.g. ``"[variables] TRAIN_COST"``).
+
+    Returns
+    -------
+    pandas.Series or scalar
+        Comparisons and ``and``/``or``/``not`` give booleans.
+
+    Raises
+    ------
+    SpecificationError
+        For syntax errors, forbidden constructs and unknown columns (with a caret under the
+        offending part).
+    """
+    tree = _parse(expr, where)
+    try:
+        return _DataInterpreter(where, str(expr), frame).visit(tree)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise SpecificationError(f"{where}: cannot evaluate {expr!r}: {err}.") from None
+
+
+class _UtilityInterpreter(_Interpreter):
+    """Build a choicekit utility (Beta/Var expression) from an expression."""
+
+    def __init__(self, where: str, text: str, params: Mapping[str, Beta],
+                 has_variable: Callable[[str], bool], variables: list[str]) -> None:
+        super().__init__(where, text)
+        self.params, self.has_variable, self.variable_names = params, has_variable, variables
+
+    def _beta(self, node: ast.Call) -> Beta:
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(
+                node.args[0].value, str):
+            raise self.error(node, 'Beta() takes a parameter name in quotes, e.g. Beta("B_TIME").')
+        name = node.args[0].value
+        if node.keywords:
+            raise self.error(node, "set start values, fixed and bounds in [parameters], not in "
+                             "Beta().")
+        return self.params.get(name) or Beta(name)
+
+    def _var(self, node: ast.Call) -> Var:
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(
+                node.args[0].value, str):
+            raise self.error(node, 'Var() takes a column name in quotes, e.g. Var("TRAIN_TT").')
+        return self._column(node.args[0].value, node)
+
+    def _column(self, name: str, node: ast.AST) -> Var:
+        if not self.has_variable(name):
+            raise self.error(node, f"{name!r} is neither a parameter declared in [parameters] "
+                             f"nor a data column.{suggest(name, self.variable_names)} Declare "
+                             "parameters in [parameters] (or write Beta(\"name\")).")
+        return Var(name)
+
+    functions = {
+        "log": lambda i, n: _ck_log(_one_arg(i, n)),
+        "exp": lambda i, n: _ck_exp(_one_arg(i, n)),
+        "abs": lambda i, n: abs(_one_arg(i, n)),
+        "Beta": lambda i, n: i._beta(n),
+        "Var": lambda i, n: i._var(n),
+    }
+
+    def extra_calls(self) -> str:
+        return ", Beta, Var"
+
+    def name(self, node: ast.Name) -> Any:
+        if node.id in self.params:
+            return self.params[node.id]
+        return self._column(node.id, node)
+
+    def constant(self, node: ast.Constant) -> Any:
+        if isinstance(node.value, str):
+            raise self.error(node, "strings are not allowed in utilities; compare numeric "
+                             "codes or add an indicator in [variables].")
+        return float(super().constant(node))
+
+    def binary(self, op: str, a: Any, b: Any, node: ast.AST) -> Any:
+        try:
+            return _APPLY[op](a, b) if op in _APPLY else (a & b if op == "&" else a | b)
+        except SpecificationError as err:
+            raise self.error(node, str(err)) from None
+        except TypeError as err:
+            raise self.error(node, f"cannot apply {op!r} here ({err}).") from None
+
+    def isin(self, a: Any, items: list[Any], node: ast.AST) -> Any:
+        out = None
+        for item in items:
+            term = self.binary("==", a, item, node)
+            out = term if out is None else self.binary("|", out, term, node)
+        if out is None:
+            raise self.error(node, "`in ()` needs at least one value.")
+        return out
+
+    def logical_not(self, a: Any) -> Any:
+        return a == 0
+
+
+def utility_from_expression(expr: str, params: Mapping[str, Beta],
+                            has_variable: Callable[[str], bool], variables: list[str] = (),  # type: ignore[assignment]
+                            where: str = "utility") -> Any:
+    """A choicekit utility (``Beta``/``Var`` arithmetic) from an expression string.
+
+    A bare name is the parameter ``params[name]`` if declared, else a data column (checked
+    with ``has_variable``); ``Beta("x")`` / ``Var("x")`` force either reading.
+    """
+    tree = _parse(expr, where)
+    try:
+        out = _UtilityInterpreter(where, str(expr), params, has_variable,
+                                  list(variables)).visit(tree)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise SpecificationError(f"{where}: cannot build a utility from {expr!r}: {err}.") \
+            from None
+    try:
+        return as_utility(out)
+    except SpecificationError as err:
+        raise SpecificationError(f"{where}: {err}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the spec file
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed spec file (see the module docstring for the format)."""
+
+    source: str
+    data: dict[str, Any]
+    availability: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Beta] = field(default_factory=dict)
+    utilities: dict[str, str] = field(default_factory=dict)
+    formula: dict[str, Any] = field(default_factory=dict)
+    estimation: dict[str, Any] = field(default_factory=dict)
+
+
+def _table(raw: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise SpecificationError(f"{source}: [{key}] must be a table (a [{key}] section), got "
+                                 f"{type(value).__name__}.")
+    return dict(value)
+
+
+def _beta_from(name: str, value: Any, source: str) -> Beta:
+    where = f"{source}: [parameters] {name}"
+    if isinstance(value, bool):
+        raise SpecificationError(f"{where}: give a start value (number) or a table "
+                                 "{ value = ..., fixed = ..., lower = ..., upper = ... }.")
+    if isinstance(value, (int, float)):
+        return Beta(name, float(value))
+    if not isinstance(value, Mapping):
+        raise SpecificationError(f"{where}: give a start value (number) or a table "
+                                 "{ value = ..., fixed = ..., lower = ..., upper = ... }.")
+    _check_keys(value, ("value", "fixed", "lower", "upper"), where, "")
+    try:
+        return Beta(name, value.get("value", 0.0), fixed=bool(value.get("fixed", False)),
+                    lower=value.get("lower"), upper=value.get("upper"))
+    except (SpecificationError, TypeError, ValueError) as err:
+        raise SpecificationError(f"{where}: {err}") from None
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str, what: str) -> None:
+    """Refuse keys of a TOML table that the spec does not know, suggesting close names."""
+    allowed = sorted(allowed)
+    bad = sorted(set(table) - set(allowed))
+    if bad:
+        raise SpecificationError(f"{where}: unknown keys {bad}{what}.{suggest(bad[0], allowed)} "
+                                 f"Allowed: {', '.join(allowed)}.")
+
+
+def parse_spec(text: str, source: str = "spec") -> ModelSpec:
+    """Parse and check the structure of a spec file's text (see the module docstring)."""
+    raw = _toml_loads(text, source)
+    unknown = set(raw) - _SECTIONS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise SpecificationError(f"{source}: unknown section [{name}]"
+                                 f"{suggest(name, sorted(_SECTIONS))} Sections: "
+                                 f"{', '.join(sorted(_SECTIONS))}.")
+    data = _table(raw, "data", source)
+    _check_keys(data, _DATA_KEYS, source, " in [data]")
+    layout = data.get("layout", "wide")
+    if layout not in ("wide", "long"):
+        raise SpecificationError(f"{source}: [data] layout must be 'wide' or 'long', got "
+                                 f"{layout!r}.")
+    data["layout"] = layout
+    if "choice" not in data:
+        raise SpecificationError(f"{source}: [data] needs `choice`, the column holding the "
+                                 "choices.")
+    if layout == "wide" and not isinstance(data.get("alternatives"), Mapping):
+        raise SpecificationError(
+            f"{source}: a wide layout needs [data.alternatives], the code of each alternative "
+            "in the choice column, e.g.\n  [data.alternatives]\n  1 = \"train\"\n  2 = \"car\"")
+    if layout == "long":
+        missing = [k for k in ("case", "alt") if k not in data]
+        if missing:
+            raise SpecificationError(f"{source}: a long layout needs [data] {' and '.join(missing)}"
+                                     " (the case id and alternative columns).")
+    estimation = _table(raw, "estimation", source)
+    _check_keys(estimation, _ESTIMATION_KEYS, source, " in [estimation]")
+    utilities = {str(k): v for k, v in _table(raw, "utilities", source).items()}
+    formula = raw.get("formula", {})
+    if isinstance(formula, str):
+        formula = {"formula": formula}
+    if not isinstance(formula, Mapping):
+        raise SpecificationError(f"{source}: `formula` must be a string or a [formula] table.")
+    formula = dict(formula)
+    _check_keys(formula, ("formula", "reference"), source, " in [formula]")
+    if bool(utilities) == bool(formula):
+        raise SpecificationError(f"{source}: give either [utilities] (one expression per "
+                                 "alternative) or a formula (formula = \"choice ~ x | z\"), "
+                                 "not both or neither.")
+    if formula and not isinstance(formula.get("formula"), str):
+        raise SpecificationError(f"{source}: [formula] needs formula = \"choice ~ ...\" "
+                                 "(and optionally reference = \"alternative\").")
+    params = {str(k): _beta_from(str(k), v, source)
+              for k, v in _table(raw, "parameters", source).items()}
+    variables = _table(raw, "variables", source)
+    return ModelSpec(source=source, data=data, availability=_table(raw, "availability", source),
+                     variables=variables, parameters=params, utilities=utilities,
+                     formula=formula, estimation=estimation)
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Read and parse a spec file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecificationError(f"Spec file {str(p)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecificationError(f"Cannot read spec file {str(p)!r}: {err}.") from None
+    return parse_spec(text, source=str(p))
+
+
+def read_data(path: str | Path, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV (``,``) or tab-separated (``.dat``, ``.tsv``, ``.txt``) data file."""
+    p = Path(path)
+    if sep is None:
+        sep = "\t" if p.suffix.lower() in (".dat", ".tsv", ".txt") else ","
+    try:
+        return pd.read_csv(p, sep=sep)
+    except FileNotFoundError:
+        raise ChoiceDataError(f"Data file {str(p)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as err:
+        raise ChoiceDataError(f"Cannot read data file {str(p)!r}: {err}".rstrip(".") + ".") \
+            from None
+
+
+def _alternative_code(key: str, column: pd.Series) -> Hashable:
+    """A TOML key (always a string) as a code of the choice column's dtype."""
+    if pd.api.types.is_numeric_dtype(column):
+        try:
+            f = float(key)
+        except ValueError:
+            raise SpecificationError(f"[data.alternatives] key {key!r} is not a number, but the "
+                                     "choice column is numeric.") from None
+        return int(f) if f.is_integer() else f
+    return key
+
+
+def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
+    """The :class:`~choicekit.MNL` a spec describes, on the rows of ``frame``."""
+    from choicekit.data.choicedata import ChoiceData
+    from choicekit.families.mnl.model import MNL
+
+    src, d = spec.source, spec.data
+    df = frame
+    new_cols = {}
+    for name, expr in spec.variables.items():
+        value = evaluate_expression(expr, df.assign(**new_cols),
+                                    where=f"{src}: [variables] {name}")
+        new_cols[name] = value.astype(float) if isinstance(value, pd.Series) and \
+            value.dtype == bool else value
+    if new_cols:
+        df = df.assign(**new_cols)
+    if "filter" in d:
+        keep = evaluate_expression(d["filter"], df, where=f"{src}: [data] filter")
+        if not isinstance(keep, pd.Series) or keep.dtype != bool:
+            raise SpecificationError(f"{src}: [data] filter must be a condition (a comparison, "
+                                     f"possibly combined with and/or), got {d['filter']!r}.")
+        df = df.loc[keep.to_numpy()]
+        if len(df) == 0:
+            raise ChoiceDataError(f"{src}: [data] filter {d['filter']!r} keeps no rows.")
+    if d["layout"] == "wide":
+        if d["choice"] not in df.columns:
+            raise ChoiceDataError(f"{src}: the choice column {d['choice']!r} is not in the data."
+                                  f"{suggest(d['choice'], [str(c) for c in df.columns])}")
+        alternatives = {_alternative_code(str(k), df[d["choice"]]): str(v)
+                        for k, v in d["alternatives"].items()}
+        avail_cols = {}
+        for alt, expr in spec.availability.items():
+            col = f"_av_{alt}"
+            value = evaluate_expression(expr, df, where=f"{src}: [availability] {alt}")
+            if not isinstance(value, pd.Series):
+                value = pd.Series(value, index=df.index)
+            avail_cols[col] = (value.astype(float) != 0).astype(int)
+        df = df.assign(**avail_cols)
+        data = ChoiceData.from_wide(
+            df, choice=d["choice"], alternatives=alternatives,
+            availability={a: f"_av_{a}" for a in spec.availability},
+            variables=d.get("variables"), weight=d.get("weight"), group=d.get("group"),
+            case=d.get("case"))
+    else:
+        if spec.availability:
+            raise SpecificationError(f"{src}: in a long layout availability is a column: "
+                                     "[data] availability = \"column\", not an [availability] "
+                                     "section.")
+        data = ChoiceData.from_long(df, case=d["case"], alt=d["alt"], choice=d["choice"],
+                                    availability=d.get("availability"), weight=d.get("weight"),
+                                    group=d.get("group"))
+    if spec.formula:
+        return MNL.from_formula(spec.formula["formula"], data,
+                                reference=spec.formula.get("reference"))
+    alts = {str(a): a for a in data.alternatives}
+    unknown = [a for a in spec.utilities if a not in alts]
+    if unknown:
+        raise SpecificationError(f"{src}: [utilities] names unknown alternatives {unknown}"
+                                 f"{suggest(unknown[0], list(alts))} The alternatives are "
+                                 f"{list(alts)}.")
+    utilities = {alts[a]: utility_from_expression(
+        expr, spec.parameters, data.has_variable, data.variables,
+        where=f"{src}: [utilities] {a}") for a, expr in spec.utilities.items()}
+    unused = [p for p in spec.parameters if not any(
+        p in u.terms for u in utilities.values())]
+    if unused:
+        raise SpecificationError(f"{src}: parameters {unused} are declared in [parameters] but "
+                                 "used in no utility.")
+    return MNL(data, utilities)
+
+
+def fit_spec(spec: ModelSpec, frame: pd.DataFrame) -> Any:
+    """Build the model of ``spec`` on ``frame`` and fit it with the [estimation] options."""
+    model = build_model(spec, frame)
+    opts = dict(spec.estimation)
+    if "maxiter" in opts and not (isinstance(opts["maxiter"], int) and opts["maxiter"] > 0):
+        raise SpecificationError(f"{spec.source}: [estimation] maxiter must be a positive "
+                                 "integer.")
+    if "gtol" in opts and not (isinstance(opts["gtol"], (int, float)) and
+                               math.isfinite(opts["gtol"]) and opts["gtol"] > 0):
+        raise SpecificationError(f"{spec.source}: [estimation] gtol must be a positive number.")
+    return model.fit(**opts)
