@@ -269,7 +269,7 @@ def child_floor(args: argparse.Namespace) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from choicekit.estimation.objective import _cores
-    from choicekit.families.logit import blas_threads
+    from choicekit.families.mnl.kernels import blas_threads
 
     X = np.load(args.workload)["X"]
     n, J, K = X.shape
@@ -308,7 +308,7 @@ def child_check(args: argparse.Namespace) -> None:
     maximum the unoptimised path finds; reported relative to ``1 + |beta|``.
     """
     import choicekit as ck
-    from choicekit.families.logit import loglike_derivatives_reference
+    from choicekit.families.mnl.kernels import loglike_derivatives_reference
 
     src = Path(args.workload)
     if src.is_dir():  # synth_10m: chunked from disk; the reference in blocks

@@ -10,7 +10,7 @@ from scipy.special import expit, logsumexp
 from test_kernels_equivalence import random_design
 
 import choicekit as ck
-from choicekit.families.logit import loglike_derivatives, loglike_obs, score_obs
+from choicekit.families.mnl.kernels import loglike_derivatives, loglike_obs, score_obs
 
 
 # --------------------------------------------------------------------------- array functions

@@ -21,7 +21,7 @@ from scipy import optimize
 import choicekit as ck
 import choicekit.estimation.objective as est
 from choicekit.estimation.chunked import ChunkedDesign, DesignChunk, fit_chunked, npy_chunks
-from choicekit.families.logit import (
+from choicekit.families.mnl.kernels import (
     SHIFT_SPAN,
     KernelWorkspace,
     blas_threads,
@@ -371,7 +371,7 @@ def test_chunked_rejects_inconsistent_streams():
 
 
 def test_blas_threads_restores_setting():
-    from choicekit.families.logit import _openblas_controls
+    from choicekit.families.mnl.kernels import _openblas_controls
 
     controls = _openblas_controls()
     if not controls:  # another BLAS (or no /proc): nothing to set, nothing to test

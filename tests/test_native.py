@@ -2,7 +2,7 @@
 
 The compiled pass (``choicekit/_mnl_pass.c`` through :mod:`choicekit.families.mnl.native`) computes
 the same
-sums as :func:`choicekit.families.logit.chunk_derivatives` in another order and with its own
+sums as :func:`choicekit.families.mnl.kernels.chunk_derivatives` in another order and with its own
 ``exp``,
 so the two agree to rounding (``RTOL_SUMS``, sums of a few hundred terms). Where the library
 is not built these tests skip, unless ``CHOICEKIT_REQUIRE_NATIVE=1`` (set by CI, which builds
@@ -20,8 +20,8 @@ from test_kernels_equivalence import RTOL_PARAMS, RTOL_SUMS, _data, _reference_f
 
 import choicekit as ck
 import choicekit.estimation.objective as est
-from choicekit.families.logit import loglike_derivatives_reference
 from choicekit.families.mnl import native
+from choicekit.families.mnl.kernels import loglike_derivatives_reference
 
 
 @pytest.fixture(autouse=True)

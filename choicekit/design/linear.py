@@ -18,7 +18,7 @@ benchmark, ``benchmarks/README.md``): the case-major ``(n, J, K)`` array took 4.
 constants, and the estimator copied the attribute columns out of every chunk on every pass.
 Stored parameter-major, each variable is written as contiguous runs, the constants cost
 nothing, and a chunk of cases is ``columns[:, :, a:b]``, rows the fused kernel reads as they
-are (:func:`choicekit.families.logit.chunk_derivatives`).
+are (:func:`choicekit.families.mnl.kernels.chunk_derivatives`).
 """
 
 from __future__ import annotations

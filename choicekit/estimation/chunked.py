@@ -6,14 +6,15 @@ such a stream: a callable that returns a fresh iterable of :class:`DesignChunk` 
 ``.npy`` files on disk, parquet row groups, a database cursor, or slices of an array or memory
 map). :func:`fit_chunked` maximizes the likelihood with the same fused pass as
 :meth:`choicekit.MNL.fit` (the compiled :mod:`choicekit.families.mnl.native` where it is built, else
-:func:`choicekit.families.logit.chunk_derivatives`) and the same Newton-Raphson iteration
+:func:`choicekit.families.mnl.kernels.chunk_derivatives`) and the same Newton-Raphson iteration
 (:func:`choicekit.estimation.objective.newton_raphson`), with memory bounded by the chunk size: the
 design is never held whole. Each piece of a chunk is transposed to the parameter-major layout
 in a reused workspace before the pass reads it.
 
 Alternative-specific constants are not stored in the chunks: they are given as a mapping
 ``{parameter name: alternative index}`` and the kernel handles them without a design column
-(``constants=`` of :func:`choicekit.families.logit.chunk_derivatives`), so the data on disk hold
+(``constants=`` of :func:`choicekit.families.mnl.kernels.chunk_derivatives`), so the data on disk
+hold
 only
 the attributes and the kernel moves only those.
 
@@ -42,8 +43,8 @@ import pandas as pd
 
 from choicekit.estimation.objective import DEFAULT_CHUNK_ELEMENTS, newton_raphson
 from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
-from choicekit.families.logit import KernelWorkspace, blas_threads, chunk_derivatives
 from choicekit.families.mnl import native
+from choicekit.families.mnl.kernels import KernelWorkspace, blas_threads, chunk_derivatives
 from choicekit.inference.covariance import sym_inverse
 
 __all__ = ["DesignChunk", "ChunkedDesign", "ChunkedResults", "fit_chunked", "npy_chunks"]
@@ -241,7 +242,7 @@ class _ChunkedObjective:
         if self._ws is None:
             self._ws = KernelWorkspace(self.design.max_cases, self.design.n_alts,
                                        len(self.design.stored_names))
-        with blas_threads(1):  # small products: see choicekit.families.logit.blas_threads
+        with blas_threads(1):  # small products: see choicekit.families.mnl.kernels.blas_threads
             ll, g, H, n_cases = self._pass(theta, order)
         if self.n_cases is None:
             self.n_cases = n_cases

@@ -5,7 +5,8 @@ The objective is :math:`f(\\theta) = -\\ell(\\theta) / N` over the free paramete
 and Hessian. Its value, gradient and Hessian come from one fused pass over the design: the
 compiled pass of :mod:`choicekit.families.mnl.native` where it is built (on one thread per core for
 large
-designs), else the NumPy kernel :func:`choicekit.families.logit.chunk_derivatives`; both work in
+designs), else the NumPy kernel :func:`choicekit.families.mnl.kernels.chunk_derivatives`; both work
+in
 chunks of cases so that the temporaries stay small (and in cache), with workspaces reused
 across iterations.
 
@@ -36,13 +37,13 @@ import numpy as np
 
 from choicekit.design.linear import Design
 from choicekit.exceptions import ConvergenceWarning, EstimationError, SpecificationError
-from choicekit.families.logit import (
+from choicekit.families.mnl import native
+from choicekit.families.mnl.kernels import (
     KernelWorkspace,
     blas_threads,
     chunk_derivatives,
     score_obs,
 )
-from choicekit.families.mnl import native
 
 __all__ = ["Objective", "Optimum", "maximize_loglike", "newton_raphson", "METHODS",
            "chunk_slices", "polish_active_set"]

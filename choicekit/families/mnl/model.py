@@ -1,6 +1,7 @@
 """The multinomial logit model: data + specification -> design, and what to do with it.
 
-:class:`MNL` orchestrates; the numbers happen in :mod:`choicekit.families.logit` (probabilities and
+:class:`MNL` orchestrates; the numbers happen in :mod:`choicekit.families.mnl.kernels`
+(probabilities and
 derivatives), :mod:`choicekit.estimation.objective` (the optimizer) and
 :mod:`choicekit.inference.covariance`
 (covariances). A model is immutable: fitting returns a new
@@ -55,7 +56,8 @@ class MNL:
     -----
     The probability that case :math:`n` chooses :math:`j` among its available alternatives
     :math:`A_n` is :math:`P_{nj} = \\exp V_{nj} / \\sum_{i \\in A_n} \\exp V_{ni}`, the
-    conditional logit of McFadden (1974). See :mod:`choicekit.families.logit` for the likelihood,
+    conditional logit of McFadden (1974). See :mod:`choicekit.families.mnl.kernels` for the
+    likelihood,
     score and Hessian.
 
     Examples

@@ -1,7 +1,8 @@
 """The compiled likelihood pass (``_mnl_pass.c``), loaded with :mod:`ctypes`.
 
 One call runs the fused log-likelihood, score and information-matrix pass of
-:func:`choicekit.families.logit.chunk_derivatives` over a range of cases of a parameter-major design
+:func:`choicekit.families.mnl.kernels.chunk_derivatives` over a range of cases of a parameter-major
+design
 (``Design.columns``), chunk by chunk, without returning to Python in between. The library is
 built when choicekit is installed (a C compiler is needed; the build is optional). Where it is
 missing, or with the environment variable ``CHOICEKIT_NATIVE=0``, estimation uses the NumPy
