@@ -22,7 +22,6 @@ from choicekit.exceptions import (
     SpecificationError,
 )
 from choicekit.families.logit import log_softmax, logsum, softmax
-from choicekit.families.mnl.model import MNL
 from choicekit.inference.hypothesis_tests import (
     TestResult,
     hausman_mcfadden,
@@ -30,7 +29,8 @@ from choicekit.inference.hypothesis_tests import (
     score_test,
     wald_test,
 )
-from choicekit.results.results import MNLResults
+from choicekit.models.mnl import MNL
+from choicekit.results.results import MNLResults, Results
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
 from choicekit.simulation.recovery import RecoveryStudy, recovery_study
 from choicekit.simulation.synthetic import SyntheticData, make_choice_data
@@ -42,6 +42,7 @@ __all__ = [
     "ChoiceData",
     "MNL",
     "MNLResults",
+    "Results",
     "Beta",
     "Var",
     "log",

@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from choicekit.estimation.objective import DEFAULT_CHUNK_ELEMENTS, newton_raphson
+from choicekit.estimation.objective import DEFAULT_CHUNK_ELEMENTS
+from choicekit.estimation.optimizers import newton_raphson
 from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
 from choicekit.families.mnl import native
 from choicekit.families.mnl.kernels import KernelWorkspace, blas_threads, chunk_derivatives

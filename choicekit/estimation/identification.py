@@ -61,7 +61,8 @@ from choicekit.exceptions import IdentificationWarning, SeparationWarning
 
 if TYPE_CHECKING:
     from choicekit.design.linear import Design
-    from choicekit.estimation.objective import Objective, Optimum
+    from choicekit.estimation.objective import Objective
+    from choicekit.estimation.optimizers import Optimum
 
 __all__ = ["IdentificationReport", "check_identification", "Separation", "detect_separation",
            "flag_separation"]

@@ -150,8 +150,6 @@ def bootstrap(res: MNLResults, n_boot: int = 200, *,
     -------
     BootstrapResult
     """
-    from choicekit.families.mnl.model import MNL
-
     check_int("n_boot", n_boot, 2)
     check_int("workers", workers, allow_none=True)
     gen = as_generator(rng)
@@ -178,8 +176,8 @@ def bootstrap(res: MNLResults, n_boot: int = 200, *,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                m = MNL(model.data.take(idx), spec.utilities, missing=model._missing,
-                        _param_order=model.param_names)
+                m = model.rebuild(model.data.take(idx), spec.utilities,
+                                  param_order=model.param_names)
                 r = m.fit(start=start, cov_type=cov_type)
             except (ValueError, RuntimeError, np.linalg.LinAlgError):
                 return None

@@ -37,10 +37,12 @@ import numpy as np
 import pandas as pd
 
 from choicekit._lazy import stats
+from choicekit.design.linear import build_design
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 from choicekit.inference.covariance import sym_inverse
 from choicekit.inference.restrictions import parse_restrictions
 from choicekit.postestimation.shares import case_weights
+from choicekit.spec.expressions import Beta, Utility
 
 if TYPE_CHECKING:
     from choicekit.results.results import MNLResults
@@ -204,9 +206,8 @@ def score_test(restricted: MNLResults, unrestricted: Any) -> TestResult:
     -------
     TestResult
     """
-    from choicekit.families.mnl.model import MNL
-
-    model = unrestricted.model if not isinstance(unrestricted, MNL) else unrestricted
+    # a results object has a model; a model has a design
+    model = unrestricted.model if hasattr(unrestricted, "model") else unrestricted
     if model.design.n_cases != restricted.nobs or not np.array_equal(
             model.design.chosen, restricted._core.objective.design.chosen):
         raise SpecificationError("The restricted fit and the larger model do not use the same "
@@ -217,8 +218,8 @@ def score_test(restricted: MNLResults, unrestricted: Any) -> TestResult:
     if extra:
         raise SpecificationError(f"The restricted fit has parameters {extra} that the larger "
                                  "model lacks.")
-    fixed = model.design.fixed
-    beta = np.array([rp.get(n, 0.0) if not f else model.design.start[i]
+    fixed = model.param_table.fixed
+    beta = np.array([rp.get(n, 0.0) if not f else model.param_table.start[i]
                      for i, (n, f) in enumerate(zip(names, fixed))])
     g = model.score(beta).to_numpy()[~fixed]
     H = model.hessian(beta).to_numpy()[np.ix_(~fixed, ~fixed)]
@@ -233,9 +234,6 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
     choice set): other alternatives unavailable, cases that chose them dropped; parameters
     whose data vanish on the subset are held at 0.
     """
-    from choicekit.design.linear import build_design
-    from choicekit.families.mnl.model import MNL
-    from choicekit.spec.expressions import Beta, Utility
 
     model = res.model
     data = model.data.restrict_alternatives(alternatives)  # type: ignore[attr-defined]
@@ -248,9 +246,9 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
         terms = {n: ((Beta(n, 0.0, fixed=True), m) if n in vanish else (b, m))
                  for n, (b, m) in u.terms.items()}
         utils[alt] = Utility(terms, u.offset)
-    sub = MNL(data, utils, missing=model._missing, _param_order=model.param_names)
+    sub = model.rebuild(data, utils, param_order=model.param_names)
     start = res.params.where(~res.params.index.isin(sorted(vanish)), 0.0)
-    free = ~sub.design.fixed
+    free = ~sub.param_table.fixed
     H = sub.hessian(start).to_numpy()[np.ix_(free, free)]
     free_names = list(np.asarray(sub.param_names)[free])
     inv = sym_inverse(-H, free_names, warn=False)
@@ -284,9 +282,7 @@ def hausman_mcfadden(full: MNLResults, subset: MNLResults | Sequence[Hashable]) 
         ``details``: ``compared`` (parameter names), ``difference`` (subset - full),
         ``subset_results``.
     """
-    from choicekit.results.results import MNLResults
-
-    sub = subset if isinstance(subset, MNLResults) else subset_fit(full, list(subset))
+    sub = subset if hasattr(subset, "cov_params") else subset_fit(full, list(subset))
     fs, ss = set(_free_names(full)), set(_free_names(sub))
     cov_s = sub.cov_params()
     common = [n for n in sub.param_names if n in fs and n in ss

@@ -61,7 +61,7 @@ import pandas as pd
 from choicekit.data.choicedata import ChoiceData
 from choicekit.exceptions import SpecificationError
 from choicekit.inference.delta import DeltaResult, standard_errors
-from choicekit.postestimation.shares import PostContext, design_proba, estimate_frame
+from choicekit.postestimation.shares import PostContext, estimate_frame
 from choicekit.spec.expressions import Expr, Var, _BinOp, _Const, _Func
 
 __all__ = ["Perturbation", "EffectTable", "resolve_perturbations", "derivative_design",
@@ -244,13 +244,16 @@ def derivative_design(data: ChoiceData, ctx: PostContext, p: Perturbation, *,
     return DX, doff
 
 
-def _dP(P: np.ndarray, DX: np.ndarray, doff: np.ndarray | None, beta: np.ndarray) -> np.ndarray:
-    """:math:`\\partial P_{nk}/\\partial t = P_{nk}(D_{nk} - \\sum_j P_{nj} D_{nj})`."""
+def _dP(ctx: PostContext, P: np.ndarray, DX: np.ndarray, doff: np.ndarray | None,
+        beta: np.ndarray) -> np.ndarray:
+    """:math:`\\partial P_{nk}/\\partial t = \\sum_j (\\partial P_{nk}/\\partial V_{nj}) D_{nj}`
+    with :math:`D = \\partial V / \\partial t`, from the family (for the MNL,
+    :math:`P_{nk}(D_{nk} - \\sum_j P_{nj} D_{nj})`)."""
     n, J, K = DX.shape
     D = (DX.reshape(n * J, K) @ beta).reshape(n, J)
     if doff is not None:
         D = D + doff
-    return P * (D - (P * D).sum(axis=1, keepdims=True))
+    return ctx.dproba(beta, D, proba=P)
 
 
 @dataclass(frozen=True)
@@ -306,11 +309,11 @@ def point_effects(ctx: PostContext, perts: list[Perturbation], *,
         Index: cases; columns: MultiIndex (variable of, alternative). Elasticities are NaN for
         unavailable alternatives.
     """
-    P = design_proba(ctx.design, ctx.beta)
+    P = ctx.proba(ctx.beta)
     blocks = []
     for p in perts:
         DX, doff = derivative_design(ctx.data, ctx, p, relative=relative)
-        dP = _dP(P, DX, doff, ctx.beta)
+        dP = _dP(ctx, P, DX, doff, ctx.beta)
         if relative:
             with np.errstate(invalid="ignore", divide="ignore"):
                 dP = np.where(ctx.design.avail, dP / P, np.nan)
@@ -328,12 +331,12 @@ def aggregate_effects(ctx: PostContext, perts: list[Perturbation], *, relative: 
     derivs = [derivative_design(ctx.data, ctx, p, relative=relative) for p in perts]
 
     def f(beta: np.ndarray) -> np.ndarray:
-        P = design_proba(ctx.design, beta)
+        P = ctx.proba(beta)
         den = w @ P if relative else np.full(P.shape[1], w.sum())
         out = []
         for DX, doff in derivs:
             with np.errstate(invalid="ignore", divide="ignore"):
-                out.append((w @ _dP(P, DX, doff, beta)) / den)
+                out.append((w @ _dP(ctx, P, DX, doff, beta)) / den)
         return np.concatenate(out)
 
     r = standard_errors(f, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws, rng=rng)
@@ -368,10 +371,10 @@ def arc_elasticities(ctx: PostContext, perts: list[Perturbation], *, change: flo
     mid = (2.0 + change) / change
 
     def f(beta: np.ndarray) -> np.ndarray:
-        S0 = w @ design_proba(d0, beta)
+        S0 = w @ ctx.proba(beta, d0)
         out = []
         for d1 in d1s:
-            S1 = w @ design_proba(d1, beta)
+            S1 = w @ ctx.proba(beta, d1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.append((S1 - S0) / (S1 + S0) * mid)
         return np.concatenate(out)

@@ -250,10 +250,9 @@ class PostEstimationMixin:
 
     def logsum(self, data: ChoiceData | None = None) -> pd.Series:
         """Inclusive value :math:`\\log\\sum_j e^{V_{nj}}` per case at the estimates."""
-        from choicekit.postestimation.shares import design_logsum
 
         ctx = self._ctx(data)
-        return pd.Series(design_logsum(ctx.design, ctx.beta), index=ctx.design.cases,
+        return pd.Series(ctx.logsum(ctx.beta), index=ctx.design.cases,
                          name="logsum")
 
     # ------------------------------------------------------------------ tests

@@ -47,8 +47,6 @@ from choicekit.postestimation.shares import (
     PostContext,
     _segment_means,
     case_values,
-    design_logsum,
-    design_proba,
     estimate_frame,
     segment_layout,
 )
@@ -224,11 +222,11 @@ def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | Non
 
     def cs_cases(beta: np.ndarray) -> np.ndarray:
         lam = -beta[k_cost] * cost_scale
-        return (design_logsum(d1, beta) - design_logsum(d0, beta)) / lam
+        return (ctx.logsum(beta, d1) - ctx.logsum(beta, d0)) / lam
 
     def f(beta: np.ndarray) -> np.ndarray:
-        S0 = _segment_means(design_proba(d0, beta), w, codes, S)
-        S1 = _segment_means(design_proba(d1, beta), w, codes, S)
+        S0 = _segment_means(ctx.proba(beta, d0), w, codes, S)
+        S1 = _segment_means(ctx.proba(beta, d1), w, codes, S)
         parts = [S0.ravel(), S1.ravel(), (S1 - S0).ravel()]
         if k_cost is not None:
             tot = np.bincount(codes, weights=w * cs_cases(beta), minlength=S)

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from choicekit.estimation.objective import chunk_slices
 from choicekit.exceptions import ChoiceDataError, SpecificationError
-from choicekit.families.logit import log_softmax, logsum
+from choicekit.families.mnl.family import MNLFamily
+from choicekit.families.protocol import family_logsum, family_proba
 from choicekit.inference.delta import DeltaResult, standard_errors
 
 if TYPE_CHECKING:
     from choicekit.data.choicedata import ChoiceData
     from choicekit.design.linear import Design
-    from choicekit.families.mnl.model import MNL
-    from choicekit.results.results import MNLResults
+    from choicekit.models.base import ChoiceModel
+    from choicekit.results.results import Results
 
 __all__ = ["PostContext", "case_weights", "case_values", "design_proba", "design_logsum",
            "segment_codes", "segment_layout", "predicted_shares", "share_table", "estimate_frame"]
@@ -47,9 +47,14 @@ def case_weights(design: Design) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PostContext:
-    """What post-estimation needs from a fit: model, design, estimates and covariance."""
+    """What post-estimation needs from a fit: model, design, estimates and covariance.
 
-    model: MNL
+    Probabilities, their derivatives and logsums come from the model's family
+    (:meth:`proba`, :meth:`dproba`, :meth:`logsum`), so every post-estimation quantity works
+    for every family.
+    """
+
+    model: ChoiceModel
     data: ChoiceData
     design: Design
     beta: np.ndarray
@@ -58,13 +63,31 @@ class PostContext:
     param_names: tuple[str, ...]
 
     @classmethod
-    def from_results(cls, res: MNLResults, data: ChoiceData | None = None) -> PostContext:
+    def from_results(cls, res: Results, data: ChoiceData | None = None) -> PostContext:
         model = res.model
         design = model._design_for(data)
         return cls(model=model, data=model.data if data is None else data, design=design,
                    beta=np.asarray(res.params, dtype=np.float64),
                    cov=res.cov_params().to_numpy(), free=~res.fixed.to_numpy(),
                    param_names=tuple(res.param_names))
+
+    def family(self, design: Design | None = None) -> Any:
+        """The model's family on ``design`` (default: this context's design)."""
+        design = self.design if design is None else design
+        return self.model.family(None if design is self.model.design else design)
+
+    def proba(self, beta: np.ndarray, design: Design | None = None) -> np.ndarray:
+        """Choice probabilities ``(n_cases, n_alts)`` at ``beta`` (0 where unavailable)."""
+        return family_proba(self.family(design), beta)
+
+    def logsum(self, beta: np.ndarray, design: Design | None = None) -> np.ndarray:
+        """The family's logsum per case at ``beta``."""
+        return family_logsum(self.family(design), beta)
+
+    def dproba(self, beta: np.ndarray, dv: np.ndarray, proba: np.ndarray | None = None,
+               design: Design | None = None) -> np.ndarray:
+        """Derivative of the probabilities along a change ``dv`` of the utilities."""
+        return self.family(design).dproba(beta, dv, proba=proba)
 
     @property
     def weight(self) -> np.ndarray:
@@ -79,26 +102,16 @@ class PostContext:
         return self.data.cases.get_indexer(self.design.cases)
 
 
-def _case_chunks(design: Design) -> list[slice]:
-    """Slices of cases sized like the estimator's chunks (bounded temporaries)."""
-    return chunk_slices(design.n_cases, design.n_alts * max(len(design.stored), 1))
-
-
 def design_proba(design: Design, beta: np.ndarray) -> np.ndarray:
-    """Choice probabilities ``(n_cases, n_alts)`` of a design at ``beta`` (0 if unavailable)."""
-    P = np.empty((design.n_cases, design.n_alts))
-    for sl in _case_chunks(design):
-        P[sl] = np.exp(log_softmax(design.utilities(beta, sl), available=design.avail[sl]))
-    return P
+    """MNL choice probabilities ``(n_cases, n_alts)`` of a design at ``beta`` (0 if
+    unavailable), in chunks of cases."""
+    return family_proba(MNLFamily(design), beta)
 
 
 def design_logsum(design: Design, beta: np.ndarray) -> np.ndarray:
-    """Inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``
+    """MNL inclusive value :math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case, ``(n_cases,)``
     (in chunks of cases, like :func:`design_proba`: no ``(n_cases, n_alts)`` temporaries)."""
-    out = np.empty(design.n_cases)
-    for sl in _case_chunks(design):
-        out[sl] = logsum(design.utilities(beta, sl), available=design.avail[sl])
-    return out
+    return family_logsum(MNLFamily(design), beta)
 
 
 def case_values(x: Any, arg: str, data: ChoiceData, rows: np.ndarray | None = None,
@@ -196,7 +209,7 @@ def predicted_shares(ctx: PostContext, *, by: Any = None, se: str = "delta",
     codes, _, S, index = segment_layout(by, ctx)
 
     def shares(beta: np.ndarray) -> np.ndarray:
-        return _segment_means(design_proba(d, beta), w, codes, S).ravel()
+        return _segment_means(ctx.proba(beta, d), w, codes, S).ravel()
 
     r = standard_errors(shares, ctx.beta, ctx.cov, ctx.free, method=se, n_draws=n_draws,
                         rng=rng)
@@ -218,7 +231,7 @@ def share_table(ctx: PostContext, *, by: Any = None) -> pd.DataFrame:
         raise ChoiceDataError("These data carry no observed choices; an observed-vs-predicted "
                               "table needs them (use predicted_shares for prediction only).")
     w = ctx.weight
-    P = design_proba(d, ctx.beta)
+    P = ctx.proba(ctx.beta, d)
     Y = np.zeros_like(P)
     Y[np.arange(d.n_cases), d.chosen] = 1.0
     codes, _, S, index = segment_layout(by, ctx)

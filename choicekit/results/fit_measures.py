@@ -33,9 +33,10 @@ import pandas as pd
 
 from choicekit._validation import check_option
 from choicekit.design.linear import Design
-from choicekit.estimation.objective import Objective, maximize_loglike
+from choicekit.estimation.objective import Objective
+from choicekit.estimation.optimizers import maximize_loglike
 from choicekit.exceptions import ChoiceDataError, SpecificationError
-from choicekit.postestimation.shares import PostContext, case_weights, design_proba
+from choicekit.postestimation.shares import PostContext, case_weights
 
 __all__ = ["loglike_market_share", "hit_rate", "confusion_table", "holdout_fit",
            "CONFUSION_KINDS"]
@@ -88,7 +89,7 @@ def hit_rate(ctx: PostContext) -> pd.Series:
     """Hit rate and expected hit rate (weighted), as a Series."""
     d = ctx.design
     chosen = _require_choices(d, "a hit rate")
-    P = design_proba(d, ctx.beta)
+    P = ctx.proba(ctx.beta, d)
     w = ctx.weight
     rows = np.arange(d.n_cases)
     return pd.Series({"hit_rate": _hit_rate(P, chosen, w),
@@ -101,7 +102,7 @@ def confusion_table(ctx: PostContext, *, kind: str = "probability") -> pd.DataFr
     check_option("kind", kind, CONFUSION_KINDS, SpecificationError)
     d = ctx.design
     chosen = _require_choices(d, "a confusion table")
-    P = design_proba(d, ctx.beta)
+    P = ctx.proba(ctx.beta, d)
     w = ctx.weight
     J = d.n_alts
     if kind == "argmax":
@@ -123,7 +124,7 @@ def holdout_fit(ctx: PostContext) -> pd.Series:
     """Out-of-sample fit on ``ctx``'s data at the estimates."""
     d = ctx.design
     chosen = _require_choices(d, "a holdout log-likelihood")
-    P = design_proba(d, ctx.beta)
+    P = ctx.proba(ctx.beta, d)
     w = ctx.weight
     with np.errstate(divide="ignore"):
         ll = float(w @ np.log(P[np.arange(d.n_cases), chosen]))

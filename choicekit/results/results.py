@@ -1,4 +1,9 @@
-"""MNLResults: the immutable outcome of a fit, with its covariance and fit statistics."""
+"""Results: the immutable outcome of a fit of any family, with its covariance and fit statistics.
+
+One class for every family and backend; ``MNLResults`` is the same class under the name the
+MNL has always returned. Results know the model only through its public methods (and the
+objective through its sums), never its module.
+"""
 
 from __future__ import annotations
 
@@ -24,18 +29,19 @@ from choicekit.postestimation.mixin import PostEstimationMixin
 
 if TYPE_CHECKING:
     from choicekit.data.choicedata import ChoiceData
-    from choicekit.estimation.objective import Objective, Optimum
-    from choicekit.families.mnl.model import MNL
+    from choicekit.estimation.objective import Objective
+    from choicekit.estimation.optimizers import Optimum
+    from choicekit.models.base import ChoiceModel
     from choicekit.results.summary import Summary
 
-__all__ = ["MNLResults"]
+__all__ = ["Results", "MNLResults"]
 
 
 @dataclass(frozen=True)
 class _FitCore:
     """What every covariance variant of one fit shares."""
 
-    model: MNL
+    model: ChoiceModel
     objective: Objective
     optimum: Optimum
     params: np.ndarray  # full vector (fixed included)
@@ -48,8 +54,8 @@ def _param_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(names)
 
 
-class MNLResults(PostEstimationMixin):
-    """Results of a multinomial logit fit.
+class Results(PostEstimationMixin):
+    """Results of a fit (any family).
 
     Attributes are pandas objects indexed by parameter name (fixed parameters included, with
     NaN standard errors). Build other covariance variants with :meth:`with_cov`.
@@ -63,8 +69,8 @@ class MNLResults(PostEstimationMixin):
         self._groups = groups
 
     @classmethod
-    def _from_optimum(cls, model: MNL, objective: Objective, optimum: Optimum, *,
-                      cov_type: str, groups: np.ndarray | None) -> MNLResults:
+    def _from_optimum(cls, model: ChoiceModel, objective: Objective, optimum: Optimum, *,
+                      cov_type: str, groups: np.ndarray | None) -> Results:
         core = _FitCore(model, objective, optimum, objective.full_params(optimum.theta))
         return cls(core, "classical", np.empty((0, 0))).with_cov(cov_type, groups=groups)
 
@@ -80,7 +86,7 @@ class MNLResults(PostEstimationMixin):
         return self._core.objective.score_obs(self._core.optimum.theta)
 
     def with_cov(self, cov_type: Literal["classical", "robust", "opg", "cluster"], *,
-                 groups: Any = None, small_sample: bool = True) -> MNLResults:
+                 groups: Any = None, small_sample: bool = True) -> Results:
         """The same estimates with another covariance estimator.
 
         Parameters
@@ -94,7 +100,7 @@ class MNLResults(PostEstimationMixin):
 
         Returns
         -------
-        MNLResults
+        Results
         """
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         core = self._core
@@ -113,7 +119,7 @@ class MNLResults(PostEstimationMixin):
             G = int(codes.max()) + 1  # codes are 0..G-1 (pd.factorize)
             sums = cluster_sums(self._score_obs, weight, codes, G)
             cov = sandwich(self._bread, meat_cluster(sums, small_sample=small_sample))
-        new = MNLResults(core, cov_type, cov, codes)
+        new = Results(core, cov_type, cov, codes)
         # share the expensive cached pieces
         for key in ("_bread", "_score_obs"):
             if key in self.__dict__:
@@ -122,7 +128,7 @@ class MNLResults(PostEstimationMixin):
 
     # ---------------------------------------------------------------- basic attributes
     @property
-    def model(self) -> MNL:
+    def model(self) -> ChoiceModel:
         """The fitted model."""
         return self._core.model
 
@@ -133,12 +139,12 @@ class MNLResults(PostEstimationMixin):
 
     @property
     def param_names(self) -> list[str]:
-        return list(self._core.objective.design.param_names)
+        return list(self._core.objective.param_names)
 
     @property
     def _index(self) -> pd.Index:
         """``param_names`` as a pandas Index, shared by every result of the same names."""
-        return _param_index(self._core.objective.design.param_names)
+        return _param_index(self._core.objective.param_names)
 
     @property
     def _free(self) -> np.ndarray:
@@ -271,6 +277,26 @@ class MNLResults(PostEstimationMixin):
         names = list(np.asarray(self.param_names)[self._free])
         return pd.Series(self._core.optimum.score, index=names, name="score")
 
+    @property
+    def family_name(self) -> str:
+        """The model family (``"MNL"``, ``"NL"``, ``"CNL"``)."""
+        return str(self._core.objective.family.name)
+
+    @property
+    def bounds(self) -> pd.DataFrame:
+        """Lower and upper bounds of every parameter (infinite where unbounded)."""
+        t = self._core.objective.params
+        return pd.DataFrame({"lower": t.lower, "upper": t.upper}, index=self._index)
+
+    @property
+    def at_bound(self) -> pd.Series:
+        """Whether each estimated parameter lies at one of its bounds."""
+        t = self._core.objective.params
+        p = self._core.params
+        tol = 1e-8 * (1.0 + np.abs(p))
+        hit = self._free & ((p <= t.lower + tol) | (p >= t.upper - tol))
+        return pd.Series(hit, index=self._index, name="at_bound")
+
     # ---------------------------------------------------------------- output
     def summary(self, alpha: float = 0.05) -> Summary:
         """A summary table; ``str()`` gives text, with ``as_frame/as_latex/as_html``."""
@@ -289,8 +315,13 @@ class MNLResults(PostEstimationMixin):
         return self.model.predict_proba(self._core.params, data=data)
 
     def __repr__(self) -> str:
-        return (f"<MNLResults: {self.nobs} cases, {self.df_model} estimated parameters, "
-                f"LL={self.llf:.4f}, cov_type={self.cov_type!r}, converged={self.converged}>")
+        return (f"<{self.family_name}Results: {self.nobs} cases, {self.df_model} estimated "
+                f"parameters, LL={self.llf:.4f}, cov_type={self.cov_type!r}, "
+                f"converged={self.converged}>")
 
     def __str__(self) -> str:
         return str(self.summary())
+
+
+#: the name the MNL has always returned: the same class
+MNLResults = Results

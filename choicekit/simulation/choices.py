@@ -38,7 +38,7 @@ from choicekit.exceptions import ChoiceDataError, SpecificationError
 if TYPE_CHECKING:
     from choicekit.data.choicedata import ChoiceData
     from choicekit.design.linear import Design
-    from choicekit.families.mnl.model import MNL
+    from choicekit.models.base import ChoiceModel
 
 __all__ = [
     "ERRORS",
@@ -264,17 +264,39 @@ def simulate_counts(V: Any, avail: Any = None, n_draws: int = 1, rng: Any = None
     return counts.reshape(n, J)
 
 
-def simulate_model(model: MNL, params: Any, rng: Any = None, scale: float = 1.0, *,
+def simulate_model(model: ChoiceModel, params: Any, rng: Any = None, scale: float = 1.0, *,
                    n_draws: int | None = None,
                    error: ErrorKind = "gumbel") -> ChoiceData | pd.DataFrame:
     """Choices drawn from ``model`` at ``params``; see :meth:`choicekit.MNL.simulate`.
 
-    The utilities come from the model's design (``Design.utilities``, the same computation
-    as prediction).
+    The MNL's utilities come from the model's design (``Design.utilities``, the same
+    computation as prediction) with iid errors (Gumbel of scale ``scale``, or the normal
+    negative control). Other families draw from their own error structure
+    (``family.simulate``: for the nested logits, the correlated extreme-value errors).
     """
     d = model.design
     refuse_dropped_cases(d, "simulate")
-    V = d.utilities(model.params_vector(params))
+    theta = model.params_vector(params)
+    family = model.family()
+    if family.name != "MNL":
+        if scale != 1.0 or error != "gumbel":
+            raise SpecificationError(
+                f"`scale` and `error` apply to the MNL's iid errors only; a {family.name} model "
+                "draws its own correlated extreme-value errors.")
+        gen = as_generator(rng)
+        if n_draws is None:
+            return model.data.with_chosen(family.simulate(theta, gen))
+        check_int("n_draws", n_draws)
+        n, J = d.n_cases, d.n_alts
+        counts = np.zeros(n * J, dtype=np.int64)
+        flat = np.arange(n) * J
+        for _ in range(int(n_draws)):
+            counts += np.bincount(flat + family.simulate(theta, gen), minlength=n * J)
+        freq = pd.DataFrame(counts.reshape(n, J) / float(n_draws), index=d.cases,
+                            columns=list(d.alternatives))
+        freq.attrs["n_draws"] = int(n_draws)
+        return freq
+    V = d.utilities(theta)
     if n_draws is None:
         chosen = simulate_choices(V, d.avail, rng=rng, scale=scale, error=error)
         return model.data.with_chosen(chosen)

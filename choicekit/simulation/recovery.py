@@ -65,7 +65,7 @@ from choicekit.simulation.choices import (
 )
 
 if TYPE_CHECKING:
-    from choicekit.families.mnl.model import MNL
+    from choicekit.models.mnl import MNL
     from choicekit.simulation.synthetic import SyntheticData
 
 __all__ = ["RecoveryStudy", "recovery_study"]
@@ -368,7 +368,7 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     >>> study.estimates.shape
     (20, 4)
     """
-    from choicekit.families.mnl.model import MNL
+    from choicekit.models.mnl import MNL
     from choicekit.simulation.synthetic import SyntheticData
 
     t0 = time.perf_counter()

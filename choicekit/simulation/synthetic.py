@@ -40,7 +40,7 @@ from choicekit.simulation.choices import as_generator
 from choicekit.spec.expressions import Beta, Var
 
 if TYPE_CHECKING:
-    from choicekit.families.mnl.model import MNL
+    from choicekit.models.mnl import MNL
 
 __all__ = ["SyntheticData", "make_choice_data", "DEFAULT_ATTRIBUTES", "DEFAULT_PARAMS"]
 
@@ -81,7 +81,7 @@ class SyntheticData:
 
     def model(self) -> MNL:
         """The generating specification as an :class:`~choicekit.MNL` on :attr:`data`."""
-        from choicekit.families.mnl.model import MNL
+        from choicekit.models.mnl import MNL
 
         return MNL(self.data, self.utilities)
 
@@ -285,7 +285,7 @@ def make_choice_data(
                                 group=None if person is None else "person")
 
     # ---- choices, through the model's own design and simulate()
-    from choicekit.families.mnl.model import MNL
+    from choicekit.models.mnl import MNL
 
     model = MNL(base, utilities)
     truth = pd.Series([values[k] for k in model.param_names], index=model.param_names,

@@ -542,7 +542,7 @@ def _alternative_code(key: str, column: pd.Series) -> Hashable:
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """The :class:`~choicekit.MNL` a spec describes, on the rows of ``frame``."""
     from choicekit.data.choicedata import ChoiceData
-    from choicekit.families.mnl.model import MNL
+    from choicekit.models.mnl import MNL
 
     src, d = spec.source, spec.data
     df = frame

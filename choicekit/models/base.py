@@ -1,20 +1,20 @@
-"""The multinomial logit model: data + specification -> design, and what to do with it.
+"""What every model does, written once: data + specification -> design -> family -> fit.
 
-:class:`MNL` orchestrates; the numbers happen in :mod:`choicekit.families.mnl.kernels`
-(probabilities and
-derivatives), :mod:`choicekit.estimation.objective` (the optimizer) and
-:mod:`choicekit.inference.covariance`
-(covariances). A model is immutable: fitting returns a new
-:class:`~choicekit.results.results.MNLResults`
-and never changes the model.
+:class:`ChoiceModel` orchestrates; the numbers happen in the family (:mod:`choicekit.families`),
+the objective and optimizers (:mod:`choicekit.estimation`) and the covariance estimators
+(:mod:`choicekit.inference`). A model is immutable: fitting returns a new
+:class:`~choicekit.results.results.Results` and never changes the model. A concrete model
+(:class:`~choicekit.models.mnl.MNL`, :class:`~choicekit.models.nested.NestedLogit`, ...) says
+which family it builds and which parameters the family adds to the utilities' ones.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,62 +22,36 @@ import pandas as pd
 from choicekit._validation import check_int, check_option, suggest
 from choicekit.data.choicedata import ChoiceData
 from choicekit.design.linear import MISSING_POLICIES, Design, build_design
-from choicekit.estimation.identification import (
-    IdentificationReport,
-    check_identification,
-    flag_separation,
+from choicekit.estimation.objective import Objective
+from choicekit.estimation.optimizers import (
+    METHODS,
+    Optimum,
+    check_negative_definite,
+    maximize_loglike,
+    polish_active_set,
 )
-from choicekit.estimation.objective import METHODS, Objective, maximize_loglike, polish_active_set
-from choicekit.exceptions import ChoiceDataError, SpecificationError
+from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
+from choicekit.families.protocol import ParamTable, family_proba
 from choicekit.inference.covariance import COV_TYPES
-from choicekit.postestimation.shares import design_proba
+from choicekit.results.results import Results
+from choicekit.simulation.choices import simulate_model
 from choicekit.spec.expressions import Specification
+from choicekit.spec.formula import utilities_from_formula
 
-if TYPE_CHECKING:
-    from choicekit.results.results import MNLResults
+__all__ = ["ChoiceModel"]
 
-__all__ = ["MNL"]
+Method = Literal["auto", "newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr", "bhhh"]
 
-class MNL:
-    """Multinomial (conditional) logit model.
 
-    Parameters
-    ----------
-    data : ChoiceData
-        The choice data.
-    utilities : dict
-        ``{alternative: expression}``, expressions linear in :class:`~choicekit.Beta`
-        parameters (see :mod:`choicekit.spec.expressions`).
-    missing : {"raise", "drop"}, default "raise"
-        Cases with NaN/inf in a variable used by an available alternative: raise naming the
-        variables, or drop the cases (``model.dropped_cases`` lists them).
+class ChoiceModel:
+    """Base of every model: a family on the linear design of some utilities.
 
-    Notes
-    -----
-    The probability that case :math:`n` chooses :math:`j` among its available alternatives
-    :math:`A_n` is :math:`P_{nj} = \\exp V_{nj} / \\sum_{i \\in A_n} \\exp V_{ni}`, the
-    conditional logit of McFadden (1974). See :mod:`choicekit.families.mnl.kernels` for the
-    likelihood,
-    score and Hessian.
-
-    Examples
-    --------
-    >>> import choicekit as ck
-    >>> B, V = ck.Beta, ck.Var
-    >>> df = ck.datasets.load_simulated_modechoice()
-    >>> data = ck.ChoiceData.from_wide(
-    ...     df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
-    ...     availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"})
-    >>> model = ck.MNL(data, {
-    ...     "train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") / 100
-    ...              + B("B_COST") * V("TRAIN_COST") / 100,
-    ...     "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") / 100
-    ...            + B("B_COST") * V("BUS_COST") / 100,
-    ...     "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100})
-    >>> res = model.fit()
-    >>> res.converged
-    True
+    Subclasses set :attr:`family_class`, and may add family parameters
+    (:meth:`_family_params`) and keyword arguments kept for rebuilding (:meth:`_options`).
     """
+
+    #: the family this model builds (a class of :mod:`choicekit.families`)
+    family_class: ClassVar[type]
 
     def __init__(self, data: ChoiceData, utilities: Mapping[Hashable, Any], *,
                  missing: Literal["raise", "drop"] = "raise",
@@ -100,7 +74,7 @@ class MNL:
 
     @classmethod
     def from_formula(cls, formula: str, data: ChoiceData, *, reference: Hashable | None = None,
-                     missing: Literal["raise", "drop"] = "raise") -> MNL:
+                     missing: Literal["raise", "drop"] = "raise", **options: Any) -> Any:
         """A model from an mlogit-style formula.
 
         Parameters
@@ -117,22 +91,57 @@ class MNL:
         reference : alternative label, optional
             Base alternative for constants and part-2 coefficients (default: the first).
         missing : {"raise", "drop"}
+        **options
+            The model's own arguments (e.g. ``nests=`` of a nested logit).
 
         Returns
         -------
-        MNL
+        model
             Parameter labels: ``"cost"`` (generic), ``"income:train"`` (alternative-specific),
             ``"ASC:train"`` (constants).
         """
-        from choicekit.spec.formula import utilities_from_formula
-
         if not isinstance(data, ChoiceData):
             raise ChoiceDataError(
                 f"`data` must be a ChoiceData (ck.ChoiceData.from_long / from_wide). Got "
                 f"{type(data).__name__}."
             )
         utils, order = utilities_from_formula(formula, data, reference=reference)
-        return cls(data, utils, missing=missing, _param_order=order)
+        return cls(data, utils, missing=missing, _param_order=order, **options)
+
+    # ------------------------------------------------------------------ family hooks
+    def _family_params(self) -> ParamTable:
+        """Parameters the family adds after the utilities' (none by default)."""
+        empty = np.empty(0)
+        return ParamTable((), empty, np.empty(0, dtype=bool), empty, empty)
+
+    def _options(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild this model on other data or utilities."""
+        return {}
+
+    def family(self, design: Design | None = None, **options: Any) -> Any:
+        """The model's family bound to ``design`` (default: the estimation design)."""
+        if design is None and not options:
+            return self._family
+        return self.family_class(self._design if design is None else design,
+                                 **self._family_arguments(), **options)
+
+    def _family_arguments(self) -> dict[str, Any]:
+        """Structure the family needs beyond the design (nests, ...)."""
+        return {}
+
+    @cached_property
+    def _family(self) -> Any:
+        return self.family_class(self._design, **self._family_arguments())
+
+    def rebuild(self, data: ChoiceData | None = None,
+                utilities: Mapping[Hashable, Any] | None = None,
+                param_order: list[str] | None = None) -> ChoiceModel:
+        """The same kind of model (same family structure and options) on other data or
+        utilities: what bootstrap, restricted fits and synthetic data use."""
+        return type(self)(self._data if data is None else data,
+                          self._spec.utilities if utilities is None else utilities,
+                          missing=self._missing, _param_order=param_order,
+                          **self._options())
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -150,15 +159,20 @@ class MNL:
         """The frozen design arrays."""
         return self._design
 
+    @cached_property
+    def param_table(self) -> ParamTable:
+        """Every parameter: the utilities' (design order), then the family's."""
+        return ParamTable.of_design(self._design).concat(self._family_params())
+
     @property
     def param_names(self) -> list[str]:
         """Parameter names, in model order."""
-        return list(self._design.param_names)
+        return list(self.param_table.names)
 
     @property
     def start_params(self) -> pd.Series:
         """Starting (or fixed) values from the Betas."""
-        return pd.Series(self._design.start, index=self.param_names, name="start")
+        return pd.Series(self.param_table.start, index=self.param_names, name="start")
 
     @property
     def dropped_cases(self) -> pd.Index:
@@ -171,13 +185,15 @@ class MNL:
         return self._design.n_cases
 
     def __repr__(self) -> str:
-        return (f"MNL({self.n_cases} cases, {len(self._design.alternatives)} alternatives, "
+        return (f"{type(self).__name__}({self.n_cases} cases, "
+                f"{len(self._design.alternatives)} alternatives, "
                 f"{len(self.param_names)} parameters)")
 
     # ------------------------------------------------------------------ evaluation
     def params_vector(self, params: Any) -> np.ndarray:
         """Full parameter vector from a Series/dict by name or an array in model order."""
         names = self.param_names
+        table = self.param_table
         if isinstance(params, (pd.Series, Mapping)):
             given = dict(params.items())
             unknown = [k for k in given if k not in names]
@@ -187,7 +203,7 @@ class MNL:
                     f"parameters are {names}."
                 )
             missing = [k for k in names if k not in given]
-            fixed = dict(zip(names, self._design.fixed))
+            fixed = dict(zip(names, table.fixed))
             missing_free = [k for k in missing if not fixed[k]]
             if missing_free:
                 raise SpecificationError(
@@ -195,7 +211,7 @@ class MNL:
                     "parameter a value."
                 )
             try:
-                vec = np.array([float(given[k]) if k in given else self._design.start[i]
+                vec = np.array([float(given[k]) if k in given else table.start[i]
                                 for i, k in enumerate(names)])
             except (TypeError, ValueError):
                 bad = {k: v for k, v in given.items() if not _is_number(v)}
@@ -215,8 +231,12 @@ class MNL:
         if not np.isfinite(vec).all():
             bad = [n for n, v in zip(names, vec) if not np.isfinite(v)]
             raise SpecificationError(f"Parameter values must be finite; {bad} are not.")
-        _check_overflow(vec, self._design, names)
+        _check_overflow(vec[:self._design.n_params], self._design, names)
+        self._check_family_values(vec)
         return vec
+
+    def _check_family_values(self, vec: np.ndarray) -> None:
+        """Refuse values the family cannot evaluate (e.g. a nest parameter <= 0)."""
 
     def _design_for(self, data: ChoiceData | None, need_choice: bool = False) -> Design:
         if data is None:
@@ -234,14 +254,14 @@ class MNL:
     def utilities(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Systematic utilities ``V`` (cases x alternatives); NaN where unavailable."""
         d = self._design_for(data)
-        V = d.utilities(self.params_vector(params))
+        V = d.utilities(self.params_vector(params)[:d.n_params])
         V[~d.avail] = np.nan
         return pd.DataFrame(V, index=d.cases, columns=list(d.alternatives))
 
     def predict_proba(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at ``params`` (cases x alternatives; 0 where unavailable)."""
         d = self._design_for(data)
-        P = design_proba(d, self.params_vector(params))
+        P = family_proba(self.family(None if data is None else d), self.params_vector(params))
         return pd.DataFrame(P, index=d.cases, columns=list(d.alternatives))
 
     def loglike(self, params: Any) -> float:
@@ -254,11 +274,12 @@ class MNL:
         """The objective over every parameter, built once per model: building its chunk layout
         (constant detection, transposed design) costs ~3x an evaluation (200k x 5 x 8 design:
         65 ms vs 21 ms), which every ``loglike``/``score``/``hessian`` call paid."""
-        d = self._design
-        if d.chosen is None:
+        if self._design.chosen is None:
             raise ChoiceDataError("These data carry no observed choices; the likelihood needs "
                                   "them.")
-        return Objective(replace(d, fixed=np.zeros_like(d.fixed)), d.start)
+        table = self.param_table
+        return Objective(self._family, table.start, fixed=np.zeros_like(table.fixed),
+                         bounds=False)
 
     def score(self, params: Any) -> pd.Series:
         """Gradient of the log-likelihood with respect to every parameter."""
@@ -279,55 +300,30 @@ class MNL:
         s = self._all_free.score_obs(beta)
         return pd.DataFrame(s, index=self._design.cases, columns=self.param_names)
 
-    def check_identification(self, *, warn: bool = True) -> IdentificationReport:
-        """Which free parameters the data cannot identify, before fitting.
-
-        Finds a full set of alternative-specific constants, generic coefficients on variables
-        that do not vary within cases, and perfectly collinear columns, and names the
-        parameters involved (see :mod:`choicekit.estimation.identification`).
-
-        Parameters
-        ----------
-        warn : bool, default True
-            Also issue an :class:`~choicekit.exceptions.IdentificationWarning` when some
-            parameter is not identified.
-
-        Returns
-        -------
-        IdentificationReport
-            ``.ok``, ``.problems`` (one sentence each), ``.unidentified`` (names) and
-            ``.directions`` (unidentified directions by parameter name).
-        """
-        report = check_identification(self._design)
-        if warn:
-            report.warn(stacklevel=2)
-        return report
-
     # ------------------------------------------------------------------ estimation
-    def fit(self, *, start: Any = None,
-            method: Literal["auto", "newton", "trust-exact", "bfgs", "lbfgsb",
-                            "trust-constr"] = "auto",
+    def fit(self, *, start: Any = None, method: Method = "auto",
             cov_type: Literal["classical", "robust", "opg", "cluster"] = "classical",
             groups: Any = None, maxiter: int = 200, gtol: float = 1e-8,
-            chunk_size: int | None = None, threads: int | None = None) -> MNLResults:
+            chunk_size: int | None = None, threads: int | None = None) -> Results:
         """Maximum-likelihood estimation.
 
         Parameters
         ----------
         start : Series, dict or array, optional
             Starting values (default: the Betas' values). Fixed parameters keep their values.
-        method : {"auto", "newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"}
+        method : {"auto", "newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr", "bhhh"}
             ``auto`` (default) is ``newton`` without bounds: Newton-Raphson with the analytic
             Hessian and a backtracking line search
-            (:func:`choicekit.estimation.objective.newton_raphson`);
-            with bounds, L-BFGS-B followed by Newton steps on the parameters that are not at a
-            bound (exact at active bounds, precise elsewhere). ``trust-exact``, ``bfgs``,
-            ``lbfgsb`` and ``trust-constr`` are SciPy's methods of those names, with the
-            analytic gradient (and Hessian where the method uses one).
+            (:func:`choicekit.estimation.optimizers.newton_raphson`), safeguarded where the
+            likelihood is not concave (nested logits); with bounds, L-BFGS-B followed by Newton
+            steps on the parameters that are not at a bound (exact at active bounds, precise
+            elsewhere). ``bhhh`` is Newton's iteration with the outer product of the per-case
+            scores for the Hessian. ``trust-exact``, ``bfgs``, ``lbfgsb`` and ``trust-constr``
+            are SciPy's methods of those names, with the analytic gradient (and Hessian where
+            the method uses one).
         cov_type : {"classical", "robust", "opg", "cluster"}, default "classical"
             Covariance of the estimates; see :mod:`choicekit.inference.covariance`. Others are
-            available
-            afterwards through :meth:`MNLResults.with_cov`.
+            available afterwards through :meth:`Results.with_cov`.
         groups : str, array or Series, optional
             Clusters for ``cov_type="cluster"``: a case-level column name, or one value per
             case. Default: the data's ``group``.
@@ -343,10 +339,8 @@ class MNL:
 
         Returns
         -------
-        MNLResults
+        Results
         """
-        from choicekit.results.results import MNLResults
-
         check_option("method", method, ("auto",) + METHODS, SpecificationError)
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         d = self._design
@@ -358,25 +352,43 @@ class MNL:
             raise SpecificationError(f"`gtol` must be a positive number. Got {gtol!r}.")
         check_int("chunk_size", chunk_size, allow_none=True, what="(cases per kernel call)")
         check_int("threads", threads, allow_none=True, what="(threads for the likelihood pass)")
-        polish = method == "auto" and d.has_bounds
+        table = self.param_table
+        polish = method == "auto" and table.has_bounds
         if method == "auto":
-            method = "lbfgsb" if d.has_bounds else "newton"
-        values = d.start if start is None else self.params_vector(start)
-        values = np.where(d.fixed, d.start, values)
-        outside = (values < d.lower) | (values > d.upper)
+            method = "lbfgsb" if table.has_bounds else "newton"
+        values = table.start if start is None else self.params_vector(start)
+        values = np.where(table.fixed, table.start, values)
+        outside = (values < table.lower) | (values > table.upper)
         if outside.any():
             raise SpecificationError(
-                f"Starting values of {list(np.asarray(d.param_names)[outside])} lie outside their "
-                "bounds."
+                f"Starting values of {list(np.asarray(table.names)[outside])} lie outside "
+                "their bounds."
             )
         if cov_type == "cluster":
             self._resolve_groups(groups)  # fail early, before the optimizer runs
-        obj = Objective(d, values, chunk_size=chunk_size, threads=threads)
+        family = self._family if chunk_size is None and threads is None else self.family(
+            **self._fit_options(chunk_size, threads))
+        obj = Objective(family, values)
         opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
         if polish:
             opt = polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
-        opt = flag_separation(obj, opt)  # perfect prediction: not "converged"
-        return MNLResults._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
+        opt = self._after_fit(obj, opt)
+        return Results._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
+
+    def _fit_options(self, chunk_size: int | None, threads: int | None) -> dict[str, Any]:
+        """Family options of one fit (the MNL's chunk size and threads)."""
+        return {}
+
+    def _after_fit(self, obj: Objective, opt: Optimum) -> Optimum:
+        """Checks at the estimates: for a family whose likelihood is not concave, whether the
+        Hessian is negative definite there."""
+        if self.family_class.concave or not opt.converged:
+            return opt
+        problem = check_negative_definite(opt, obj)
+        if problem is None:
+            return opt
+        warnings.warn(problem, ConvergenceWarning, stacklevel=3)
+        return replace(opt, converged=False, message=f"{opt.message}; {problem}")
 
     def _resolve_groups(self, groups: Any) -> np.ndarray:
         """Cluster codes (0..G-1) per estimation case from a column name or per-case values."""
@@ -421,7 +433,7 @@ class MNL:
             codes = pd.factorize(v)[0]
         return np.asarray(codes, dtype=np.intp)
 
-    def with_choices(self, chosen: np.ndarray) -> MNL:
+    def with_choices(self, chosen: np.ndarray) -> ChoiceModel:
         """The same model on the same design with other choices (index per estimation case).
 
         The design is shared, not rebuilt: this is the fast path for simulation studies that
@@ -435,10 +447,10 @@ class MNL:
         if ((chosen < 0) | (chosen >= d.n_alts)).any() or not d.avail[
                 np.arange(d.n_cases), chosen].all():
             raise ChoiceDataError("`chosen` must pick an available alternative in every case.")
-        new = object.__new__(MNL)
+        new = object.__new__(type(self))
+        new.__dict__.update({k: v for k, v in self.__dict__.items()
+                             if k not in ("_family", "_all_free")})
         new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(chosen)
-        new._spec = self._spec
-        new._missing = self._missing
         new._design = d.with_chosen(chosen)
         return new
 
@@ -446,7 +458,8 @@ class MNL:
     def simulate(self, params: Any, rng: Any = None, *, scale: float = 1.0,
                  n_draws: int | None = None,
                  error: Literal["gumbel", "normal"] = "gumbel") -> ChoiceData | pd.DataFrame:
-        """Draw choices from the model: argmax over available alternatives of V + Gumbel.
+        """Draw choices from the model: argmax over available alternatives of ``V + e``, with
+        ``e`` from the family's own error distribution (iid Gumbel for the MNL).
 
         Parameters
         ----------
@@ -455,15 +468,15 @@ class MNL:
         rng : int, numpy.random.Generator, SeedSequence or None
             Seed or generator (``np.random.default_rng(rng)``); the global state is not used.
         scale : float, default 1.0
-            Gumbel scale :math:`\\mu`: probabilities become ``softmax(V / mu)``.
+            Gumbel scale :math:`\\mu` (MNL only): probabilities become ``softmax(V / mu)``.
         n_draws : int, optional
             Replications per case. ``None`` (default) draws one choice per case and returns
             the data with those choices; an integer returns the simulated choice frequencies
             instead (cases x alternatives, rows summing to 1, ``attrs["n_draws"]`` set),
             directly comparable with :meth:`predict_proba`.
         error : {"gumbel", "normal"}, default "gumbel"
-            Error distribution; ``"normal"`` (same variance as the Gumbel) is a probit
-            negative control, whose probabilities are not the logit's.
+            Error distribution (MNL only); ``"normal"`` (same variance as the Gumbel) is a
+            probit negative control, whose probabilities are not the logit's.
 
         Returns
         -------
@@ -475,8 +488,6 @@ class MNL:
         --------
         choicekit.simulation.choices.simulate_choices, choicekit.simulation.choices.simulate_counts
         """
-        from choicekit.simulation.choices import simulate_model
-
         return simulate_model(self, params, rng=rng, scale=scale, n_draws=n_draws, error=error)
 
 
@@ -511,3 +522,4 @@ def _check_overflow(vec: np.ndarray, design: Design, names: list[str]) -> None:
             f"Parameter values are so large that the utilities overflow (|x * beta| up to "
             f"{bound:.3g}), mostly through {worst}. Use values on the scale of the data, or "
             "rescale the variables.")
+

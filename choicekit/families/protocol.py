@@ -1,0 +1,173 @@
+"""The model-family protocol: what every family (MNL, nested, cross-nested, ...) computes.
+
+A family is bound to one :class:`~choicekit.design.linear.Design` (the linear utilities
+``V = X beta + offset`` of its cases) and owns the parameter vector ``theta`` of the model:
+the design's parameters first, then the family's own (nest parameters, allocations, ...).
+Everything it computes is either a per-case array or an additive sum over a block of cases,
+so the estimation layer can sum blocks in memory, over threads, from a stream of chunks or
+over distributed partitions, and always reduce them in a fixed order.
+
+Estimation, inference, post-estimation and simulation are written against this protocol and
+never against a concrete family: a new family is new files plus one registration
+(:data:`FAMILIES`).
+
+Notes
+-----
+All derivatives are with respect to the family's full parameter vector :math:`\\theta`
+(fixed parameters included; the objective picks the free ones). With weights :math:`w_n`:
+
+.. math::
+
+    \\ell(\\theta) = \\sum_n w_n \\log P_{n c_n}(\\theta), \\qquad
+    g = \\sum_n w_n s_n, \\qquad s_n = \\partial \\log P_{n c_n} / \\partial \\theta,
+
+and :math:`H = \\partial^2 \\ell / \\partial\\theta\\partial\\theta'` where the family has it
+analytically (else the objective uses BHHH or quasi-Newton updates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from choicekit.design.linear import Design
+
+__all__ = ["Sums", "ParamTable", "Family", "ALL", "FAMILIES", "register_family", "family_proba",
+           "family_logsum"]
+
+#: every case of the design
+ALL = slice(None)
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Additive sums of one block of cases (or of a whole design).
+
+    Blocks add elementwise (:meth:`__add__`); the objective adds them in block order so that the
+    result does not depend on timing or partitioning.
+    """
+
+    loglike: float
+    score: np.ndarray | None  # (K,)
+    hessian: np.ndarray | None  # (K, K)
+    n_units: int
+
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(self.loglike + other.loglike,
+                    None if self.score is None else self.score + other.score,
+                    None if self.hessian is None else self.hessian + other.hessian,
+                    self.n_units + other.n_units)
+
+
+@dataclass(frozen=True)
+class ParamTable:
+    """The parameter vector of a family: names, start values, fixed mask and bounds."""
+
+    names: tuple[str, ...]
+    start: np.ndarray
+    fixed: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @classmethod
+    def of_design(cls, design: Design) -> ParamTable:
+        return cls(design.param_names, design.start, design.fixed, design.lower, design.upper)
+
+    @property
+    def free(self) -> np.ndarray:
+        return ~self.fixed
+
+    @property
+    def has_bounds(self) -> bool:
+        """Whether some free parameter has a finite bound."""
+        free = ~self.fixed
+        return bool(np.isfinite(self.lower[free]).any() or np.isfinite(self.upper[free]).any())
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def concat(self, other: ParamTable) -> ParamTable:
+        return ParamTable(self.names + other.names, *(
+            np.concatenate([getattr(self, f), getattr(other, f)])
+            for f in ("start", "fixed", "lower", "upper")))
+
+
+@runtime_checkable
+class Family(Protocol):
+    """A model family bound to a design.
+
+    Attributes
+    ----------
+    name : str
+        Short name shown in summaries (``"MNL"``, ``"NL"``, ``"CNL"``).
+    concave : bool
+        Whether the log-likelihood is concave in ``theta`` (Newton by default) or not (trust
+        region with the exact Hessian, or BHHH/BFGS, by default).
+    analytic_hessian : bool
+        Whether :meth:`sums` gives the exact Hessian.
+    unit : str
+        ``"case"``, or ``"group"`` for panel likelihoods (``nobs`` and the robust meat count
+        units).
+    design : Design
+    param_names : tuple of str
+        The full parameter vector's names: the design's, then the family's own.
+    """
+
+    name: ClassVar[str]
+    concave: ClassVar[bool]
+    analytic_hessian: ClassVar[bool]
+    unit: ClassVar[str]
+    design: Design
+
+    @property
+    def param_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def params(self) -> ParamTable: ...
+
+    def blocks(self, chunk_size: int | None = None) -> list[slice]: ...
+
+    def sums(self, theta: np.ndarray, rows: slice, order: int) -> Sums: ...
+
+    def score_obs(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray: ...
+
+    def proba(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray: ...
+
+    def dproba(self, theta: np.ndarray, dv: np.ndarray, rows: slice = ALL,
+               proba: np.ndarray | None = None) -> np.ndarray: ...
+
+    def logsum(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray: ...
+
+    def simulate(self, theta: np.ndarray, rng: np.random.Generator,
+                 rows: slice = ALL) -> np.ndarray: ...
+
+
+#: registered families by name (the one registration line a new family adds)
+FAMILIES: dict[str, Any] = {}
+
+
+def register_family(cls: type) -> type:
+    """Class decorator: register a family under its ``name`` (the conformance suite runs every
+    registered family)."""
+    FAMILIES[cls.name] = cls
+    return cls
+
+
+def family_proba(family: Family, theta: np.ndarray) -> np.ndarray:
+    """Probabilities ``(n_cases, n_alts)`` of every case of a family's design, block by block
+    (bounded temporaries)."""
+    d = family.design
+    P = np.empty((d.n_cases, d.n_alts))
+    for rows in family.blocks():
+        P[rows] = family.proba(theta, rows)
+    return P
+
+
+def family_logsum(family: Family, theta: np.ndarray) -> np.ndarray:
+    """The family's logsum (expected maximum utility up to a constant) of every case."""
+    out = np.empty(family.design.n_cases)
+    for rows in family.blocks():
+        out[rows] = family.logsum(theta, rows)
+    return out
