@@ -30,17 +30,23 @@ from choicekit.inference.hypothesis_tests import (
     wald_test,
 )
 from choicekit.models.mnl import MNL
+from choicekit.models.nested import CrossNestedLogit, NestedLogit, NestWarning
 from choicekit.results.results import MNLResults, Results
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
 from choicekit.simulation.recovery import RecoveryStudy, recovery_study
 from choicekit.simulation.synthetic import SyntheticData, make_choice_data
 from choicekit.spec.expressions import Beta, Var, exp, log
+from choicekit.spec.nests import Nest
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ChoiceData",
     "MNL",
+    "NestedLogit",
+    "CrossNestedLogit",
+    "Nest",
+    "NestWarning",
     "MNLResults",
     "Results",
     "Beta",

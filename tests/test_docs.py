@@ -128,7 +128,8 @@ def test_api_reference_names_exist_and_cover_exports() -> None:
         assert hasattr(ck, name), f"docs/api.md shows ck.{name}, which does not exist"
     for name in re.findall(r"`ck\.plots\.(\w+)`", text):
         assert hasattr(ck.plots, name), name
-    sections = {"## Data": ck.ChoiceData, "## Model": ck.MNL, "## Results": ck.MNLResults}
+    sections = {"## Data": ck.ChoiceData, "## Model": ck.MNL, "## Results": ck.MNLResults,
+                "## Nested and cross-nested logit": ck.NestedLogit}
     for header, cls in sections.items():
         body = text.split(header, 1)[1].split("\n## ", 1)[0]
         for name in re.findall(r"`\.(\w+)", body) + re.findall(
