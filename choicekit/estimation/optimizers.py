@@ -61,7 +61,9 @@ XTOL = 1e-10
 def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray | None,
                                                                 np.ndarray | None]],
                    start: np.ndarray, scale: float, *, maxiter: int = 200,
-                   gtol: float = 1e-8, xtol: float = XTOL, concave: bool = True) -> Optimum:
+                   gtol: float = 1e-8, xtol: float = XTOL, concave: bool = True,
+                   lower: np.ndarray | None = None,
+                   upper: np.ndarray | None = None) -> Optimum:
     """Maximize a concave log-likelihood by Newton-Raphson with backtracking.
 
     Parameters
@@ -81,6 +83,10 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
     concave : bool
         Whether the log-likelihood is concave. If not, negative curvature of minus the Hessian
         is replaced by its absolute value (a safeguarded, still ascending, direction).
+    lower, upper : ndarray, optional
+        Bounds: the iteration is then a projected Newton method (Bertsekas 1982). Parameters at
+        a bound whose gradient points outwards are held there; the Newton direction is taken
+        in the others and each trial point is projected onto the box.
 
     Returns
     -------
@@ -101,14 +107,28 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
     likelihood beyond rounding.
     """
     theta = np.array(start, dtype=np.float64)
+    bounded = lower is not None or upper is not None
+    lo = np.full(theta.shape, -np.inf) if lower is None else np.asarray(lower, np.float64)
+    hi = np.full(theta.shape, np.inf) if upper is None else np.asarray(upper, np.float64)
+    with np.errstate(invalid="ignore"):  # infinite bounds: no tolerance
+        tol_lo = np.where(np.isfinite(lo), 1e-12 * (1 + np.abs(lo)), 0.0)
+        tol_hi = np.where(np.isfinite(hi), 1e-12 * (1 + np.abs(hi)), 0.0)
     ll, g, H = evaluate(theta, 2)
     message = "maximum iterations reached"
     converged = False
     it = 0
     while True:
         gs = g / scale
-        gmax = float(np.abs(gs).max()) if gs.size else 0.0
-        d = _newton_direction(-H / scale, gs, concave)
+        if bounded:
+            held = (((theta <= lo + tol_lo) & (gs < 0)) | ((theta >= hi - tol_hi) & (gs > 0)))
+            live = ~held
+            gmax = float(np.abs(gs[live]).max()) if live.any() else 0.0
+            d = np.zeros_like(theta)
+            if live.any():
+                d[live] = _newton_direction(-H[np.ix_(live, live)] / scale, gs[live], concave)
+        else:
+            gmax = float(np.abs(gs).max()) if gs.size else 0.0
+            d = _newton_direction(-H / scale, gs, concave)
         small = bool(np.all(np.abs(d) <= xtol * (1.0 + np.abs(theta))))
         if gmax <= gtol and small:
             converged, message = True, "Newton step and gradient below tolerance"
@@ -123,8 +143,13 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
         accepted = False
         for _ in range(60):
             trial = theta + t * d
+            if bounded:  # projected onto the box; the Armijo slope along the projected step
+                trial = np.clip(trial, lo, hi)
+                slope_t = float(g @ (trial - theta))
+            else:
+                slope_t = t * slope
             ll_t, g_t, H_t = evaluate(trial, 2)
-            if np.isfinite(ll_t) and ll_t >= ll + 1e-4 * t * slope - slack:
+            if np.isfinite(ll_t) and ll_t >= ll + 1e-4 * slope_t - slack:
                 accepted = True
                 break
             t *= 0.5
@@ -135,7 +160,8 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
                        "direction")
             break
         theta, ll, g, H = trial, ll_t, g_t, H_t
-    return Optimum(theta, ll, g, H, converged, message, it, "newton", gmax)
+    return Optimum(theta, ll, g, H, converged, message, it,
+                   "projected newton" if bounded else "newton", gmax)
 
 
 def _newton_direction(A: np.ndarray, g: np.ndarray, concave: bool = True) -> np.ndarray:
@@ -177,7 +203,8 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
         outer product of the per-case scores; ``trust-exact``: SciPy's Newton steps in a trust
         region with the exact Hessian; ``bfgs``: quasi-Newton with analytic gradient;
         ``lbfgsb``: limited-memory BFGS with bounds; ``trust-constr``: trust region with exact
-        Hessian and bounds. Only the last two respect bounds.
+        Hessian and bounds. ``newton`` and ``bhhh`` respect bounds by projection; so do the
+        last two.
     maxiter : int
         Maximum iterations.
     gtol : float
@@ -186,7 +213,7 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
     """
     d = objective.params
     free = objective.free
-    if method in ("newton", "trust-exact", "bfgs", "bhhh") and d.has_bounds:
+    if method in ("trust-exact", "bfgs") and d.has_bounds:
         bounded = [n for n, lo, hi, f in zip(d.names, d.lower, d.upper, d.fixed)
                    if not f and (np.isfinite(lo) or np.isfinite(hi))]
         raise SpecificationError(
@@ -205,8 +232,10 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
         return Optimum(start, ll, g, H, True, "no free parameters", 0, method, 0.0)
     if method in ("newton", "bhhh"):
         evaluate = objective.evaluate if method == "newton" else _bhhh_evaluate(objective)
+        bounds = ({"lower": d.lower[free], "upper": d.upper[free]} if d.has_bounds else {})
         nr = newton_raphson(evaluate, start, objective.scale, maxiter=maxiter, gtol=gtol,
-                            concave=bool(objective.family.concave) or method == "bhhh")
+                            concave=bool(objective.family.concave) or method == "bhhh",
+                            **bounds)
         theta, converged, message, iterations = nr.theta, nr.converged, nr.message, nr.iterations
     else:
         theta, converged, message, iterations = _scipy_minimize(objective, start, method,

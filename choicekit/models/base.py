@@ -353,9 +353,13 @@ class ChoiceModel:
         check_int("chunk_size", chunk_size, allow_none=True, what="(cases per kernel call)")
         check_int("threads", threads, allow_none=True, what="(threads for the likelihood pass)")
         table = self.param_table
-        polish = method == "auto" and table.has_bounds
+        # bounds: the MNL (concave) polishes L-BFGS-B with Newton steps; the others take
+        # projected (safeguarded) Newton steps from the start
+        concave = self.family_class.concave
+        auto = method == "auto"
+        polish = auto and table.has_bounds and concave
         if method == "auto":
-            method = "lbfgsb" if table.has_bounds else "newton"
+            method = "lbfgsb" if polish else "newton"
         values = table.start if start is None else self.params_vector(start)
         values = np.where(table.fixed, table.start, values)
         outside = (values < table.lower) | (values > table.upper)
@@ -369,15 +373,45 @@ class ChoiceModel:
         family = self._family if chunk_size is None and threads is None else self.family(
             **self._fit_options(chunk_size, threads))
         obj = Objective(family, values)
-        opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter, gtol=gtol)
+        fallback = auto and not concave
+        with warnings.catch_warnings(record=fallback) as caught:
+            if fallback:
+                warnings.simplefilter("always")
+            opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter,
+                                   gtol=gtol)
         if polish:
             opt = polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
+        if fallback:
+            opt = self._second_start(obj, opt, values, caught, maxiter=maxiter, gtol=gtol,
+                                     bounded=table.has_bounds)
         opt = self._after_fit(obj, opt)
         return Results._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
 
     def _fit_options(self, chunk_size: int | None, threads: int | None) -> dict[str, Any]:
         """Family options of one fit (the MNL's chunk size and threads)."""
         return {}
+
+    @staticmethod
+    def _second_start(obj: Objective, opt: Optimum, values: np.ndarray, caught: list,
+                      *, maxiter: int, gtol: float, bounded: bool) -> Optimum:
+        """A non-concave likelihood's safeguarded Newton iteration can stall at a flat or
+        saddle point (e.g. a cross-nested logit started at the MNL, where the allocations are
+        not identified). Then L-BFGS-B (with a Newton polish) runs from the same start, and
+        the better converged point is kept; the warnings of the discarded run are dropped."""
+        stalled = not opt.converged or check_negative_definite(opt, obj) is not None
+        if stalled:
+            with warnings.catch_warnings(record=True) as caught2:
+                warnings.simplefilter("always")
+                alt = maximize_loglike(obj, values[obj.free], method="lbfgsb", maxiter=maxiter,
+                                       gtol=gtol)
+                alt = polish_active_set(obj, alt, maxiter=maxiter, gtol=gtol)
+            good = alt.converged and check_negative_definite(alt, obj) is None
+            if good and alt.loglike >= opt.loglike - 1e-9 * abs(opt.loglike):
+                opt, caught = replace(alt, message=f"safeguarded Newton stalled ({opt.message});"
+                                      f" {alt.message}"), caught2
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return opt
 
     def _after_fit(self, obj: Objective, opt: Optimum) -> Optimum:
         """Checks at the estimates: for a family whose likelihood is not concave, whether the
