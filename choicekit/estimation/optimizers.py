@@ -213,7 +213,11 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
     """
     d = objective.params
     free = objective.free
-    if method in ("trust-exact", "bfgs") and d.has_bounds:
+    # Newton's iteration projects onto the bounds for the non-concave families; the MNL's
+    # bounded fits polish L-BFGS-B instead ('auto')
+    unbounded = ("trust-exact", "bfgs") + (("newton", "bhhh") if objective.family.concave
+                                           else ())
+    if method in unbounded and d.has_bounds:
         bounded = [n for n, lo, hi, f in zip(d.names, d.lower, d.upper, d.fixed)
                    if not f and (np.isfinite(lo) or np.isfinite(hi))]
         raise SpecificationError(
