@@ -111,6 +111,15 @@ class _GevFamily:
                      theta: np.ndarray, order: int) -> gk.CaseDerivatives:
         raise NotImplementedError
 
+    def _log_proba(self, V: np.ndarray, avail: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def proba(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
+        """Choice probabilities ``(n, J)``, 0 where unavailable."""
+        d = self.design
+        V = d.utilities(theta[:self.n_design], rows)
+        return np.exp(self._log_proba(V, d.avail[rows], theta))
+
     def sums(self, theta: np.ndarray, rows: slice = ALL, order: int = 2) -> Sums:
         """Log-likelihood, score and (order 2) Hessian over the cases ``rows``."""
         d = self.design
@@ -121,11 +130,12 @@ class _GevFamily:
             return Sums(-np.inf, np.zeros(K) if order >= 1 else None,
                         np.zeros((K, K)) if order >= 2 else None, n)
         V = d.utilities(theta[:self.n_design], rows)
-        cd = self._derivatives(V, avail, d.chosen[rows], theta, order)
         w = None if d.weight is None else d.weight[rows]
-        ll = float(cd.loglike.sum() if w is None else cd.loglike @ w)
         if order == 0:
-            return Sums(ll, None, None, n)
+            lp = self._log_proba(V, avail, theta)[np.arange(n), d.chosen[rows]]
+            return Sums(float(lp.sum() if w is None else lp @ w), None, None, n)
+        cd = self._derivatives(V, avail, d.chosen[rows], theta, order)
+        ll = float(cd.loglike.sum() if w is None else cd.loglike @ w)
         X = d.block(rows)
         Kd = self.n_design
         wv = cd.d_v if w is None else cd.d_v * w[:, None]
@@ -214,10 +224,8 @@ class NestedFamily(_GevFamily):
         return gk.nl_derivatives(V, avail, chosen, self.lam(theta)[0], self.spec.struct,
                                  order=order)
 
-    def proba(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
-        d = self.design
-        V = d.utilities(theta[:self.n_design], rows)
-        return np.exp(gk.nl_log_proba(V, d.avail[rows], self.lam(theta)[0], self.spec.struct))
+    def _log_proba(self, V, avail, theta):
+        return gk.nl_log_proba(V, avail, self.lam(theta)[0], self.spec.struct)
 
     def dproba(self, theta: np.ndarray, dv: np.ndarray, rows: slice = ALL,
                proba: np.ndarray | None = None) -> np.ndarray:
@@ -267,11 +275,9 @@ class CrossNestedFamily(_GevFamily):
         return gk.cnl_derivatives(V, avail, chosen, self.lam(theta)[0], self.alpha(theta),
                                   self.spec.struct, order=order)
 
-    def proba(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
-        d = self.design
-        V = d.utilities(theta[:self.n_design], rows)
-        return np.exp(gk.cnl_log_proba(V, d.avail[rows], self.lam(theta)[0],
-                                       self.alpha(theta), self.spec.struct))
+    def _log_proba(self, V, avail, theta):
+        return gk.cnl_log_proba(V, avail, self.lam(theta)[0], self.alpha(theta),
+                                self.spec.struct)
 
     def dproba(self, theta: np.ndarray, dv: np.ndarray, rows: slice = ALL,
                proba: np.ndarray | None = None) -> np.ndarray:
