@@ -61,6 +61,13 @@ class PostContext:
     def from_results(cls, res: MNLResults, data: ChoiceData | None = None) -> PostContext:
         model = res.model
         design = model._design_for(data)
+        if design.slot_alts is not None:
+            # post-estimation works over the alternatives: sampled or sparse choice sets are
+            # spread over them (a sample's correction in the offset; see design.slots)
+            from choicekit.design.linear import build_design
+
+            design = build_design(model.data if data is None else data, model.specification,
+                                  missing=model._missing, need_choice=False, layout="dense")
         return cls(model=model, data=model.data if data is None else data, design=design,
                    beta=np.asarray(res.params, dtype=np.float64),
                    cov=res.cov_params().to_numpy(), free=~res.fixed.to_numpy(),

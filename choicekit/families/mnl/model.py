@@ -234,13 +234,14 @@ class MNL:
         d = self._design_for(data)
         V = d.utilities(self.params_vector(params))
         V[~d.avail] = np.nan
-        return pd.DataFrame(V, index=d.cases, columns=list(d.alternatives))
+        return pd.DataFrame(d.to_alternatives(V, np.nan), index=d.cases,
+                            columns=list(d.alternatives))
 
     def predict_proba(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at ``params`` (cases x alternatives; 0 where unavailable)."""
         d = self._design_for(data)
-        P = design_proba(d, self.params_vector(params))
-        return pd.DataFrame(P, index=d.cases, columns=list(d.alternatives))
+        P = design_proba(d, self.params_vector(params))  # per slot on sampled data (see design)
+        return pd.DataFrame(d.to_alternatives(P), index=d.cases, columns=list(d.alternatives))
 
     def loglike(self, params: Any) -> float:
         """Log-likelihood at ``params`` (all parameters, including fixed ones)."""
@@ -434,10 +435,11 @@ class MNL:
                 np.arange(d.n_cases), chosen].all():
             raise ChoiceDataError("`chosen` must pick an available alternative in every case.")
         new = object.__new__(MNL)
-        new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(chosen)
+        new._design = d.with_chosen(chosen)
+        new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(
+            new._design.chosen_alternatives())
         new._spec = self._spec
         new._missing = self._missing
-        new._design = d.with_chosen(chosen)
         return new
 
     # ------------------------------------------------------------------ simulation
