@@ -348,7 +348,8 @@ def plot_scenario_curve(curve: Any, *, alternatives: Any = None, xlabel: str | N
     --------
     >>> curve = {p: res.predicted_shares(data.with_variables({"CAR_CO": df.CAR_CO * p}))
     ...          for p in (0.8, 1.0, 1.2, 1.5)}  # doctest: +SKIP
-    >>> ck.plots.plot_scenario_curve(curve, alternatives="car", xlabel="car cost factor")  # doctest: +SKIP
+    >>> ck.plots.plot_scenario_curve(curve, alternatives="car",
+    ...                              xlabel="car cost factor")  # doctest: +SKIP
     """
     import pandas as pd
 
