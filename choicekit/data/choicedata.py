@@ -289,8 +289,15 @@ class ChoiceData:
         if self._group is not None:
             extra.append(f"{len(self._group_labels)} groups")
         tail = (", " + ", ".join(extra)) if extra else ""
+        if self.is_sampled:
+            extra.append(f"sampled: {self._sets.alt.shape[1]} per case, {self._sets.method}")
+            tail = ", " + ", ".join(extra)
+        alts = self._alts if self.n_alts <= 8 else (
+            ", ".join(map(repr, self._alts[:3])) + ", ..., " + ", ".join(map(repr,
+                                                                           self._alts[-2:])))
+        shown = f"{alts}" if self.n_alts <= 8 else f"[{alts}]"
         return (f"ChoiceData({self.n_cases} cases, {self.n_alts} alternatives "
-                f"{self._alts}, {self._layout}{tail})")
+                f"{shown}, {self._layout}{tail})")
 
     # ------------------------------------------------------------------ variable lookup
     def has_variable(self, name: str) -> bool:

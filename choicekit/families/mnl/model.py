@@ -314,7 +314,9 @@ class MNL:
         Parameters
         ----------
         start : Series, dict or array, optional
-            Starting values (default: the Betas' values). Fixed parameters keep their values.
+            Starting values (default: the Betas' values); a Series or dict may name only some
+            parameters, the others start at their Betas' values. Fixed parameters keep their
+            values.
         method : {"auto", "newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr"}
             ``auto`` (default) is ``newton`` without bounds: Newton-Raphson with the analytic
             Hessian and a backtracking line search
@@ -360,6 +362,8 @@ class MNL:
         polish = method == "auto" and d.has_bounds
         if method == "auto":
             method = "lbfgsb" if d.has_bounds else "newton"
+        if isinstance(start, (pd.Series, Mapping)):  # partial: the others from the Betas
+            start = {**dict(zip(d.param_names, d.start)), **dict(start.items())}
         values = d.start if start is None else self.params_vector(start)
         values = np.where(d.fixed, d.start, values)
         outside = (values < d.lower) | (values > d.upper)
