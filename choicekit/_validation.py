@@ -29,11 +29,12 @@ def suggest(name: str, candidates: Iterable[Any], n: int = 3) -> str:
     for c in candidates:
         originals.setdefault(str(c), python_scalar(c))
     pool = list(originals)
-    close = difflib.get_close_matches(str(name), pool, n=n, cutoff=0.6)
-    if not close:
-        lowered = {p.lower(): p for p in pool}
-        if str(name).lower() in lowered:
-            close = [lowered[str(name).lower()]]
+    # a name differing only in case comes first ('TIME' -> 'time', not 'INCOME', which
+    # difflib scores higher on the upper-case letters they share)
+    same_case = [p for p in pool if p.lower() == str(name).lower() and p != str(name)]
+    close = same_case + [c for c in difflib.get_close_matches(str(name), pool, n=n, cutoff=0.6)
+                         if c not in same_case]
+    close = close[:n]
     if not close:
         return ""
     out = " Did you mean " + " or ".join(repr(originals[c]) for c in close) + "?"

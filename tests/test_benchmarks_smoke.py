@@ -39,3 +39,17 @@ def test_benchmark_script_tiny(tmp_path):
     z = np.load(tmp_path / "scratch" / "synth_2000_5_5.npz")
     assert z["X"].shape == (2000, 5, 5)
     assert a["params"]["B_1"] == pytest.approx(z["beta"][0], abs=4 * a["std_err"]["B_1"])
+
+
+def test_sampled_destinations_tiny():
+    """benchmarks/sampled_destinations.py: every workload runs, and the zone-labelled rows fit
+    like the slot-labelled ones in either layout."""
+    script = SCRIPT.parent / "sampled_destinations.py"
+    proc = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line.split("|")[-2] for line in proc.stdout.splitlines()
+            if line.startswith("| ") and "workload" not in line}
+    assert set(rows) == {"zone_labels", "zone_labels_dense", "slot_labels",
+                         "sample_alternatives"}
+    assert rows["zone_labels"] == rows["zone_labels_dense"] == rows["slot_labels"]

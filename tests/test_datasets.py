@@ -1,7 +1,8 @@
 """Tests of choicekit.datasets: file lookup, errors, downloads and the bundled simulated data.
 
-The real data sets live outside the project, in ``../shared/data`` beside the checkout (see
-its SOURCES.md); tests that need them skip when that directory is absent. The expected
+The real data sets live outside the project: in ``$CHOICEKIT_DATA`` when it is set, else in
+``../shared/data`` beside the checkout (see its SOURCES.md); tests that need them skip when that
+directory is absent. The expected
 shapes below are copied from SOURCES.md, not from ``DATASETS``, so that a wrong registry
 entry is caught.
 """
@@ -30,7 +31,10 @@ import choicekit.datasets as ds
 from choicekit.exceptions import ChoiceDataError, ChoiceKitError
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The README's contract: $CHOICEKIT_DATA names the data directory; read here, at import, because
+# the autouse fixture below removes the variable so that each lookup test sets its own.
+SHARED_DATA = (Path(os.environ["CHOICEKIT_DATA"]) if os.environ.get("CHOICEKIT_DATA")
+               else Path(__file__).resolve().parents[2] / "shared" / "data")
 SCRIPT = REPO / "data" / "make_simulated_modechoice.py"
 BUNDLED_CSV = REPO / "choicekit" / "datasets" / "bundled" / "simulated_modechoice.csv"
 BUNDLED_JSON = REPO / "choicekit" / "datasets" / "bundled" / "simulated_modechoice.json"
@@ -492,3 +496,13 @@ def test_simulated_true_parameters_are_recovered() -> None:
     truth = np.array([meta["true_params"][name] for name in names])
     z = (fit.x - truth) / se
     assert np.all(np.abs(z) < 4), dict(zip(names, z, strict=True))
+
+
+def test_real_data_directory_follows_choicekit_data(tmp_path):
+    """The suite looks for the real data where $CHOICEKIT_DATA says (the README), not only at
+    the hard-coded sibling path."""
+    code = ("import sys; sys.path.insert(0, 'tests'); import test_datasets as t; "
+            "print(t.SHARED_DATA)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "CHOICEKIT_DATA": str(tmp_path)}, check=True)
+    assert out.stdout.strip() == str(tmp_path)

@@ -103,3 +103,53 @@ def test_examples_run_small(name, files, tmp_path, monkeypatch, capsys):
     assert os.listdir(cwd) == []  # nothing written outside the output directory
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "out"]
     assert "written to" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- issue 16, item 6
+@pytest.fixture(scope="module")
+def fitted():
+    df = ck.datasets.load_simulated_modechoice()
+    data = ck.ChoiceData.from_wide(
+        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
+        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"},
+        variables={"cost": {"train": "TRAIN_COST", "bus": "BUS_COST", "car": "CAR_COST"},
+                   "tt": {"train": "TRAIN_TT", "bus": "BUS_TT", "car": "CAR_TT"}})
+    return df, data, ck.MNL.from_formula("CHOICE ~ cost + tt", data, reference="car").fit()
+
+
+def test_post_estimation_plots(fitted, tmp_path):
+    df, data, res = fitted
+    before = plt.get_fignums()
+    fig = plots.plot_shares(res)
+    assert isinstance(fig, Figure)
+    obs, pred = fig.axes[0].collections[0].get_offsets().T
+    table = res.share_table()
+    assert np.allclose(obs, table["observed"]) and np.allclose(pred, table["predicted"])
+    fig = plots.plot_elasticities(res.elasticities("cost"))
+    im = fig.axes[0].images[0]
+    assert im.get_array().shape == (3, 3)
+    assert "(" in fig.axes[0].texts[0].get_text()  # the standard error under the value
+    assert isinstance(res.elasticities("cost").plot(), Figure)
+    curve = {f: res.predicted_shares(data.with_variables({"cost": data.variable("cost") * f}))
+             for f in (0.8, 1.0, 1.25, 1.5)}
+    fig = plots.plot_scenario_curve(curve, alternatives=["car", "train"], xlabel="cost factor")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["car", "train"]
+    assert len(ax.collections) == 2  # the bands
+    assert np.allclose(ax.lines[0].get_ydata(), [curve[f].loc["car", "share"] for f in curve])
+    fig = plots.plot_random_coefficient(-1.2, 0.5, "ln", sign=-1, name="B_COST")
+    assert "100.0% below 0" in fig.axes[0].texts[0].get_text()
+    fig = plots.plot_random_coefficient(0.5, 1.0, "normal", name="B_TIME")
+    assert "30.9% below 0" in fig.axes[0].texts[0].get_text()
+    fig.savefig(tmp_path / "coef.png")
+    assert plt.get_fignums() == before  # no pyplot state
+
+
+def test_post_estimation_plot_errors(fitted):
+    _, _, res = fitted
+    with pytest.raises(ck.SpecificationError, match="`distribution` must be one of"):
+        plots.plot_random_coefficient(0, 1, "gamma")
+    with pytest.raises(ck.SpecificationError, match="share table"):
+        plots.plot_shares([1, 2])
+    with pytest.raises(ck.SpecificationError, match="not in the curve"):
+        plots.plot_scenario_curve({1.0: res.predicted_shares()}, alternatives="plane")

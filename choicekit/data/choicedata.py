@@ -34,6 +34,7 @@ import pandas as pd
 
 from choicekit._validation import first_cases, numeric_column, show_values, suggest, to_float
 from choicekit.data.layouts import INVALID_POLICIES, WideVariable, read_long, read_wide
+from choicekit.data.sampling import ChoiceSets, sparse_choice_sets
 from choicekit.exceptions import ChoiceDataError, SpecificationError
 
 __all__ = ["ChoiceData", "INVALID_POLICIES"]
@@ -58,7 +59,7 @@ class ChoiceData:
 
     __slots__ = (
         "_cases", "_alts", "_avail", "_chosen", "_weight", "_group", "_group_labels",
-        "_long_frame", "_long_pos", "_long_cache", "_case_frame", "_layout", "_meta",
+        "_long_frame", "_long_pos", "_long_cache", "_case_frame", "_layout", "_meta", "_sets",
     )
 
     def __init__(self, *, cases: pd.Index, alternatives: Sequence[Hashable],
@@ -66,7 +67,8 @@ class ChoiceData:
                  group: np.ndarray | None, group_labels: pd.Index | None,
                  long_frame: pd.DataFrame | None, long_pos: np.ndarray | None,
                  long_cache: dict[str, np.ndarray], case_frame: pd.DataFrame | None,
-                 layout: str, meta: Mapping[str, Any] | None = None) -> None:
+                 layout: str, meta: Mapping[str, Any] | None = None,
+                 sets: ChoiceSets | None = None) -> None:
         self._cases = cases
         self._alts = list(alternatives)
         self._avail = avail
@@ -83,6 +85,7 @@ class ChoiceData:
         self._case_frame = case_frame
         self._layout = layout
         self._meta = dict(meta or {})
+        self._sets = sets
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -286,8 +289,15 @@ class ChoiceData:
         if self._group is not None:
             extra.append(f"{len(self._group_labels)} groups")
         tail = (", " + ", ".join(extra)) if extra else ""
+        if self.is_sampled:
+            extra.append(f"sampled: {self._sets.alt.shape[1]} per case, {self._sets.method}")
+            tail = ", " + ", ".join(extra)
+        alts = self._alts if self.n_alts <= 8 else (
+            ", ".join(map(repr, self._alts[:3])) + ", ..., " + ", ".join(map(repr,
+                                                                           self._alts[-2:])))
+        shown = f"{alts}" if self.n_alts <= 8 else f"[{alts}]"
         return (f"ChoiceData({self.n_cases} cases, {self.n_alts} alternatives "
-                f"{self._alts}, {self._layout}{tail})")
+                f"{shown}, {self._layout}{tail})")
 
     # ------------------------------------------------------------------ variable lookup
     def has_variable(self, name: str) -> bool:
@@ -390,6 +400,7 @@ class ChoiceData:
             "group_labels": self._group_labels, "long_frame": self._long_frame,
             "long_pos": self._long_pos, "long_cache": self._long_cache,
             "case_frame": self._case_frame, "layout": self._layout, "meta": self._meta,
+            "sets": self._sets,
         }
         fields.update(changes)
         return ChoiceData(**fields)
@@ -454,8 +465,129 @@ class ChoiceData:
             weight=None if self._weight is None else self._weight[index],
             group=None if self._group is None else self._group[index],
             long_frame=None, long_pos=None, long_cache=long_cache,
-            case_frame=case_frame,
+            case_frame=case_frame, sets=None if self._sets is None else self._sets.take(index),
         )
+
+    # ------------------------------------------------------------------ sampled choice sets
+    def sample_alternatives(self, n: int, *, rng: Any = None,
+                            weights: Any = None) -> ChoiceData:
+        """Reduce every case's choice set to the chosen alternative plus a sample of others.
+
+        For large choice sets (destinations, routes, dwellings): the logit estimated on the
+        sampled sets, with McFadden's correction added to the utilities, is consistent for the
+        parameters of the full-set logit.
+
+        Parameters
+        ----------
+        n : int
+            Alternatives per sampled set, the chosen one included (at least 2). A case with
+            fewer available alternatives keeps them all.
+        rng : int, numpy.random.Generator, SeedSequence or None
+            Seed or generator (``np.random.default_rng(rng)``).
+        weights : str, mapping, Series or array, optional
+            Importance-sampling weights: an alternative-varying variable (e.g. ``"size"``), a
+            mapping or Series ``{alternative: weight}``, or an array ``(n_alts,)`` or
+            ``(n_cases, n_alts)``; finite and positive for every available alternative.
+            Omitted: uniform sampling.
+
+        Returns
+        -------
+        ChoiceData
+            The same cases, alternatives, variables, weights and groups; the availability is
+            the sampled set. The correction :math:`\\ln(k_j / q_j)` is carried as a
+            parameter-free offset that every model built on these data adds to the utilities
+            (see Notes), and the design is laid out per case over the ``n`` sampled slots, so a
+            fit costs what a model with ``n`` alternatives costs.
+
+        Notes
+        -----
+        ``weights=None``: the other ``n - 1`` alternatives are drawn uniformly without
+        replacement from the available ones; the correction is then the same for every
+        alternative of a case and cancels (McFadden's uniform conditioning property).
+        With ``weights``: ``n - 1`` draws with replacement, alternative :math:`j` with
+        probability :math:`q_j \\propto w_j` over the available ones, plus the chosen; the set
+        is the distinct alternatives (possibly fewer than ``n``), :math:`k_j` counts the
+        draws of :math:`j` (the chosen counted once more) and :math:`\\ln(k_j/q_j)` is added
+        to :math:`V_j` (McFadden 1978; Ben-Akiva & Lerman 1985, ch. 9; Train 2009, sec.
+        3.7.1). The derivation is in :mod:`choicekit.data.sampling`.
+
+        Predictions on sampled data (``predict_proba``, ``predicted_shares``) are the
+        probabilities within each case's sampled set, corrections included (0 for
+        alternatives outside it): what the estimator fits, not full-set predictions. For
+        those, predict on the full data (``res.predict_proba(full_data)``).
+
+        Alternative-specific constants for each of many alternatives are rarely estimated on
+        sampled sets; use generic coefficients (``| 0`` in a formula drops the constants).
+        They do work, at a cost of ``n_cases * n`` values per constant.
+
+        Examples
+        --------
+        >>> sampled = data.sample_alternatives(20, rng=0, weights="size")  # doctest: +SKIP
+        >>> ck.MNL.from_formula("chosen ~ dist + log_size | 0", sampled).fit()  # doctest: +SKIP
+        """
+        from choicekit.data.sampling import sample_alternatives
+
+        return sample_alternatives(self, n, rng=rng, weights=weights)
+
+    @property
+    def is_sampled(self) -> bool:
+        """Whether the choice sets are a sample of alternatives (:meth:`sample_alternatives`)."""
+        return self._sets is not None and self._sets.method != "sparse"
+
+    @property
+    def sampled_sets(self) -> pd.DataFrame | None:
+        """The sampled alternatives of every case (cases x slots; None in empty slots) and,
+        after importance sampling, the correction of each slot (columns ``("correction",
+        slot)``); None unless :attr:`is_sampled`."""
+        if not self.is_sampled:
+            return None
+        sets = self._sets
+        labels = np.empty(self.n_alts + 1, dtype=object)
+        labels[:-1] = self._alts
+        labels[-1] = None
+        frame = pd.DataFrame(labels[sets.alt], index=self._cases)
+        if sets.correction is None:
+            return frame
+        corr = pd.DataFrame(sets.correction, index=self._cases)
+        return pd.concat({"alternative": frame, "correction": corr}, axis=1)
+
+    def _choice_sets(self, layout: str = "auto") -> ChoiceSets | None:
+        """The choice sets as slots per case when the design should be laid out that way:
+        sampled data (unless ``layout="dense"``), or sparse availability (few available
+        alternatives out of many, ``"auto"``); ``"slots"`` forces it."""
+        if layout == "dense":
+            return None
+        if self._sets is not None:
+            return self._sets
+        return sparse_choice_sets(self._avail, force=layout == "slots")
+
+    def _slot_values(self, name: str, alt: np.ndarray) -> np.ndarray:
+        """Values of a variable at every slot, ``(n_cases, n_slots)`` (0 in empty slots),
+        read without building the ``(n_cases, n_alts)`` array of a long column."""
+        n, S = alt.shape
+        valid = alt >= 0
+        a = np.where(valid, alt, 0)
+        key = _key(self._long_frame, name) if name not in self._long_cache else None
+        if key is not None:
+            # rows of the long frame -> slots: both keyed by case * n_alts + alternative,
+            # the slots' keys ascending (cases in order, alternatives ascending within each)
+            slot_keys = (np.arange(n, dtype=np.int64)[:, None] * self.n_alts + a)[valid]
+            slot_pos = np.flatnonzero(valid.ravel())
+            where = np.searchsorted(slot_keys, self._long_pos)
+            where = np.minimum(where, max(len(slot_keys) - 1, 0))
+            hit = slot_keys[where] == self._long_pos if len(slot_keys) else \
+                np.zeros(len(self._long_pos), dtype=bool)
+            out = np.full(n * S, np.nan)
+            out[slot_pos[where[hit]]] = _numeric(self._long_frame[key], name)[hit]
+            out = out.reshape(n, S)
+        else:
+            src = self._source(name)
+            if isinstance(src, WideVariable):
+                src = src.array()
+            if src.ndim == 1:
+                return np.broadcast_to(src[:, None], (n, S))
+            out = np.take_along_axis(src, a, axis=1)
+        return np.where(valid, out, 0.0)
 
     # internal array access for the design builder (read-only arrays)
     @property

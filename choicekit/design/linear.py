@@ -37,9 +37,13 @@ from choicekit.data.layouts import WideVariable
 from choicekit.exceptions import ChoiceDataError, DataWarning
 from choicekit.spec.expressions import Expr, Specification, _Const
 
-__all__ = ["Design", "build_design", "MISSING_POLICIES"]
+__all__ = ["Design", "build_design", "MISSING_POLICIES", "LAYOUTS"]
 
 MISSING_POLICIES = ("raise", "drop")
+
+#: how a design is laid out: "auto" (per case slots for sampled or sparse choice sets,
+#: :mod:`choicekit.design.slots`), "slots", or "dense" (over every alternative)
+LAYOUTS = ("auto", "slots", "dense")
 
 _ALL = slice(None)
 
@@ -75,6 +79,12 @@ class Design:
     alternatives: tuple[Hashable, ...]
     cases: pd.Index
     dropped_cases: pd.Index = field(default_factory=lambda: pd.Index([]))
+    #: choice sets stored per case (:mod:`choicekit.design.slots`): ``(n_cases, n_slots)``,
+    #: the index into ``alternatives`` of every slot (0 in empty slots, which are unavailable);
+    #: None when the design is laid out over every alternative. With slots, ``n_alts`` is the
+    #: number of slots and every per-alternative array (``avail``, ``chosen``, ``offset``,
+    #: probabilities) is per slot; :meth:`to_alternatives` spreads one over the alternatives.
+    slot_alts: np.ndarray | None = None
 
     @property
     def n_cases(self) -> int:
@@ -87,6 +97,24 @@ class Design:
     @property
     def n_params(self) -> int:
         return len(self.param_names)
+
+    def to_alternatives(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """A per-slot ``(n_cases, n_slots)`` array as ``(n_cases, len(alternatives))``:
+        ``fill`` where the alternative is not in the case's set (the array itself when the
+        design is not laid out in slots)."""
+        if self.slot_alts is None:
+            return values
+        out = np.full((self.n_cases, len(self.alternatives)), fill, dtype=values.dtype)
+        rows = np.broadcast_to(np.arange(self.n_cases)[:, None], self.avail.shape)
+        out[rows[self.avail], self.slot_alts[self.avail]] = values[self.avail]
+        return out
+
+    def chosen_alternatives(self) -> np.ndarray | None:
+        """Index into ``alternatives`` of the chosen alternative per case (``chosen`` is the
+        slot in a slot design)."""
+        if self.chosen is None or self.slot_alts is None:
+            return self.chosen
+        return self.slot_alts[np.arange(self.n_cases), self.chosen]
 
     @property
     def has_bounds(self) -> bool:
@@ -205,7 +233,7 @@ _FILL_BLOCK = 1 << 22
 
 
 def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise",
-                 need_choice: bool = True) -> Design:
+                 need_choice: bool = True, layout: str = "auto") -> Design:
     """Evaluate the utilities on the data into a :class:`Design`.
 
     Parameters
@@ -222,6 +250,12 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         Values of unavailable alternatives are never looked at.
     need_choice : bool
         Require observed choices (estimation) or not (prediction).
+    layout : {"auto", "slots", "dense"}
+        ``"auto"``: over every alternative, except for sampled data
+        (:meth:`ChoiceData.sample_alternatives`) and sparse choice sets (the largest at most a
+        quarter of 64 or more alternatives), which are laid out per case in slots
+        (:mod:`choicekit.design.slots`); ``"dense"`` always over every alternative (a sampled
+        data's correction then fills ``offset``).
 
     Warns
     -----
@@ -246,6 +280,12 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
             "These data carry no observed choices; pass `choice=` when building the ChoiceData "
             "to estimate a model."
         )
+    check_option("layout", layout, LAYOUTS, ChoiceDataError)
+    sets = data._choice_sets(layout)
+    if sets is not None:
+        from choicekit.design.slots import build_slot_design
+
+        return build_slot_design(data, spec, sets, missing=missing, need_choice=need_choice)
     n, J, K = data.n_cases, data.n_alts, len(spec.params)
     index = {b.name: k for k, b in enumerate(spec.params)}
     avail = data.avail_array
@@ -266,7 +306,12 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     # np.zeros: pages the terms never write (a generic parameter missing from some
     # alternatives' utilities) stay untouched zero pages until read
     C = np.zeros((len(stored), J, n), dtype=np.float64)
-    offset = np.zeros((n, J), dtype=np.float64) if offsets else None
+    correction = None if data._sets is None else data._sets.correction
+    offset = np.zeros((n, J), dtype=np.float64) if offsets or correction is not None else None
+    if correction is not None:  # a sample's correction, spread over the alternatives
+        valid = data._sets.alt >= 0
+        r = np.broadcast_to(np.arange(n)[:, None], valid.shape)
+        offset[r[valid], data._sets.alt[valid]] = correction[valid]
     columns = {name: data._source(name)
                for u in spec.utilities.values() for name in u.variables()}
     bad = np.zeros(n, dtype=bool)
@@ -291,7 +336,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         if offset is not None:
             ob = offset[rows]
             for j, expr in offsets:
-                ob[:, j] = _evaluate(expr, columns, j, rows, m)
+                ob[:, j] += _evaluate(expr, columns, j, rows, m)
             ob[unavailable] = 0.0
             bad[rows] |= ~np.isfinite(ob).all(axis=1)
     dropped = pd.Index([])

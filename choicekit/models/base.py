@@ -52,6 +52,10 @@ class ChoiceModel:
 
     #: the family this model builds (a class of :mod:`choicekit.families`)
     family_class: ClassVar[type]
+    #: ``"auto"``: sampled or sparse choice sets are stored per case in slots
+    #: (:mod:`choicekit.design.slots`); ``"dense"``: over the alternatives (a family whose
+    #: structure names alternatives, such as nests)
+    design_layout: ClassVar[str] = "auto"
 
     def __init__(self, data: ChoiceData, utilities: Mapping[Hashable, Any], *,
                  missing: Literal["raise", "drop"] = "raise",
@@ -70,7 +74,8 @@ class ChoiceModel:
         self._data = data
         self._spec = spec
         self._missing = missing
-        self._design = build_design(data, spec, missing=missing, need_choice=data.has_choice)
+        self._design = build_design(data, spec, missing=missing, need_choice=data.has_choice,
+                                    layout=self.design_layout)
 
     @classmethod
     def from_formula(cls, formula: str, data: ChoiceData, *, reference: Hashable | None = None,
@@ -249,20 +254,23 @@ class ChoiceModel:
                 f"{list(self._design.alternatives)}. Use the same alternatives."
             )
         _check_variables(self._spec, data)
-        return build_design(data, self._spec, missing=self._missing, need_choice=need_choice)
+        return build_design(data, self._spec, missing=self._missing, need_choice=need_choice,
+                            layout=self.design_layout)
 
     def utilities(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Systematic utilities ``V`` (cases x alternatives); NaN where unavailable."""
         d = self._design_for(data)
         V = d.utilities(self.params_vector(params)[:d.n_params])
         V[~d.avail] = np.nan
-        return pd.DataFrame(V, index=d.cases, columns=list(d.alternatives))
+        return pd.DataFrame(d.to_alternatives(V, np.nan), index=d.cases,
+                            columns=list(d.alternatives))
 
     def predict_proba(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at ``params`` (cases x alternatives; 0 where unavailable)."""
         d = self._design_for(data)
         P = family_proba(self.family(None if data is None else d), self.params_vector(params))
-        return pd.DataFrame(P, index=d.cases, columns=list(d.alternatives))
+        # per slot on sampled data (see design.slots), spread over the alternatives
+        return pd.DataFrame(d.to_alternatives(P), index=d.cases, columns=list(d.alternatives))
 
     def loglike(self, params: Any) -> float:
         """Log-likelihood at ``params`` (all parameters, including fixed ones)."""
@@ -310,7 +318,9 @@ class ChoiceModel:
         Parameters
         ----------
         start : Series, dict or array, optional
-            Starting values (default: the Betas' values). Fixed parameters keep their values.
+            Starting values (default: the Betas' values); a Series or dict may name only some
+            parameters, the others start at their Betas' values. Fixed parameters keep their
+            values.
         method : {"auto", "newton", "trust-exact", "bfgs", "lbfgsb", "trust-constr", "bhhh"}
             ``auto`` (default) is ``newton`` without bounds: Newton-Raphson with the analytic
             Hessian and a backtracking line search
@@ -360,6 +370,8 @@ class ChoiceModel:
         polish = auto and table.has_bounds and concave
         if method == "auto":
             method = "lbfgsb" if polish else "newton"
+        if isinstance(start, (pd.Series, Mapping)):  # partial: the others from the Betas
+            start = {**dict(zip(table.names, table.start)), **dict(start.items())}
         values = table.start if start is None else self.params_vector(start)
         values = np.where(table.fixed, table.start, values)
         outside = (values < table.lower) | (values > table.upper)
@@ -484,8 +496,9 @@ class ChoiceModel:
         new = object.__new__(type(self))
         new.__dict__.update({k: v for k, v in self.__dict__.items()
                              if k not in ("_family", "_all_free")})
-        new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(chosen)
         new._design = d.with_chosen(chosen)
+        new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(
+            new._design.chosen_alternatives())
         return new
 
     # ------------------------------------------------------------------ simulation

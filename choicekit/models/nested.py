@@ -39,10 +39,16 @@ class _GevModel(ChoiceModel):
     """A model whose family is a GEV structure built from :class:`~choicekit.Nest` objects."""
 
     _build_spec: ClassVar[Any]
+    design_layout: ClassVar[str] = "dense"  # nests name alternatives, not slots
 
     def __init__(self, data: ChoiceData, utilities: Mapping[Hashable, Any],
                  nests: Sequence[Nest] | Nest, *, missing: Literal["raise", "drop"] = "raise",
                  _param_order: list[str] | None = None) -> None:
+        if data.is_sampled:
+            raise SpecificationError(
+                "Nested and cross-nested logits on sampled choice sets need a correction that "
+                "depends on the nests (Guevara & Ben-Akiva 2013); it is not implemented. Fit "
+                "them on the full choice sets.")
         super().__init__(data, utilities, missing=missing, _param_order=_param_order)
         self._nests = (nests,) if isinstance(nests, Nest) else tuple(nests)
         d = self._design

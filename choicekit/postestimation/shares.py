@@ -66,6 +66,13 @@ class PostContext:
     def from_results(cls, res: Results, data: ChoiceData | None = None) -> PostContext:
         model = res.model
         design = model._design_for(data)
+        if design.slot_alts is not None:
+            # post-estimation works over the alternatives: sampled or sparse choice sets are
+            # spread over them (a sample's correction in the offset; see design.slots)
+            from choicekit.design.linear import build_design
+
+            design = build_design(model.data if data is None else data, model.specification,
+                                  missing=model._missing, need_choice=False, layout="dense")
         return cls(model=model, data=model.data if data is None else data, design=design,
                    beta=np.asarray(res.params, dtype=np.float64),
                    cov=res.cov_params().to_numpy(), free=~res.fixed.to_numpy(),
@@ -153,7 +160,11 @@ def segment_codes(by: Any, ctx: PostContext) -> tuple[np.ndarray, pd.Index, str]
     ``by`` is a case-level variable name, one value per case of the data (array), or a Series
     indexed by case id.
     """
-    values = case_values(by, "by", ctx.data, ctx.data_rows, ctx.design.cases)
+    categories = _categories(by, ctx.data)
+    if categories is not None and isinstance(by, str):  # a text categorical case column
+        values = ctx.data._case_frame[by].to_numpy()[ctx.data_rows]
+    else:
+        values = case_values(by, "by", ctx.data, ctx.data_rows, ctx.design.cases)
     if isinstance(by, str):
         name = by
     else:
@@ -161,8 +172,26 @@ def segment_codes(by: Any, ctx: PostContext) -> tuple[np.ndarray, pd.Index, str]
     if pd.isna(values).any():
         raise ChoiceDataError(f"Segment variable {name!r} is missing for "
                               f"{int(pd.isna(values).sum())} cases.")
+    if categories is not None:  # the categories' own order (ordered categoricals: their rank)
+        cat = pd.Categorical(values, categories=categories).remove_unused_categories()
+        return (np.asarray(cat.codes, dtype=np.intp), pd.Index(cat.categories, name=name),
+                name)
     codes, labels = pd.factorize(values, sort=True)
+    labels = pd.Index(labels)
+    if labels.dtype.kind == "f" and np.isfinite(labels).all() \
+            and (labels == np.round(labels)).all():
+        labels = labels.astype(np.int64)  # codes read as floats (PURPOSE 1, not 1.0)
     return codes.astype(np.intp), pd.Index(labels, name=name), name
+
+
+def _categories(by: Any, data: ChoiceData) -> pd.Index | None:
+    """The categories of a categorical ``by`` (a Series or a case-level column), else None."""
+    col = by if isinstance(by, pd.Series) else None
+    if isinstance(by, str) and data._case_frame is not None and by in data._case_frame:
+        col = data._case_frame[by]
+    if col is not None and isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.categories
+    return None
 
 
 def segment_layout(by: Any, ctx: PostContext

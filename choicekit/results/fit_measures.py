@@ -53,6 +53,12 @@ def _require_choices(d: Design, what: str) -> np.ndarray:
 def loglike_market_share(design: Design) -> float:
     """Log-likelihood of the constants-only (market-share) logit on ``design``'s cases."""
     chosen = _require_choices(design, "the market-share log-likelihood")
+    if design.slot_alts is not None:
+        raise ChoiceDataError(
+            "The market-share (constants-only) model is not computed on choice sets stored per "
+            f"case (sampled or sparse sets over {len(design.alternatives)} alternatives): it "
+            "needs a constant for every alternative, and on sampled sets the observed shares "
+            "are those of the sample. Use `llnull` (equal shares within each set) instead.")
     w = case_weights(design)
     J = design.n_alts
     counts = np.bincount(chosen, weights=w, minlength=J)

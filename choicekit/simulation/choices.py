@@ -299,8 +299,9 @@ def simulate_model(model: ChoiceModel, params: Any, rng: Any = None, scale: floa
     V = d.utilities(theta)
     if n_draws is None:
         chosen = simulate_choices(V, d.avail, rng=rng, scale=scale, error=error)
-        return model.data.with_chosen(chosen)
+        return model.data.with_chosen(d.with_chosen(chosen).chosen_alternatives())
     counts = simulate_counts(V, d.avail, n_draws=n_draws, rng=rng, scale=scale, error=error)
-    freq = pd.DataFrame(counts / float(n_draws), index=d.cases, columns=list(d.alternatives))
+    freq = pd.DataFrame(d.to_alternatives(counts / float(n_draws)), index=d.cases,
+                        columns=list(d.alternatives))
     freq.attrs["n_draws"] = int(n_draws)
     return freq

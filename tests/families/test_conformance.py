@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import ALTS, family_models, nl_nests, utilities  # tests/families/conftest.py
+from family_models import ALTS, family_models, nl_nests, utilities
+from family_models import family_data as _family_data
 
 import choicekit as ck
 from choicekit.estimation.objective import Objective
@@ -22,6 +23,11 @@ from choicekit.families.protocol import ALL, FAMILIES, family_proba
 
 B = ck.Beta
 NAMES = sorted(FAMILIES)
+
+
+@pytest.fixture(scope="module")
+def family_data():
+    return _family_data()
 
 
 @pytest.fixture(scope="module")

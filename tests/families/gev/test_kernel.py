@@ -7,6 +7,7 @@ import pytest
 from scipy.special import logsumexp
 
 import choicekit.families.gev.kernel as gk
+from choicekit.families.gev.errors import draw_cnl_errors, draw_nl_errors
 from choicekit.families.gev.kernel import (
     GevStructure,
     cnl_derivatives,
@@ -18,7 +19,6 @@ from choicekit.families.gev.kernel import (
     nl_log_proba,
     nl_logsum,
 )
-from choicekit.families.gev.errors import draw_cnl_errors, draw_nl_errors
 
 # 3-level tree on 7 alternatives a..g: nest0 = (nest1, c), nest1 = (a, b), nest2 = (d, e),
 # f and g alone on the root.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import choicekit as ck
 
@@ -61,7 +60,6 @@ def cnl_nests() -> list:
                     B("L2", 0.7, lower=0.01, upper=1.0))]
 
 
-@pytest.fixture(scope="session")
 def family_data() -> ck.ChoiceData:
     return ck.ChoiceData.from_long(synthetic_long(), case="case", alt="alt", choice="chosen",
                                    weight="w")
