@@ -305,7 +305,7 @@ class MNL:
     def fit(self, *, start: Any = None,
             method: Literal["auto", "newton", "trust-exact", "bfgs", "lbfgsb",
                             "trust-constr"] = "auto",
-            cov_type: Literal["classical", "robust", "opg", "cluster"] = "classical",
+            cov_type: Literal["classical", "robust", "opg", "cluster"] | None = None,
             groups: Any = None, maxiter: int = 200, gtol: float = 1e-8,
             chunk_size: int | None = None, threads: int | None = None) -> MNLResults:
         """Maximum-likelihood estimation.
@@ -322,10 +322,11 @@ class MNL:
             bound (exact at active bounds, precise elsewhere). ``trust-exact``, ``bfgs``,
             ``lbfgsb`` and ``trust-constr`` are SciPy's methods of those names, with the
             analytic gradient (and Hessian where the method uses one).
-        cov_type : {"classical", "robust", "opg", "cluster"}, default "classical"
-            Covariance of the estimates; see :mod:`choicekit.inference.covariance`. Others are
-            available
-            afterwards through :meth:`MNLResults.with_cov`.
+        cov_type : {"classical", "robust", "opg", "cluster"}, optional
+            Covariance of the estimates; see :mod:`choicekit.inference.covariance`. Default:
+            ``"robust"`` when the data carry sampling weights (``data.weight_type``), else
+            ``"classical"``. Others are available afterwards through
+            :meth:`MNLResults.with_cov`.
         groups : str, array or Series, optional
             Clusters for ``cov_type="cluster"``: a case-level column name, or one value per
             case. Default: the data's ``group``.
@@ -346,6 +347,8 @@ class MNL:
         from choicekit.results.results import MNLResults
 
         check_option("method", method, ("auto",) + METHODS, SpecificationError)
+        if cov_type is None:
+            cov_type = "robust" if self._data.weight_type == "sampling" else "classical"
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         d = self._design
         if d.chosen is None:
