@@ -30,6 +30,7 @@ from choicekit.inference.hypothesis_tests import (
     score_test,
     wald_test,
 )
+from choicekit.results.compare import Comparison, compare
 from choicekit.results.results import MNLResults
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
 from choicekit.simulation.recovery import RecoveryStudy, recovery_study
@@ -42,6 +43,8 @@ __all__ = [
     "ChoiceData",
     "MNL",
     "MNLResults",
+    "compare",
+    "Comparison",
     "Beta",
     "Var",
     "log",
