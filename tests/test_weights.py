@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +161,17 @@ def test_bootstrap_keeps_the_meaning_of_the_weights(frame):
     res = fit(frame.iloc[:400], "w")
     out = res.bootstrap(3, rng=1)
     assert out.results.model.data.weight_type == "sampling"
+
+
+def test_lr_test_warns_with_sampling_weights(frame):
+    no_asc_bus = {**UTILS, "bus": B("B_TIME") * V("BUS_TT") / 100
+                  + B("B_COST") * V("BUS_COST") / 100}
+    kw = dict(choice="CHOICE", alternatives=ALTS, availability=AV, case="case")
+    sampling = ck.ChoiceData.from_wide(frame, weight="w", **kw)
+    with pytest.warns(ck.ChoiceKitWarning, match="sampling weights.*not chi-squared") as rec:
+        ck.MNL(sampling, UTILS).fit().lr_test(ck.MNL(sampling, no_asc_bus).fit())
+    assert rec[0].filename == __file__  # points at the user's line
+    counts = ck.ChoiceData.from_wide(frame, weight="n", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # frequency weights: a valid LR test, no warning
+        ck.MNL(counts, UTILS).fit().lr_test(ck.MNL(counts, no_asc_bus).fit())
