@@ -290,7 +290,7 @@ class MNLResults(PostEstimationMixin):
         alpha : float, default 0.05
             Level of the confidence intervals.
         second_cov : {"auto", "classical", "robust", "opg", "cluster"} or None
-            Covariance of a second set of standard error, t and p columns, named by its type.
+            Covariance of a second set of standard-error, t and p columns, named by its type.
             ``"auto"``: robust next to classical, classical next to any other, none with
             sampling weights (the classical ones ignore the sampling design). None: no second
             set.
