@@ -31,6 +31,7 @@ from choicekit.inference.hypothesis_tests import (
 )
 from choicekit.models.mnl import MNL
 from choicekit.models.nested import CrossNestedLogit, NestedLogit, NestWarning
+from choicekit.results.compare import Comparison, compare
 from choicekit.results.results import MNLResults, Results
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
 from choicekit.simulation.recovery import RecoveryStudy, recovery_study
@@ -49,6 +50,8 @@ __all__ = [
     "NestWarning",
     "MNLResults",
     "Results",
+    "compare",
+    "Comparison",
     "Beta",
     "Var",
     "log",

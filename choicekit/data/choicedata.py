@@ -32,12 +32,22 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from choicekit._validation import first_cases, numeric_column, show_values, suggest, to_float
+from choicekit._validation import (
+    check_option,
+    first_cases,
+    numeric_column,
+    show_values,
+    suggest,
+    to_float,
+)
 from choicekit.data.layouts import INVALID_POLICIES, WideVariable, read_long, read_wide
 from choicekit.data.sampling import ChoiceSets, sparse_choice_sets
 from choicekit.exceptions import ChoiceDataError, SpecificationError
 
-__all__ = ["ChoiceData", "INVALID_POLICIES"]
+__all__ = ["ChoiceData", "INVALID_POLICIES", "WEIGHT_TYPES"]
+
+#: What case weights mean (see :meth:`ChoiceData.from_long`).
+WEIGHT_TYPES = ("sampling", "frequency")
 
 
 class ChoiceData:
@@ -100,6 +110,7 @@ class ChoiceData:
         group: str | None = None,
         *,
         invalid: Literal["raise", "drop"] = "raise",
+        weight_type: Literal["sampling", "frequency"] | None = None,
     ) -> ChoiceData:
         """Choice data from a long frame: one row per case and alternative.
 
@@ -127,6 +138,15 @@ class ChoiceData:
             What to do with invalid cases (see Raises): ``"raise"`` one error listing every
             kind of problem; ``"drop"`` drop the affected cases with a
             :class:`~choicekit.exceptions.DataWarning` giving the same listing.
+        weight_type : {"sampling", "frequency"}, optional
+            What the weights mean. ``"sampling"``: sampling (probability) weights, e.g. the
+            population-to-sample share ratios of a choice-based sample (WESML, Manski and
+            Lerman 1977), like Stata's ``pweight``: fits default to the robust (sandwich)
+            covariance, and rescaling the weights changes no standard error.
+            ``"frequency"``: each case stands for ``w`` identical cases (Stata's ``fweight``,
+            statsmodels' ``freq_weights``): the fit equals the fit on the replicated rows,
+            standard errors included. Default: ``"frequency"`` when every weight is an
+            integer, ``"sampling"`` otherwise. See ``data.weight_type``.
 
         Returns
         -------
@@ -147,7 +167,8 @@ class ChoiceData:
         whose only available alternative is the chosen one is kept: it adds exactly zero to
         the log-likelihood and its derivatives; estimation warns about such cases.
         """
-        return cls(**read_long(df, case, alt, choice, availability, weight, group, invalid))
+        out = cls(**read_long(df, case, alt, choice, availability, weight, group, invalid))
+        return out._with_resolved_weight_type(weight_type)
 
     @classmethod
     def from_wide(
@@ -162,6 +183,7 @@ class ChoiceData:
         case: str | None = None,
         *,
         invalid: Literal["raise", "drop"] = "raise",
+        weight_type: Literal["sampling", "frequency"] | None = None,
     ) -> ChoiceData:
         """Choice data from a wide frame: one row per case.
 
@@ -187,6 +209,9 @@ class ChoiceData:
         invalid : {"raise", "drop"}, default "raise"
             What to do with invalid cases: ``"raise"`` one error listing every kind of
             problem; ``"drop"`` drop them with a :class:`~choicekit.exceptions.DataWarning`.
+        weight_type : {"sampling", "frequency"}, optional
+            What the weights mean; see :meth:`from_long`. Default: ``"frequency"`` when every
+            weight is an integer, ``"sampling"`` otherwise.
 
         Returns
         -------
@@ -205,8 +230,21 @@ class ChoiceData:
         Every column of ``df`` stays available as a case-level variable, so utilities can use
         ``Var("TRAIN_TT")`` directly, in the Biogeme style.
         """
-        return cls(**read_wide(df, choice, alternatives, availability, variables, weight, group,
-                               case, invalid))
+        out = cls(**read_wide(df, choice, alternatives, availability, variables, weight, group,
+                              case, invalid))
+        return out._with_resolved_weight_type(weight_type)
+
+    def _with_resolved_weight_type(self, weight_type: str | None) -> ChoiceData:
+        """Store the weights' meaning given by the user (else it is inferred on use)."""
+        if weight_type is None:
+            return self
+        check_option("weight_type", weight_type, WEIGHT_TYPES, ChoiceDataError)
+        if self._weight is None:
+            raise ChoiceDataError(
+                f"`weight_type={weight_type!r}` was given without weights; pass the weight "
+                "column as `weight=`, or drop `weight_type`.")
+        self._meta["weight_type"] = weight_type
+        return self
 
     # ------------------------------------------------------------------ public view
     @property
@@ -265,6 +303,33 @@ class ChoiceData:
                                                             name="weight")
 
     @property
+    def weight_type(self) -> str | None:
+        """What the weights mean: ``"sampling"``, ``"frequency"``, or None without weights.
+
+        Given as ``weight_type=`` when the data were built, or inferred: ``"frequency"``
+        when every weight is an integer, ``"sampling"`` otherwise.
+        """
+        if self._weight is None:
+            return None
+        given = self._meta.get("weight_type")
+        if given is not None:
+            return given
+        return "frequency" if np.all(self._weight == np.round(self._weight)) else "sampling"
+
+    @property
+    def weight_type_inferred(self) -> bool:
+        """Whether :attr:`weight_type` was inferred from the values (not given)."""
+        return self._weight is not None and self._meta.get("weight_type") is None
+
+    def with_weight_type(self, weight_type: Literal["sampling", "frequency"]) -> ChoiceData:
+        """The same data with the weights read as ``"sampling"`` or ``"frequency"`` weights."""
+        check_option("weight_type", weight_type, WEIGHT_TYPES, ChoiceDataError)
+        if self._weight is None:
+            raise ChoiceDataError("These data have no weights; build them with `weight=` to "
+                                  "give weights a meaning.")
+        return self._replace(meta={**self._meta, "weight_type": weight_type})
+
+    @property
     def group(self) -> pd.Series | None:
         """Group id per case, or None."""
         if self._group is None:
@@ -285,7 +350,7 @@ class ChoiceData:
     def __repr__(self) -> str:
         extra = []
         if self._weight is not None:
-            extra.append("weighted")
+            extra.append(f"{self.weight_type} weights")
         if self._group is not None:
             extra.append(f"{len(self._group_labels)} groups")
         tail = (", " + ", ".join(extra)) if extra else ""

@@ -8,7 +8,7 @@ With the Hessian :math:`H = \\sum_n w_n \\nabla^2 \\ell_n` at the estimate and t
 scores :math:`s_n` (unweighted), the estimators are
 
 * ``classical``: :math:`(-H)^{-1}` (observed information);
-* ``opg`` (BHHH): :math:`\\big(\\sum_n w_n^2 s_n s_n'\\big)^{-1}`;
+* ``opg`` (BHHH): :math:`\\big(\\sum_n w_n s_n s_n'\\big)^{-1}`;
 * ``robust`` (Huber-White sandwich, as Biogeme's "robust" columns and statsmodels'
   ``HC0``): :math:`H^{-1} M H^{-1}` with meat :math:`M = \\sum_n w_n^2 s_n s_n'`;
 * ``cluster``: the sandwich with meat
@@ -17,12 +17,26 @@ scores :math:`s_n` (unweighted), the estimators are
   (Stata's for ``vce(cluster)`` in ML models). statsmodels' discrete models by default also
   multiply by :math:`(N-1)/(N-K)`; divide by that factor to compare.
 
+What the weights mean decides how they enter (``weight_type``, see
+:meth:`~choicekit.ChoiceData.from_long`):
+
+* **frequency** weights (case :math:`n` stands for :math:`w_n` identical cases): every
+  estimator equals its value on the replicated rows, so the robust meat is
+  :math:`\\sum_n w_n s_n s_n'` (each replicate is an independent case) and the OPG is as above.
+* **sampling** weights (WESML, Manski and Lerman 1977): the robust sandwich, with meat
+  :math:`\\sum_n w_n^2 s_n s_n'`, is the consistent covariance, and it does not change when the
+  weights are rescaled. The classical and OPG matrices are computed with the weights
+  normalised to mean 1 over the cases with positive weight (so they do not shrink when the
+  weights grow either); they ignore the sampling design and are shown for comparison only.
+
 The inverse is taken through a symmetric eigendecomposition: directions whose eigenvalue is
 negligible (relative ``1e-10`` of the largest) are unidentified; the parameters loading on them
 get NaN variances and are named in an :class:`~choicekit.exceptions.IdentificationWarning`.
 
 References
 ----------
+Manski, C. F. & Lerman, S. R. (1977). The estimation of choice probabilities from
+choice based samples. *Econometrica* 45(8), 1977-1988.
 White, H. (1982). Maximum likelihood estimation of misspecified models. *Econometrica* 50(1).
 Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
 *Journal of Human Resources* 50(2).
@@ -39,7 +53,7 @@ import numpy as np
 from choicekit.exceptions import IdentificationWarning
 
 __all__ = ["COV_TYPES", "SymmetricInverse", "sym_inverse", "meat_robust", "meat_cluster",
-           "sandwich"]
+           "sandwich", "information_scale", "covariance"]
 
 COV_TYPES = ("classical", "robust", "opg", "cluster")
 
@@ -133,10 +147,63 @@ def _singular_message(null: np.ndarray, involved: list[str], names: Sequence[str
             "prediction (see any SeparationWarning). Fix one parameter or drop one of them.")
 
 
-def meat_robust(score_obs: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-    """:math:`\\sum_n w_n^2 s_n s_n'` from per-case scores ``(n, K)``."""
-    ws = score_obs if weight is None else score_obs * weight[:, None]
+def meat_robust(score_obs: np.ndarray, weight: np.ndarray | None,
+                weight_type: str | None = None) -> np.ndarray:
+    """:math:`\\sum_n w_n^2 s_n s_n'` from per-case scores ``(n, K)``; with frequency weights
+    :math:`\\sum_n w_n s_n s_n'` (the meat of the replicated rows)."""
+    if weight is None:
+        return score_obs.T @ score_obs
+    if weight_type == "frequency":
+        return (score_obs * weight[:, None]).T @ score_obs
+    ws = score_obs * weight[:, None]
     return ws.T @ ws
+
+
+def information_scale(weight: np.ndarray | None, weight_type: str | None) -> float:
+    """Factor that turns information matrices summed with the weights into ones summed with
+    the weights normalised to mean 1 (sampling weights); 1 otherwise."""
+    if weight is None or weight_type != "sampling":
+        return 1.0
+    return float(np.count_nonzero(weight > 0) / weight.sum())
+
+
+def covariance(cov_type: str, bread: np.ndarray, score_obs: np.ndarray,
+               weight: np.ndarray | None, weight_type: str | None, names: Sequence[str], *,
+               codes: np.ndarray | None = None, small_sample: bool = True) -> np.ndarray:
+    """Covariance of the free parameters of one kind (see the module notes).
+
+    Parameters
+    ----------
+    cov_type : {"classical", "robust", "opg", "cluster"}
+    bread : ndarray, shape (K, K)
+        :math:`(-H)^{-1}`, the Hessian summed with the raw weights.
+    score_obs : ndarray, shape (n, K)
+        Unweighted per-case scores.
+    weight : ndarray or None
+        Case weights.
+    weight_type : {"sampling", "frequency"} or None
+    names : sequence of str
+        Free parameter names (for messages).
+    codes : ndarray, optional
+        Cluster codes ``0..G-1`` per case (``"cluster"``).
+    small_sample : bool
+        ``G/(G-1)`` factor of the cluster meat.
+    """
+    scale = information_scale(weight, weight_type)
+    if cov_type == "classical":
+        return bread / scale
+    if cov_type == "opg":
+        opg = meat_robust(score_obs, weight, "frequency" if weight_type else None)
+        return sym_inverse(opg * scale, names, "outer product of gradients").inverse
+    if cov_type == "robust":
+        return sandwich(bread, meat_robust(score_obs, weight, weight_type))
+    if cov_type == "cluster":
+        if codes is None:
+            raise ValueError("cov_type='cluster' needs cluster codes")
+        G = int(codes.max()) + 1  # codes are 0..G-1 (pd.factorize)
+        sums = cluster_sums(score_obs, weight, codes, G)
+        return sandwich(bread, meat_cluster(sums, small_sample=small_sample))
+    raise ValueError(f"unknown cov_type {cov_type!r}")
 
 
 def cluster_sums(score_obs: np.ndarray, weight: np.ndarray | None,

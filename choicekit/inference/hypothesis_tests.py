@@ -145,6 +145,12 @@ def lr_test(a: MNLResults, b: MNLResults, *, check_names: bool = True) -> TestRe
             f"The restricted model fits better (LL {r.llf:.4f}) than the unrestricted one "
             f"(LL {u.llf:.4f}): the models are not nested or a fit did not converge.",
             ChoiceKitWarning, stacklevel=3)
+    if "sampling" in (getattr(a, "weight_type", None), getattr(b, "weight_type", None)):
+        warnings.warn(
+            "These fits use sampling weights (WESML): twice the difference of their weighted "
+            "log-likelihoods is not chi-squared, so this p-value is not valid. Test the "
+            "restrictions with a Wald test on the robust covariance (res.wald_test(...)).",
+            ChoiceKitWarning, stacklevel=3)
     stat = 2.0 * (u.llf - r.llf)
     return _chi2("likelihood-ratio test", stat, u.df_model - r.df_model,
                  llf_restricted=r.llf, llf_unrestricted=u.llf)

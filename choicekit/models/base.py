@@ -310,7 +310,7 @@ class ChoiceModel:
 
     # ------------------------------------------------------------------ estimation
     def fit(self, *, start: Any = None, method: Method = "auto",
-            cov_type: Literal["classical", "robust", "opg", "cluster"] = "classical",
+            cov_type: Literal["classical", "robust", "opg", "cluster"] | None = None,
             groups: Any = None, maxiter: int = 200, gtol: float = 1e-8,
             chunk_size: int | None = None, threads: int | None = None) -> Results:
         """Maximum-likelihood estimation.
@@ -331,9 +331,10 @@ class ChoiceModel:
             scores for the Hessian. ``trust-exact``, ``bfgs``, ``lbfgsb`` and ``trust-constr``
             are SciPy's methods of those names, with the analytic gradient (and Hessian where
             the method uses one).
-        cov_type : {"classical", "robust", "opg", "cluster"}, default "classical"
-            Covariance of the estimates; see :mod:`choicekit.inference.covariance`. Others are
-            available afterwards through :meth:`Results.with_cov`.
+        cov_type : {"classical", "robust", "opg", "cluster"}, optional
+            Covariance of the estimates; see :mod:`choicekit.inference.covariance`. Default:
+            ``"robust"`` when the data carry sampling weights (``data.weight_type``), else
+            ``"classical"``. Others are available afterwards through :meth:`Results.with_cov`.
         groups : str, array or Series, optional
             Clusters for ``cov_type="cluster"``: a case-level column name, or one value per
             case. Default: the data's ``group``.
@@ -352,6 +353,8 @@ class ChoiceModel:
         Results
         """
         check_option("method", method, ("auto",) + METHODS, SpecificationError)
+        if cov_type is None:
+            cov_type = "robust" if self._data.weight_type == "sampling" else "classical"
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         d = self._design
         if d.chosen is None:

@@ -17,14 +17,7 @@ import pandas as pd
 
 from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
-from choicekit.inference.covariance import (
-    COV_TYPES,
-    cluster_sums,
-    meat_cluster,
-    meat_robust,
-    sandwich,
-    sym_inverse,
-)
+from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
 from choicekit.postestimation.mixin import PostEstimationMixin
 
 if TYPE_CHECKING:
@@ -104,21 +97,10 @@ class Results(PostEstimationMixin):
         """
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         core = self._core
-        weight = core.objective.design.weight
         free_names = list(np.asarray(self.param_names)[self._free])
-        codes = None
-        if cov_type == "classical":
-            cov = self._bread
-        elif cov_type == "opg":
-            cov = sym_inverse(meat_robust(self._score_obs, weight), free_names,
-                              "outer product of gradients").inverse
-        elif cov_type == "robust":
-            cov = sandwich(self._bread, meat_robust(self._score_obs, weight))
-        else:
-            codes = core.model._resolve_groups(groups)
-            G = int(codes.max()) + 1  # codes are 0..G-1 (pd.factorize)
-            sums = cluster_sums(self._score_obs, weight, codes, G)
-            cov = sandwich(self._bread, meat_cluster(sums, small_sample=small_sample))
+        codes = core.model._resolve_groups(groups) if cov_type == "cluster" else None
+        cov = covariance(cov_type, self._bread, self._score_obs, core.objective.design.weight,
+                         self.weight_type, free_names, codes=codes, small_sample=small_sample)
         new = Results(core, cov_type, cov, codes)
         # share the expensive cached pieces
         for key in ("_bread", "_score_obs"):
@@ -136,6 +118,19 @@ class Results(PostEstimationMixin):
     def cov_type(self) -> str:
         """Covariance estimator of ``bse``, ``cov_params()``, t and p values."""
         return self._cov_type
+
+    @property
+    def n_clusters(self) -> int | None:
+        """Number of clusters of a ``"cluster"`` covariance, else None."""
+        return None if self._groups is None else int(self._groups.max()) + 1
+
+    @property
+    def weight_type(self) -> str | None:
+        """What the case weights mean (``"sampling"`` or ``"frequency"``), None unweighted.
+
+        See :meth:`choicekit.ChoiceData.from_long` and :mod:`choicekit.inference.covariance`.
+        """
+        return self._core.model.data.weight_type
 
     @property
     def param_names(self) -> list[str]:
@@ -245,8 +240,13 @@ class Results(PostEstimationMixin):
 
     @property
     def bic(self) -> float:
-        """:math:`K \\log N - 2\\ell`."""
-        return self.df_model * np.log(self.nobs) - 2.0 * self.llf
+        """:math:`K \\log N - 2\\ell`; with frequency weights :math:`N` is their sum (the
+        number of cases they stand for), as on the replicated rows."""
+        n = self.nobs
+        w = self._core.objective.design.weight
+        if w is not None and self.weight_type == "frequency":
+            n = float(w.sum())
+        return self.df_model * np.log(n) - 2.0 * self.llf
 
     @property
     def converged(self) -> bool:
@@ -290,19 +290,31 @@ class Results(PostEstimationMixin):
 
     @property
     def at_bound(self) -> pd.Series:
-        """Whether each estimated parameter lies at one of its bounds."""
+        """Whether each estimated parameter ended at its lower or upper bound."""
         t = self._core.objective.params
         p = self._core.params
-        tol = 1e-8 * (1.0 + np.abs(p))
-        hit = self._free & ((p <= t.lower + tol) | (p >= t.upper - tol))
+        tol = 1e-10 * np.maximum(1.0, np.abs(p))
+        with np.errstate(invalid="ignore"):
+            hit = self._free & ((p <= t.lower + tol) | (p >= t.upper - tol))
         return pd.Series(hit, index=self._index, name="at_bound")
 
     # ---------------------------------------------------------------- output
-    def summary(self, alpha: float = 0.05) -> Summary:
-        """A summary table; ``str()`` gives text, with ``as_frame/as_latex/as_html``."""
+    def summary(self, alpha: float = 0.05, *, second_cov: str | None = "auto") -> Summary:
+        """A summary table; ``str()`` gives text, with ``as_frame/as_latex/as_html``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            Level of the confidence intervals.
+        second_cov : {"auto", "classical", "robust", "opg", "cluster"} or None
+            Covariance of a second set of standard-error, t and p columns, named by its type.
+            ``"auto"``: robust next to classical, classical next to any other, none with
+            sampling weights (the classical ones ignore the sampling design). None: no second
+            set.
+        """
         from choicekit.results.summary import Summary
 
-        return Summary.from_results(self, alpha=alpha)
+        return Summary.from_results(self, alpha=alpha, second_cov=second_cov)
 
     def predict_proba(self, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at the estimates, one row per case, one column per alternative.
