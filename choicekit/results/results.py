@@ -283,6 +283,14 @@ class Results(PostEstimationMixin):
         return str(self._core.objective.family.name)
 
     @property
+    def null_values(self) -> pd.Series:
+        """The value of each parameter under the model's natural null: 1 for nest parameters
+        (lambda or mu; 1 is the MNL), 0 otherwise."""
+        nests = set(getattr(self.model, "nest_parameters", ()))
+        return pd.Series([1.0 if n in nests else 0.0 for n in self.param_names],
+                         index=self._index, name="null")
+
+    @property
     def bounds(self) -> pd.DataFrame:
         """Lower and upper bounds of every parameter (infinite where unbounded)."""
         t = self._core.objective.params

@@ -32,6 +32,8 @@ __all__ = ["Summary", "cov_label", "weight_note", "STARS"]
 STARS = (0.10, 0.05, 0.01)
 
 _SECOND_COV = ("auto", "classical", "robust", "opg", "cluster")
+#: the model's name in the header and title, by family
+_TITLES = {"MNL": "multinomial logit", "NL": "nested logit", "CNL": "cross-nested logit"}
 _MARK = {"fixed": "(fixed)", "at lower bound": "(at bound)", "at upper bound": "(at bound)"}
 
 
@@ -141,12 +143,16 @@ class Summary:
             cols.update({f"{cov_label(other)} std err": other.bse,
                          f"{other.cov_type} t": other.tvalues,
                          f"{other.cov_type} p": other.pvalues})
+        null = res.null_values
+        if (null != 0).any():  # nest parameters: the t-test against 1, the MNL (as Biogeme)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols[f"t vs 1 ({res.cov_type})"] = ((p - null) / se).where(null != 0)
         table = pd.DataFrame(cols)
         table.index.name = "parameter"
         fixed = res.fixed
         nan_se = ~fixed & se.isna()
         header = [
-            ("Model", "multinomial logit"),
+            ("Model", _TITLES.get(res.family_name, res.family_name)),
             ("Cases", f"{res.nobs}"),
             ("Alternatives", f"{len(res.model.design.alternatives)}"),
             ("Estimated parameters", f"{res.df_model}"),
@@ -175,6 +181,10 @@ class Summary:
         if bound.any():
             notes.append("At a bound (their standard errors ignore the bound): "
                          + ", ".join(f"{n} ({s})" for n, s in st[bound].items()))
+        if (null != 0).any():
+            notes.append("Nest parameters " + ", ".join(null.index[null != 0]) + ": 't vs 1' "
+                         "tests them against 1 (the multinomial logit), with the first standard "
+                         "errors.")
         if nan_se.any():
             notes.append("Not identified (NaN standard errors): "
                          + ", ".join(nan_se.index[nan_se]))
@@ -182,8 +192,9 @@ class Summary:
             notes.append(f"{len(res.model.dropped_cases)} cases dropped for missing values.")
         if not res.converged:
             notes.append(f"WARNING: did not converge: {res.message}")
-        return cls("Multinomial logit estimation results", tuple(header), table, tuple(notes),
-                   st)
+        title = _TITLES.get(res.family_name, res.family_name)
+        return cls(f"{title[0].upper()}{title[1:]} estimation results", tuple(header), table,
+                   tuple(notes), st)
 
     def as_frame(self) -> pd.DataFrame:
         """The coefficient table as a DataFrame (a copy), with the ``status`` column."""
@@ -203,7 +214,7 @@ class Summary:
             col = t[c].to_numpy(dtype=float)
             if c.endswith(" p") or c == "p":
                 out[c] = [_fmt_p(v) for v in col]
-            elif c.endswith(" t") or c == "t":
+            elif c.endswith(" t") or c == "t" or c.startswith("t vs"):
                 out[c] = [_fmt(v, 3 if decimals is None else decimals) for v in col]
             else:
                 out[c] = [_fmt(v, 6 if decimals is None else decimals) for v in col]

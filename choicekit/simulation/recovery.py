@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,7 @@ from choicekit.exceptions import (
     SpecificationError,
 )
 from choicekit.inference.covariance import COV_TYPES
+from choicekit.models.base import ChoiceModel
 from choicekit.simulation.choices import (
     ErrorKind,
     _check_scale_error,
@@ -63,10 +64,7 @@ from choicekit.simulation.choices import (
     simulate_choices,
     spawn_seeds,
 )
-
-if TYPE_CHECKING:
-    from choicekit.models.mnl import MNL
-    from choicekit.simulation.synthetic import SyntheticData
+from choicekit.simulation.synthetic import SyntheticData
 
 __all__ = ["RecoveryStudy", "recovery_study"]
 
@@ -232,8 +230,9 @@ class RecoveryStudy:
 class _Task:
     """Everything one worker needs (pickled once per worker process)."""
 
-    model: MNL
-    V: np.ndarray
+    model: ChoiceModel
+    V: np.ndarray | None  # the MNL's utilities (its iid errors are drawn here); else None
+    theta: np.ndarray  # the true parameters (the other families simulate from their errors)
     start: np.ndarray
     cov_types: tuple[str, ...]
     groups: np.ndarray | None
@@ -259,15 +258,20 @@ def _run_block(task: _Task, seeds: Sequence[np.random.SeedSequence]) -> tuple[An
     """Simulate and fit one block of replications; arrays of estimates, SEs, flags."""
     model = task.model
     d = model.design
-    free = ~d.fixed
+    free = ~model.param_table.fixed
+    family = model.family()
     k = int(free.sum())
     est = np.full((len(seeds), k), np.nan)
     ses = {ct: np.full((len(seeds), k), np.nan) for ct in task.cov_types}
     ok = np.zeros(len(seeds), dtype=bool)
     reasons: Counter[str] = Counter()
     for i, seed in enumerate(seeds):
-        chosen = simulate_choices(task.V, d.avail, rng=np.random.default_rng(seed),
-                                  scale=task.scale, error=task.error)  # type: ignore[arg-type]
+        gen = np.random.default_rng(seed)
+        if task.V is None:  # the family's own (e.g. correlated extreme-value) errors
+            chosen = family.simulate(task.theta, gen)
+        else:
+            chosen = simulate_choices(task.V, d.avail, rng=gen, scale=task.scale,
+                                      error=task.error)  # type: ignore[arg-type]
         try:
             with warnings.catch_warnings(record=True) as caught, \
                     np.errstate(invalid="ignore"):
@@ -313,7 +317,7 @@ def _progress_callback(progress: ProgressArg) -> Callable[[int, int], None] | No
     return bar
 
 
-def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: int = 200,
+def recovery_study(model: ChoiceModel | SyntheticData, params: Any = None, *, n_reps: int = 200,
                    cov_type: str | Sequence[str] = ("classical", "robust"), rng: Any = None,
                    alpha: float = 0.05, scale: float = 1.0, error: ErrorKind = "gumbel",
                    groups: Any = None, n_jobs: int = 1, progress: ProgressArg = False,
@@ -368,17 +372,14 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     >>> study.estimates.shape
     (20, 4)
     """
-    from choicekit.models.mnl import MNL
-    from choicekit.simulation.synthetic import SyntheticData
-
     t0 = time.perf_counter()
     if isinstance(model, SyntheticData):
         if params is None:
             params = model.params
         model = model.model()
-    if not isinstance(model, MNL):
-        raise SpecificationError(f"`model` must be an MNL or a SyntheticData. Got "
-                                 f"{type(model).__name__}.")
+    if not isinstance(model, ChoiceModel):
+        raise SpecificationError(f"`model` must be a model (ck.MNL, ck.NestedLogit, ...) or a "
+                                 f"SyntheticData. Got {type(model).__name__}.")
     if params is None:
         raise SpecificationError("Give the true parameter values in `params`.")
     check_int("n_reps", n_reps, 2)
@@ -402,11 +403,15 @@ def recovery_study(model: MNL | SyntheticData, params: Any = None, *, n_reps: in
     codes = None
     if "cluster" in cov_types:
         codes = model._resolve_groups(groups)
-    free = ~d.fixed
-    names = list(np.asarray(d.param_names)[free])
+    free = ~model.param_table.fixed
+    names = list(np.asarray(model.param_names)[free])
+    mnl = model.family().name == "MNL"
+    if not mnl and (mu != 1.0 or error != "gumbel"):
+        raise SpecificationError("`scale` and `error` apply to the MNL's iid errors only; a "
+                                 f"{model.family().name} model simulates its own errors.")
     truth = pd.Series(beta[free] / mu, index=names, name="true")
-    V = d.utilities(beta)
-    task = _Task(model, V, start, cov_types, codes, fit_options, mu, error)
+    V = d.utilities(beta) if mnl else None
+    task = _Task(model, V, beta, start, cov_types, codes, fit_options, mu, error)
     root, seeds = spawn_seeds(rng, int(n_reps))
     report = _progress_callback(progress)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,11 +36,12 @@ import pandas as pd
 from choicekit._validation import check_int
 from choicekit.data.choicedata import ChoiceData
 from choicekit.exceptions import SpecificationError
+from choicekit.models.base import ChoiceModel
+from choicekit.models.mnl import MNL
+from choicekit.models.nested import CrossNestedLogit, NestedLogit
 from choicekit.simulation.choices import as_generator
 from choicekit.spec.expressions import Beta, Var
-
-if TYPE_CHECKING:
-    from choicekit.models.mnl import MNL
+from choicekit.spec.nests import Nest
 
 __all__ = ["SyntheticData", "make_choice_data", "DEFAULT_ATTRIBUTES", "DEFAULT_PARAMS"]
 
@@ -78,12 +79,19 @@ class SyntheticData:
     params: pd.Series
     utilities: dict[Hashable, Any]
     scale: float = 1.0
+    nests: tuple[Nest, ...] | None = None
 
-    def model(self) -> MNL:
-        """The generating specification as an :class:`~choicekit.MNL` on :attr:`data`."""
-        from choicekit.models.mnl import MNL
+    def model(self) -> ChoiceModel:
+        """The generating specification on :attr:`data`: an :class:`~choicekit.MNL`, or the
+        nested / cross-nested logit of :attr:`nests`."""
+        return _model(self.data, self.utilities, self.nests)
 
-        return MNL(self.data, self.utilities)
+
+def _model(data: ChoiceData, utilities: dict, nests: tuple[Nest, ...] | None) -> ChoiceModel:
+    if not nests:
+        return MNL(data, utilities)
+    cross = any(n.allocations is not None for n in nests)
+    return (CrossNestedLogit if cross else NestedLogit)(data, utilities, nests)
 
 
 def _draw(spec: Any, gen: np.random.Generator, size: tuple[int, ...], what: str) -> np.ndarray:
@@ -148,6 +156,7 @@ def make_choice_data(
     availability: float = 1.0,
     choices_per_person: int | None = None,
     scale: float = 1.0,
+    nests: Sequence[Nest] | None = None,
     rng: Any = None,
 ) -> SyntheticData:
     """Build a choice dataset from scratch with choices drawn from a known logit.
@@ -183,7 +192,11 @@ def make_choice_data(
         Panel structure: consecutive cases are grouped into persons making this many choices
         (``person`` column, ``ChoiceData.group``); case attributes are drawn per person.
     scale : float, default 1.0
-        Gumbel scale of the errors.
+        Gumbel scale of the errors (MNL only).
+    nests : sequence of Nest, optional
+        A nested (members listed) or cross-nested (members mapped to allocations) logit truth:
+        choices are then drawn from its correlated extreme-value errors. The nest parameters'
+        true values come from ``params`` or else their Betas' values.
     rng : int, Generator, SeedSequence or None
         Seed; the same seed gives the same dataset.
 
@@ -237,6 +250,16 @@ def make_choice_data(
     names = list(attrs)
     names += [f"ASC_{a}" for a in alts[1:]] if asc else []
     names += [f"{m}:{a}" for m in case_attrs for a in alts[1:]]
+    nests = None if nests is None else ((nests,) if isinstance(nests, Nest) else tuple(nests))
+    if nests and scale != 1.0:
+        raise SpecificationError("`scale` applies to the MNL's iid Gumbel errors; a nested "
+                                 "logit truth draws its own errors (leave scale=1).")
+    nest_params = {} if not nests else {
+        b.name: float(b.value) for n in nests for sub in n.walk()
+        for b in ([sub.parameter.beta] if sub.parameter.beta is not None else [])
+        + [a.beta for a in (sub.allocations or {}).values() if a.beta is not None]}
+    values.update({k: v for k, v in nest_params.items() if k not in given})
+    names += list(nest_params)
     unknown = [k for k in given if k not in names]
     if unknown:
         raise SpecificationError(f"`params` names unknown parameters {unknown}; the model's "
@@ -285,16 +308,15 @@ def make_choice_data(
                                 group=None if person is None else "person")
 
     # ---- choices, through the model's own design and simulate()
-    from choicekit.models.mnl import MNL
-
-    model = MNL(base, utilities)
+    model = _model(base, utilities, nests)
     truth = pd.Series([values[k] for k in model.param_names], index=model.param_names,
                       name="true")
-    data = model.simulate(truth, rng=gen, scale=scale)
+    data = model.simulate(truth, rng=gen) if nests else model.simulate(truth, rng=gen,
+                                                                        scale=scale)
     chosen = np.zeros((n, J), dtype=np.int8)
     # the data order alternatives as ChoiceData sorts them; the frame is in the given order
     position = np.array([alts.index(a) for a in data.alternatives], dtype=np.intp)
     chosen[np.arange(n), position[data.chosen_array]] = 1
     frame["chosen"] = chosen.ravel()
     return SyntheticData(data=data, frame=frame, params=truth, utilities=utilities,
-                         scale=float(scale))
+                         scale=float(scale), nests=nests)
