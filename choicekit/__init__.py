@@ -33,6 +33,7 @@ from choicekit.models.mnl import MNL
 from choicekit.models.nested import CrossNestedLogit, NestedLogit, NestWarning
 from choicekit.results.compare import Comparison, compare
 from choicekit.results.results import MNLResults, Results
+from choicekit.simulation.derivation import DerivationCheck, derivation_check
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
 from choicekit.simulation.recovery import RecoveryStudy, recovery_study
 from choicekit.simulation.synthetic import SyntheticData, make_choice_data
@@ -62,6 +63,8 @@ __all__ = [
     "datasets",
     "plots",
     "gumbel_check",
+    "derivation_check",
+    "DerivationCheck",
     "GumbelCheck",
     "make_choice_data",
     "SyntheticData",
