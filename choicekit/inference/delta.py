@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from choicekit._lazy import stats
+from choicekit._random import as_generator
+from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
 
 __all__ = ["DeltaResult", "numerical_jacobian", "delta_method", "simulate_quantity",
@@ -180,7 +182,6 @@ def simulate_quantity(func: Func, beta: np.ndarray, cov: np.ndarray, free: np.nd
         ``estimate`` is ``func(beta)`` (not the mean of the draws); ``cov`` the covariance of
         the draws; ``draws`` the simulated values for percentile intervals.
     """
-    from choicekit.simulation.choices import as_generator
 
     if not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
         raise SpecificationError(f"`n_draws` must be an integer >= 2. Got {n_draws!r}.")
@@ -204,7 +205,6 @@ def simulate_quantity(func: Func, beta: np.ndarray, cov: np.ndarray, free: np.nd
 def standard_errors(func: Func, beta: np.ndarray, cov: np.ndarray, free: np.ndarray, *,
                     method: str = "delta", n_draws: int = 1000, rng: Any = None) -> DeltaResult:
     """Dispatch on ``method`` in :data:`SE_METHODS`."""
-    from choicekit._validation import check_option
 
     check_option("se", method, SE_METHODS, SpecificationError)
     if method == "delta":

@@ -41,7 +41,6 @@ from choicekit.design.linear import build_design
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 from choicekit.inference.covariance import sym_inverse
 from choicekit.inference.restrictions import parse_restrictions
-from choicekit.postestimation.shares import case_weights
 from choicekit.spec.expressions import Beta, Utility
 
 if TYPE_CHECKING:
@@ -89,13 +88,17 @@ def _chi2(name: str, stat: float, df: int, **details: Any) -> TestResult:
     return TestResult(name, float(stat), int(df), p, details)
 
 
+def _weights(design: Any) -> np.ndarray:
+    return np.ones(design.n_cases) if design.weight is None else design.weight
+
+
 def _same_data(a: MNLResults, b: MNLResults) -> bool:
     da, db = a._core.objective.design, b._core.objective.design
     if da.n_cases != db.n_cases or not da.cases.equals(db.cases):
         return False
     if not np.array_equal(da.chosen, db.chosen):
         return False
-    return bool(np.allclose(case_weights(da), case_weights(db)))
+    return bool(np.allclose(_weights(da), _weights(db)))
 
 
 def _free_names(res: MNLResults) -> list[str]:

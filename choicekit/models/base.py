@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from choicekit._random import as_generator
 from choicekit._validation import check_int, check_option, suggest
 from choicekit.data.choicedata import ChoiceData
 from choicekit.design.linear import MISSING_POLICIES, Design, build_design
@@ -34,7 +35,7 @@ from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, Specificat
 from choicekit.families.protocol import ParamTable, family_proba
 from choicekit.inference.covariance import COV_TYPES
 from choicekit.results.results import Results
-from choicekit.simulation.choices import simulate_model
+from choicekit.simulation.choices import refuse_dropped_cases, simulate_choices, simulate_counts
 from choicekit.spec.expressions import Specification
 from choicekit.spec.formula import utilities_from_formula
 
@@ -538,7 +539,50 @@ class ChoiceModel:
         --------
         choicekit.simulation.choices.simulate_choices, choicekit.simulation.choices.simulate_counts
         """
-        return simulate_model(self, params, rng=rng, scale=scale, n_draws=n_draws, error=error)
+        return _simulate(self, params, rng=rng, scale=scale, n_draws=n_draws, error=error)
+
+
+def _simulate(model: ChoiceModel, params: Any, rng: Any = None, scale: float = 1.0, *,
+              n_draws: int | None = None,
+              error: str = "gumbel") -> ChoiceData | pd.DataFrame:
+    """Choices drawn from ``model`` at ``params``; see :meth:`choicekit.MNL.simulate`.
+
+    The MNL's utilities come from the model's design (``Design.utilities``, the same
+    computation as prediction) with iid errors (Gumbel of scale ``scale``, or the normal
+    negative control). Other families draw from their own error structure
+    (``family.simulate``: for the nested logits, the correlated extreme-value errors).
+    """
+    d = model.design
+    refuse_dropped_cases(d, "simulate")
+    theta = model.params_vector(params)
+    family = model.family()
+    if family.name != "MNL":
+        if scale != 1.0 or error != "gumbel":
+            raise SpecificationError(
+                f"`scale` and `error` apply to the MNL's iid errors only; a {family.name} model "
+                "draws its own correlated extreme-value errors.")
+        gen = as_generator(rng)
+        if n_draws is None:
+            return model.data.with_chosen(family.simulate(theta, gen))
+        check_int("n_draws", n_draws)
+        n, J = d.n_cases, d.n_alts
+        counts = np.zeros(n * J, dtype=np.int64)
+        flat = np.arange(n) * J
+        for _ in range(int(n_draws)):
+            counts += np.bincount(flat + family.simulate(theta, gen), minlength=n * J)
+        freq = pd.DataFrame(counts.reshape(n, J) / float(n_draws), index=d.cases,
+                            columns=list(d.alternatives))
+        freq.attrs["n_draws"] = int(n_draws)
+        return freq
+    V = d.utilities(theta)
+    if n_draws is None:
+        chosen = simulate_choices(V, d.avail, rng=rng, scale=scale, error=error)
+        return model.data.with_chosen(d.with_chosen(chosen).chosen_alternatives())
+    counts = simulate_counts(V, d.avail, n_draws=n_draws, rng=rng, scale=scale, error=error)
+    freq = pd.DataFrame(d.to_alternatives(counts / float(n_draws)), index=d.cases,
+                        columns=list(d.alternatives))
+    freq.attrs["n_draws"] = int(n_draws)
+    return freq
 
 
 def _check_variables(spec: Specification, data: ChoiceData) -> None:

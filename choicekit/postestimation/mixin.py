@@ -30,11 +30,34 @@ import pandas as pd
 
 from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
+from choicekit.inference.hypothesis_tests import (
+    _chi2,
+    hausman_mcfadden,
+    lr_test,
+    score_test,
+    wald_test,
+)
+from choicekit.postestimation.bootstrap import bootstrap
+from choicekit.postestimation.elasticities import (
+    aggregate_effects,
+    arc_elasticities,
+    point_effects,
+    resolve_perturbations,
+)
+from choicekit.postestimation.fit_measures import (
+    confusion_table,
+    hit_rate,
+    holdout_fit,
+    loglike_market_share,
+)
+from choicekit.postestimation.scenarios import apply_changes, evaluate_scenario
+from choicekit.postestimation.shares import PostContext, predicted_shares, share_table
+from choicekit.postestimation.wtp import wtp_table
 
 if TYPE_CHECKING:
     from choicekit.data.choicedata import ChoiceData
-    from choicekit.inference.bootstrap import BootstrapResult
     from choicekit.inference.hypothesis_tests import TestResult
+    from choicekit.postestimation.bootstrap import BootstrapResult
     from choicekit.postestimation.elasticities import EffectTable
     from choicekit.postestimation.scenarios import ScenarioResult
     from choicekit.results.results import MNLResults
@@ -50,7 +73,6 @@ class PostEstimationMixin:
     """Post-estimation methods of :class:`~choicekit.results.results.MNLResults`."""
 
     def _ctx(self, data: ChoiceData | None = None) -> Any:
-        from choicekit.postestimation.shares import PostContext
 
         return PostContext.from_results(self, data)  # type: ignore[arg-type]
 
@@ -83,14 +105,12 @@ class PostEstimationMixin:
         --------
         choicekit.postestimation.shares : the formulas.
         """
-        from choicekit.postestimation.shares import predicted_shares
 
         return predicted_shares(self._ctx(data), by=by, se=se, alpha=alpha, n_draws=n_draws,
                                 rng=rng)
 
     def share_table(self, data: ChoiceData | None = None, *, by: Any = None) -> pd.DataFrame:
         """Observed vs predicted shares (and weighted counts), overall or by segment."""
-        from choicekit.postestimation.shares import share_table
 
         return share_table(self._ctx(data), by=by)
 
@@ -133,12 +153,6 @@ class PostEstimationMixin:
         The derivative of the utilities is exact for any transformation of the variable (see
         :mod:`choicekit.postestimation.elasticities`).
         """
-        from choicekit.postestimation.elasticities import (
-            aggregate_effects,
-            arc_elasticities,
-            point_effects,
-            resolve_perturbations,
-        )
 
         check_option("kind", kind, _EFFECT_KINDS, SpecificationError)
         ctx = self._ctx(data)
@@ -158,11 +172,6 @@ class PostEstimationMixin:
         Parameters are those of :meth:`elasticities`; ``kind="average"`` gives the weighted
         average marginal effects with standard errors, ``"point"`` the per-case derivatives.
         """
-        from choicekit.postestimation.elasticities import (
-            aggregate_effects,
-            point_effects,
-            resolve_perturbations,
-        )
 
         check_option("kind", kind, _ME_KINDS, SpecificationError)
         ctx = self._ctx(data)
@@ -199,7 +208,6 @@ class PostEstimationMixin:
         -----
         No sign change is applied (mlogit's convention); see :mod:`choicekit.postestimation.wtp`.
         """
-        from choicekit.postestimation.wtp import wtp_table
 
         return wtp_table(self.params, self.cov_params(), attributes, cost,  # type: ignore
                          scale=scale, method=method, alpha=alpha)
@@ -241,7 +249,6 @@ class PostEstimationMixin:
             ``.shares`` (before, after, change with SE), ``.surplus`` (mean and total with
             SE), ``.surplus_per_case``, ``.data`` (the changed data).
         """
-        from choicekit.postestimation.scenarios import apply_changes, evaluate_scenario
 
         ctx = self._ctx(data)
         new = apply_changes(ctx.data, changes, how=how, alternatives=alternatives, cases=cases)
@@ -262,19 +269,16 @@ class PostEstimationMixin:
         Uses this result's covariance type. See
         :func:`choicekit.inference.hypothesis_tests.wald_test`.
         """
-        from choicekit.inference.hypothesis_tests import wald_test
 
         return wald_test(self, restrictions)  # type: ignore[arg-type]
 
     def lr_test(self, other: MNLResults, *, check_names: bool = True) -> TestResult:
         """Likelihood-ratio test against another fit nested in (or nesting) this one."""
-        from choicekit.inference.hypothesis_tests import lr_test
 
         return lr_test(self, other, check_names=check_names)  # type: ignore[arg-type]
 
     def score_test(self, unrestricted: Any) -> TestResult:
         """Score (LM) test of this (restricted) fit against a larger model."""
-        from choicekit.inference.hypothesis_tests import score_test
 
         return score_test(self, unrestricted)  # type: ignore[arg-type]
 
@@ -284,7 +288,6 @@ class PostEstimationMixin:
         ``subset`` is a fitted results object or the alternatives to keep (the model is then
         re-estimated on them, cases choosing other alternatives dropped).
         """
-        from choicekit.inference.hypothesis_tests import hausman_mcfadden
 
         return hausman_mcfadden(self, subset)  # type: ignore[arg-type]
 
@@ -292,7 +295,6 @@ class PostEstimationMixin:
     @cached_property
     def llnull_market_share(self) -> float:
         """Log-likelihood of the constants-only (market-share) model on the same cases."""
-        from choicekit.results.fit_measures import loglike_market_share
 
         return loglike_market_share(self._core.objective.design)  # type: ignore[attr-defined]
 
@@ -308,7 +310,6 @@ class PostEstimationMixin:
         constants; the test is valid when the model contains a full set of constants (it then
         nests the market-share model).
         """
-        from choicekit.inference.hypothesis_tests import _chi2
 
         d = self._core.objective.design  # type: ignore[attr-defined]
         n_const = int((np.bincount(d.chosen, minlength=d.n_alts) > 0).sum()) - 1
@@ -325,20 +326,17 @@ class PostEstimationMixin:
 
     def hit_rate(self, data: ChoiceData | None = None) -> pd.Series:
         """Hit rate (most probable = chosen) and expected hit rate, weighted."""
-        from choicekit.results.fit_measures import hit_rate
 
         return hit_rate(self._ctx(data))
 
     def confusion_table(self, data: ChoiceData | None = None, *,
                         kind: Literal["probability", "argmax"] = "probability") -> pd.DataFrame:
         """Observed (rows) by predicted (columns) alternatives, with totals."""
-        from choicekit.results.fit_measures import confusion_table
 
         return confusion_table(self._ctx(data), kind=kind)
 
     def holdout(self, data: ChoiceData) -> pd.Series:
         """Out-of-sample fit on ``data``: log-likelihood, per case, rho-squared, hit rate."""
-        from choicekit.results.fit_measures import holdout_fit
 
         if data is None:
             raise SpecificationError("`holdout` needs data that were not used in estimation.")
@@ -350,12 +348,12 @@ class PostEstimationMixin:
                   ) -> BootstrapResult:
         """Case (or cluster) bootstrap of the estimates and of ``func(results)``.
 
-        Returns a :class:`~choicekit.inference.bootstrap.BootstrapResult`: replicates, ``se()``,
+        Returns a :class:`~choicekit.postestimation.bootstrap.BootstrapResult`: replicates,
+        ``se()``,
         ``cov()``, percentile ``conf_int()``, and ``.results``, this fit with the bootstrap
         covariance (``cov_type="bootstrap"``) for any other post-estimation quantity. See
-        :func:`choicekit.inference.bootstrap.bootstrap`.
+        :func:`choicekit.postestimation.bootstrap.bootstrap`.
         """
-        from choicekit.inference.bootstrap import bootstrap
 
         return bootstrap(self, n_boot, func=func, cluster=cluster,  # type: ignore[arg-type]
                          rng=rng, workers=workers)

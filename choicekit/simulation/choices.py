@@ -30,15 +30,13 @@ import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
+from choicekit._random import as_generator, spawn_generators, spawn_seeds
 from choicekit._validation import check_int, check_option
 from choicekit.exceptions import ChoiceDataError, SpecificationError
 
 if TYPE_CHECKING:
-    from choicekit.data.choicedata import ChoiceData
     from choicekit.design.linear import Design
-    from choicekit.models.base import ChoiceModel
 
 __all__ = [
     "ERRORS",
@@ -49,7 +47,6 @@ __all__ = [
     "draw_errors",
     "simulate_choices",
     "simulate_counts",
-    "simulate_model",
 ]
 
 ErrorKind = Literal["gumbel", "normal"]
@@ -57,46 +54,6 @@ ErrorKind = Literal["gumbel", "normal"]
 ERRORS: tuple[str, ...] = ("gumbel", "normal")
 #: random values drawn per block (cases x alternatives); ~16 MB of float64 per buffer
 BLOCK_ELEMENTS = 1 << 21
-
-
-def as_generator(rng: Any) -> np.random.Generator:
-    """``numpy.random.Generator`` from an int seed, a Generator, a SeedSequence or None."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
-        if isinstance(rng, (int, np.integer)) and rng < 0:
-            raise SpecificationError(f"An integer seed `rng` must be non-negative. Got {rng}.")
-        return np.random.default_rng(rng)
-    raise SpecificationError(
-        f"`rng` must be an int seed, a numpy Generator, a SeedSequence or None. Got "
-        f"{type(rng).__name__}."
-    )
-
-
-def spawn_seeds(rng: Any, n: int) -> tuple[np.random.SeedSequence,
-                                           list[np.random.SeedSequence]]:
-    """The root ``SeedSequence`` of ``rng`` and ``n`` independent children.
-
-    ``rng`` may be a non-negative int, None (fresh entropy, recorded in the root's
-    ``entropy``), a SeedSequence or a Generator (its own seed sequence is spawned from, so
-    repeated calls give new children, as ``Generator.spawn`` does).
-    """
-    if isinstance(rng, np.random.Generator):
-        bg = rng.bit_generator
-        root = getattr(bg, "seed_seq", None) or bg._seed_seq  # numpy < 1.25: private name
-    elif isinstance(rng, np.random.SeedSequence):
-        root = rng
-    elif rng is None or (isinstance(rng, (int, np.integer)) and rng >= 0):
-        root = np.random.SeedSequence(rng)
-    else:
-        raise SpecificationError(f"`rng` must be a non-negative int seed, a numpy Generator, a "
-                                 f"SeedSequence or None. Got {rng!r}.")
-    return root, root.spawn(int(n))
-
-
-def spawn_generators(rng: Any, n: int) -> list[np.random.Generator]:
-    """``n`` independent Generators from one seed (see :func:`spawn_seeds`)."""
-    return [np.random.default_rng(s) for s in spawn_seeds(rng, n)[1]]
 
 
 def _check_scale_error(scale: float, error: str) -> float:
@@ -262,46 +219,3 @@ def simulate_counts(V: Any, avail: Any = None, n_draws: int = 1, rng: Any = None
         counts[first * J:last * J] += np.bincount((case - first) * J + ch,
                                                   minlength=(last - first) * J)
     return counts.reshape(n, J)
-
-
-def simulate_model(model: ChoiceModel, params: Any, rng: Any = None, scale: float = 1.0, *,
-                   n_draws: int | None = None,
-                   error: ErrorKind = "gumbel") -> ChoiceData | pd.DataFrame:
-    """Choices drawn from ``model`` at ``params``; see :meth:`choicekit.MNL.simulate`.
-
-    The MNL's utilities come from the model's design (``Design.utilities``, the same
-    computation as prediction) with iid errors (Gumbel of scale ``scale``, or the normal
-    negative control). Other families draw from their own error structure
-    (``family.simulate``: for the nested logits, the correlated extreme-value errors).
-    """
-    d = model.design
-    refuse_dropped_cases(d, "simulate")
-    theta = model.params_vector(params)
-    family = model.family()
-    if family.name != "MNL":
-        if scale != 1.0 or error != "gumbel":
-            raise SpecificationError(
-                f"`scale` and `error` apply to the MNL's iid errors only; a {family.name} model "
-                "draws its own correlated extreme-value errors.")
-        gen = as_generator(rng)
-        if n_draws is None:
-            return model.data.with_chosen(family.simulate(theta, gen))
-        check_int("n_draws", n_draws)
-        n, J = d.n_cases, d.n_alts
-        counts = np.zeros(n * J, dtype=np.int64)
-        flat = np.arange(n) * J
-        for _ in range(int(n_draws)):
-            counts += np.bincount(flat + family.simulate(theta, gen), minlength=n * J)
-        freq = pd.DataFrame(counts.reshape(n, J) / float(n_draws), index=d.cases,
-                            columns=list(d.alternatives))
-        freq.attrs["n_draws"] = int(n_draws)
-        return freq
-    V = d.utilities(theta)
-    if n_draws is None:
-        chosen = simulate_choices(V, d.avail, rng=rng, scale=scale, error=error)
-        return model.data.with_chosen(d.with_chosen(chosen).chosen_alternatives())
-    counts = simulate_counts(V, d.avail, n_draws=n_draws, rng=rng, scale=scale, error=error)
-    freq = pd.DataFrame(d.to_alternatives(counts / float(n_draws)), index=d.cases,
-                        columns=list(d.alternatives))
-    freq.attrs["n_draws"] = int(n_draws)
-    return freq

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from choicekit._random import as_generator
 from choicekit._validation import check_int
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 from choicekit.postestimation.shares import PostContext
-from choicekit.simulation.choices import as_generator
 
 if TYPE_CHECKING:
     from choicekit.results.results import MNLResults
