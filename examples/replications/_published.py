@@ -30,6 +30,8 @@ REFERENCE_DIR = Path(__file__).resolve().parents[2] / "tests" / "reference"
 #: zeros of the printout, e.g. "0.30000" -> 0.3); from each file's ``digits_published``.
 MIN_SIGNIFICANT = {
     "biogeme_b01logit_swissmetro": 3,
+    "biogeme_b09nested_swissmetro": 3,
+    "biogeme_b11cnl_swissmetro": 3,
     "greene_travelmode_table21_11": 4,
     "mlogit_fishing_conditional": 4,
     "mlogit_fishing_income_only": 5,
@@ -83,7 +85,11 @@ def half_last_digit(value: float, min_significant: int = 1) -> float:
 
 
 def crit(ref: Mapping[str, Any]) -> float:
-    """mlogit's printed stopping criterion ``g'(-H)^{-1} g`` (0 when not recorded)."""
+    """mlogit's printed stopping criterion ``g'(-H)^{-1} g`` (0 when not recorded), or twice a
+    recorded log-likelihood shortfall of the source's optimizer (the same quadratic bound)."""
+    short = ref.get("stopping_loglik_shortfall")
+    if isinstance(short, Mapping):
+        return 2.0 * float(short["value"])
     c = ref.get("convergence_criterion_printed")
     if isinstance(c, Mapping):
         return float(c.get("value") or 0.0)
