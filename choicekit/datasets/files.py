@@ -175,7 +175,8 @@ def _read(info: DatasetInfo, file: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(file, sep=info.sep)
     except (OSError, ValueError) as exc:  # pandas parser errors are ValueErrors
-        raise ChoiceDataError(f"load_{info.name}(): cannot read {file}: {exc}") from exc
+        message = " ".join(str(exc).split()).rstrip(".")
+        raise ChoiceDataError(f"load_{info.name}(): cannot read {file}: {message}.") from exc
     missing = [column for column in info.columns if column not in frame.columns]
     if missing:
         sep_name = {"\t": "tab", ",": "comma"}.get(info.sep, repr(info.sep))

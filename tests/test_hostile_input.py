@@ -1,0 +1,230 @@
+"""Hostile and careless input (issue 17): every bad spec, file and library gets a clear error,
+and nothing is lost.
+
+CLI items run the real program in a subprocess (``python -m choicekit``) and check the exit
+status (2 for bad input, 1 only for "did not converge") and that stderr holds a message, never
+a traceback. The random-expression (hypothesis) tests for the same interpreter cases live in
+tests/test_properties.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import choicekit as ck
+from choicekit.spec.specfile import evaluate_expression, utility_from_expression
+
+B, V = ck.Beta, ck.Var
+REPO = Path(__file__).resolve().parents[1]
+
+GOOD = ('[data]\nchoice = "y"\n[data.alternatives]\n1 = "a"\n2 = "b"\n'
+        '[parameters]\nASC = 0.0\nB = 0.0\n'
+        '[utilities]\na = "ASC + B * x1"\nb = "B * x2"\n')
+FRAME = pd.DataFrame({"y": [1, 2, 1, 2, 1, 2, 2, 1], "x1": [1.0, 2, 3, 4, 5, 7, 1, 2],
+                      "x2": [2.0, 1, 0, 3, 1, 2, 3, 0]})
+
+
+def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m choicekit ARGS`` as a user would."""
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    return subprocess.run([sys.executable, "-m", "choicekit", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def fit_spec_text(spec: str, tmp_path: Path, frame: pd.DataFrame = FRAME,
+                  *extra: str) -> subprocess.CompletedProcess[str]:
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    (tmp_path / "s.toml").write_text(spec)
+    return cli("fit", data, "--spec", tmp_path / "s.toml", "--quiet", *extra)
+
+
+def assert_bad_input(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("choicekit fit: error:"), r.stderr
+    for needle in needles:
+        assert needle in r.stderr, (needle, r.stderr)
+
+
+def utility(expr: str, params: tuple[str, ...] = ("B", "ASC")) -> ck.spec.expressions.Utility:
+    return utility_from_expression(expr, {p: B(p) for p in params},
+                                   lambda name: name in ("x1", "x2"), ["x1", "x2"],
+                                   where="[utilities] a")
+
+
+# ------------------------------------------------------------------ 8. python -m choicekit
+def test_python_dash_m_choicekit_is_the_command_line(tmp_path: Path) -> None:
+    r = cli("fit", "--help")
+    assert r.returncode == 0 and "Exit status" in r.stdout, r.stderr
+    r = fit_spec_text(GOOD, tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli()
+    assert r.returncode == 2 and "demo" in r.stdout
+
+
+# -------------------------------------------------- 2. arithmetic in expressions cannot crash
+ARITHMETIC = [
+    ("10**10**10", "overflows", "1e10000000000"),
+    ("10.0**400", "overflows", "1e400"),
+    ("2 ** 2000", "overflows", "beyond the largest number"),
+    ("1e308 * 10", "overflows", "1e308 * 10"),
+    ("x1 / 0", "division by zero", "x1 / 0"),
+    ("B / 0", "division by zero", "B / 0"),
+    ("B * x1 / (3 - 3)", "division by zero", "(3 - 3)"),
+    ("0 ** -1", "division by zero", "0 to a negative power"),
+    ("(-8) ** 0.5", "not a real number", "fractional power"),
+    ("B * log(0)", "-inf", "log(0)"),
+    ("exp(1000)", "inf", "exp(1000)"),
+    ("9" * 400, "too large", "1.8e308"),
+]
+
+
+@pytest.mark.parametrize(("expr", "what", "detail"), ARITHMETIC)
+def test_constant_arithmetic_is_a_specification_error_with_a_caret(expr, what, detail) -> None:
+    with pytest.raises(ck.SpecificationError) as info:
+        utility(f"ASC + B * x1 + {expr}")
+    msg = str(info.value)
+    assert what in msg and detail in msg, msg
+    assert msg.count("[utilities] a:") == 1
+    line, caret = msg.splitlines()[-2:]
+    assert caret.strip() == "^" and line.strip().startswith("ASC + B * x1")
+    assert caret.index("^") >= line.index(expr[0], len("  ASC + B * x1 "))
+
+
+@pytest.mark.parametrize(("expr", "what", "detail"),
+                         [c for c in ARITHMETIC if "B" not in c[0]])
+def test_constant_arithmetic_in_variables(expr, what, detail) -> None:
+    with pytest.raises(ck.SpecificationError, match="division by zero|overflows|real number|"
+                       "inf|too large") as info:
+        evaluate_expression(f"x1 + {expr}", FRAME, where="[variables] Z")
+    assert what in str(info.value) and detail in str(info.value)
+
+
+def test_arithmetic_errors_through_the_cli(tmp_path: Path) -> None:
+    for i, expr in enumerate(["10**10**10", "B / 0", "10.0**400"]):
+        (tmp_path / str(i)).mkdir()
+        r = fit_spec_text(GOOD.replace('"B * x2"', f'"B * x2 + {expr}"'), tmp_path / str(i))
+        assert_bad_input(r, "[utilities] b", "^")
+    spec = GOOD.replace("[parameters]", '[variables]\nZ = "x1 / 0"\n[parameters]')
+    assert_bad_input(fit_spec_text(spec, tmp_path), "[variables] Z", "division by zero")
+
+
+def test_inf_from_data_is_named_by_the_design_check(tmp_path: Path) -> None:
+    # x1 / x2 is inf where x2 is 0 (2 rows): the design check names the variable and cases
+    spec = GOOD.replace("[parameters]", '[variables]\nR = "x1 / x2"\n[parameters]').replace(
+        '"ASC + B * x1"', '"ASC + B * R"')
+    r = fit_spec_text(spec, tmp_path)
+    assert_bad_input(r, "variable 'R' for alternative 'a'", "2 infinite values",
+                     "missing='drop'")
+    # log of a column with a 0 in it: -inf, the same message
+    spec = GOOD.replace("[parameters]", '[variables]\nL = "log(x2)"\n[parameters]').replace(
+        '"B * x2"', '"B * L"')
+    assert_bad_input(fit_spec_text(spec, tmp_path), "variable 'L' for alternative 'b'",
+                     "infinite")
+
+
+def test_python_api_division_by_zero() -> None:
+    with pytest.raises(ck.SpecificationError, match="Division by zero"):
+        B("b") / 0
+    with pytest.raises(ck.SpecificationError, match="Division by zero"):
+        B("b") * V("x") / 0.0
+    with pytest.raises(ck.SpecificationError, match="Division by zero"):
+        V("x") / 0
+
+
+# -------------------------------------------------- 3. logical operators on parameters
+LOGICAL = ["not B", "B == 0", "(ASC == B)", "B != x1", "B < 1", "B and x1", "x1 or B",
+           "B in (0, 1)", "B not in (1,)", "(B * x1 > 0)", "B & x1", "x1 | ASC",
+           "not (B * x1 + 1)", "0 < B < 1"]
+
+
+@pytest.mark.parametrize("expr", LOGICAL)
+def test_logic_on_parameters_is_refused_naming_the_term(expr: str) -> None:
+    with pytest.raises(ck.SpecificationError) as info:
+        utility(f"B * x1 + ({expr})")
+    msg = str(info.value)
+    assert "parameter" in msg and "data" in msg, msg
+    assert msg.count("[utilities] a:") == 1
+    assert msg.splitlines()[-1].strip() == "^"
+
+
+@pytest.mark.parametrize("expr", ["B * (x1 == 1)", "B * (x1 > 1 and x2 < 2)", "B * (not x2)",
+                                  "B * (x1 in (1, 2))", "ASC * (x1 != 7) + B * x2"])
+def test_logic_on_data_still_works(expr: str) -> None:
+    u = utility(expr)
+    assert set(u.terms) <= {"B", "ASC"} and u.terms
+
+
+def test_logic_on_parameters_through_the_cli(tmp_path: Path) -> None:
+    for i, expr in enumerate(["not B", "B == 0", "(ASC == B)"]):
+        (tmp_path / str(i)).mkdir()
+        r = fit_spec_text(GOOD.replace('"ASC + B * x1"', f'"ASC + B * x1 + ({expr})"'),
+                          tmp_path / str(i))
+        assert_bad_input(r, "[utilities] a", "parameter", "^")
+
+
+@pytest.mark.parametrize("build", [
+    lambda: {"a": B("ASC") + (B("b") == 0), "b": 0},
+    lambda: {"a": (B("b") == 0) + B("ASC"), "b": 0},
+    lambda: {"a": B("b") * V("x1") + (B("ASC") == B("b")), "b": 0},
+    lambda: {"a": B("b") == 0, "b": 0},
+    lambda: {"a": V("x1") * (B("b") != 1), "b": 0},
+    lambda: {"a": B("b") * V("x1") + (B("ASC") < 1), "b": 0},
+    lambda: {"a": not B("b"), "b": 0},
+    lambda: {"a": (not B("b")) + B("ASC"), "b": 0},
+    lambda: {"a": B("b") & V("x1"), "b": 0},
+    lambda: {"a": V("x1") | B("b"), "b": 0},
+    lambda: {"a": (B("b") * V("x1") == 0), "b": 0},
+])
+def test_python_api_refuses_logic_on_parameters(build) -> None:
+    data = ck.ChoiceData.from_wide(FRAME, choice="y", alternatives={1: "a", 2: "b"})
+    with pytest.raises(ck.SpecificationError, match="parameter|True/False"):
+        ck.MNL(data, build())
+
+
+def test_parameters_still_behave_in_containers() -> None:
+    b, c = B("b"), B("c")
+    assert b in [c, b] and c not in [b]
+    assert {b: 1}[b] == 1 and (b or c) is b
+    assert list({b, c, b}) and b != c and not (b == c)
+
+
+# -------------------------------------------------- 9. messages read once
+def test_location_prefix_appears_once(tmp_path: Path) -> None:
+    with pytest.raises(ck.SpecificationError) as info:
+        evaluate_expression("nosuch + 1", FRAME, where="s.toml: [variables] Z")
+    assert str(info.value).count("s.toml: [variables] Z") == 1
+    spec = GOOD.replace("[parameters]", '[variables]\nZ = "nosuch + 1"\n[parameters]')
+    r = fit_spec_text(spec, tmp_path)
+    assert_bad_input(r, "'nosuch' is not a column")
+    assert r.stderr.count("[variables] Z") == 1
+
+
+@pytest.mark.parametrize("expr", ["-" * 9000 + "x1", "(" * 300 + "x1" + ")" * 300,
+                                  "1+" * 4999 + "1", "not " * 2400 + "x1"])
+def test_pathological_expressions_say_why_and_quote_briefly(expr: str) -> None:
+    for run in (lambda: evaluate_expression(expr, FRAME, where="[variables] Z"),
+                lambda: utility(expr)):
+        with pytest.raises(ck.SpecificationError) as info:
+            run()
+        msg = str(info.value)
+        reason = msg.split(": ", 2)[-1]
+        assert "nested" in reason or "too many" in reason, msg
+        assert len(msg) < 400, msg  # the expression is shortened, not quoted whole
+        assert " ... " in msg
+
+
+def test_pandas_parser_messages_are_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "bad.csv"
+    data.write_text("y,x1,x2\n1,1,2\n2,2,1,5\n1,0.5,1.5\n")
+    (tmp_path / "s.toml").write_text(GOOD)
+    r = cli("fit", data, "--spec", tmp_path / "s.toml")
+    assert_bad_input(r, "Expected 3 fields in line 3, saw 4.")
+    assert r.stderr.count("\n") == 1, r.stderr  # one line, ending in a newline
