@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import choicekit as ck
-from choicekit.spec.specfile import evaluate_expression, utility_from_expression
+from choicekit.spec.specfile import evaluate_expression, parse_spec, utility_from_expression
 
 B, V = ck.Beta, ck.Var
 REPO = Path(__file__).resolve().parents[1]
@@ -228,3 +228,82 @@ def test_pandas_parser_messages_are_one_line(tmp_path: Path) -> None:
     r = cli("fit", data, "--spec", tmp_path / "s.toml")
     assert_bad_input(r, "Expected 3 fields in line 3, saw 4.")
     assert r.stderr.count("\n") == 1, r.stderr  # one line, ending in a newline
+
+
+# -------------------------------------------------- 6. spec options validated up front
+def _with_data(line: str) -> str:
+    return GOOD.replace("[data]\n", f"[data]\n{line}\n")
+
+
+BAD_OPTIONS = [
+    (_with_data('sep = ""'), "[data] sep"),
+    (_with_data("sep = 5"), "[data] sep"),
+    (_with_data('sep = "\\n"'), "[data] sep"),
+    (GOOD.replace('choice = "y"', "choice = 3"), "[data] choice"),
+    (GOOD.replace('choice = "y"', 'choice = ""'), "[data] choice"),
+    (_with_data("weight = true"), "[data] weight"),
+    (_with_data("group = [1, 2]"), "[data] group"),
+    (_with_data('case = { a = 1 }'), "[data] case"),
+    (_with_data("filter = true"), "[data] filter"),
+    (_with_data('filter = ""'), "[data] filter"),
+    (_with_data("layout = 3"), "layout must be"),
+    (GOOD.replace('2 = "b"', "2 = 7"), "[data.alternatives] 2"),
+    (GOOD.replace('2 = "b"', '2 = "a"'), "gives the name 'a' to several codes"),
+    (GOOD.replace('[data.alternatives]\n1 = "a"\n2 = "b"\n', 'alternatives = "ab"\n'),
+     "[data.alternatives]"),
+    (_with_data('variables = { time = "x1" }'), "[data.variables]"),
+    (GOOD + "[estimation]\nmaxiter = \"many\"\n", "[estimation] maxiter"),
+    (GOOD + "[estimation]\nmaxiter = 0\n", "[estimation] maxiter"),
+    (GOOD + "[estimation]\nmaxiter = true\n", "[estimation] maxiter"),
+    (GOOD + "[estimation]\nmaxiter = 2.5\n", "[estimation] maxiter"),
+    (GOOD + "[estimation]\ngtol = -1\n", "[estimation] gtol"),
+    (GOOD + "[estimation]\ngtol = nan\n", "[estimation] gtol"),
+    (GOOD + "[estimation]\ngtol = \"small\"\n", "[estimation] gtol"),
+    (GOOD + "[estimation]\nmethod = \"newtn\"\n", "Did you mean 'newton'"),
+    (GOOD + "[estimation]\nmethod = 3\n", "[estimation] method"),
+    (GOOD + "[estimation]\ncov_type = [\"robust\"]\n", "[estimation] cov_type"),
+    (GOOD + "[estimation]\ngroups = 2\n", "[estimation] groups"),
+    (GOOD.replace('b = "B * x2"', "b = [1]"), "[utilities] b"),
+    (GOOD.replace("[parameters]", "[variables]\nZ = { x = 1 }\n[parameters]"), "[variables] Z"),
+    (GOOD + "[availability]\na = true\n", "[availability] a"),
+]
+
+
+@pytest.mark.parametrize(("spec", "key"), BAD_OPTIONS)
+def test_parse_spec_checks_every_option(spec: str, key: str) -> None:
+    with pytest.raises(ck.SpecificationError) as info:
+        parse_spec(spec, source="s.toml")
+    assert key in str(info.value) and str(info.value).startswith("s.toml: "), str(info.value)
+
+
+def test_bad_options_through_the_cli(tmp_path: Path) -> None:
+    for i, (spec, key) in enumerate([BAD_OPTIONS[0], BAD_OPTIONS[1], BAD_OPTIONS[15]]):
+        (tmp_path / str(i)).mkdir()
+        assert_bad_input(fit_spec_text(spec, tmp_path / str(i)), key)
+
+
+def test_good_options_still_accepted() -> None:
+    spec = parse_spec(_with_data('sep = ";"\nweight = "w"\nfilter = "x1 > 0"')
+                      + '[estimation]\nmethod = "bfgs"\nmaxiter = 50\ngtol = 1e-6\n'
+                      'cov_type = "robust"\n', source="s.toml")
+    assert spec.data["sep"] == ";" and spec.estimation["maxiter"] == 50
+
+
+def test_estimation_methods_are_those_of_mnl_fit() -> None:
+    import inspect
+    import re
+
+    from choicekit.families.mnl.model import MNL
+    from choicekit.spec.options import ESTIMATION_METHODS
+
+    annotation = str(inspect.signature(MNL.fit).parameters["method"].annotation)
+    assert tuple(re.findall(r"['\"]([\w-]+)['\"]", annotation)) == ESTIMATION_METHODS
+
+
+def test_read_data_refuses_a_bad_separator(tmp_path: Path) -> None:
+    from choicekit.spec.specfile import read_data
+
+    FRAME.to_csv(tmp_path / "d.csv", index=False)
+    for sep in ("", 5):
+        with pytest.raises(ck.SpecificationError, match="sep must be"):
+            read_data(tmp_path / "d.csv", sep=sep)  # type: ignore[arg-type]

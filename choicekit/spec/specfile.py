@@ -57,6 +57,7 @@ from choicekit.exceptions import ChoiceDataError, SpecificationError
 from choicekit.spec.expressions import Beta, Utility, Var, as_utility
 from choicekit.spec.expressions import exp as _ck_exp
 from choicekit.spec.expressions import log as _ck_log
+from choicekit.spec.options import check_data_options, check_estimation_options
 
 __all__ = ["ModelSpec", "load_spec", "parse_spec", "read_data", "evaluate_expression",
            "utility_from_expression", "fit_spec"]
@@ -594,8 +595,10 @@ def parse_spec(text: str, source: str = "spec") -> ModelSpec:
         if missing:
             raise SpecificationError(f"{source}: a long layout needs [data] {' and '.join(missing)}"
                                      " (the case id and alternative columns).")
+    check_data_options(data, source)
     estimation = _table(raw, "estimation", source)
     _check_keys(estimation, _ESTIMATION_KEYS, source, " in [estimation]")
+    check_estimation_options(estimation, source)
     utilities = {str(k): v for k, v in _table(raw, "utilities", source).items()}
     formula = raw.get("formula", {})
     if isinstance(formula, str):
@@ -614,6 +617,12 @@ def parse_spec(text: str, source: str = "spec") -> ModelSpec:
     params = {str(k): _beta_from(str(k), v, source)
               for k, v in _table(raw, "parameters", source).items()}
     variables = _table(raw, "variables", source)
+    for section, table in (("utilities", utilities), ("variables", variables),
+                           ("availability", _table(raw, "availability", source))):
+        for key, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise SpecificationError(f"{source}: [{section}] {key} must be an expression "
+                                         f"in quotes, got {type(value).__name__} {value!r}.")
     return ModelSpec(source=source, data=data, availability=_table(raw, "availability", source),
                      variables=variables, parameters=params, utilities=utilities,
                      formula=formula, estimation=estimation)
@@ -636,12 +645,14 @@ def read_data(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     p = Path(path)
     if sep is None:
         sep = "\t" if p.suffix.lower() in (".dat", ".tsv", ".txt") else ","
+    if not isinstance(sep, str) or not sep:
+        raise SpecificationError(f"read_data: sep must be a non-empty string such as \",\" or "
+                                 f"\"\\t\", got {type(sep).__name__} {sep!r}.")
     try:
         return pd.read_csv(p, sep=sep)
     except FileNotFoundError:
         raise ChoiceDataError(f"Data file {str(p)!r} does not exist.") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError,
-            pd.errors.EmptyDataError) as err:
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # pandas' parser errors too
         raise ChoiceDataError(f"Cannot read data file {str(p)!r}: {_one_line(err)}.") from None
 
 
@@ -735,12 +746,5 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
 
 def fit_spec(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """Build the model of ``spec`` on ``frame`` and fit it with the [estimation] options."""
-    model = build_model(spec, frame)
-    opts = dict(spec.estimation)
-    if "maxiter" in opts and not (isinstance(opts["maxiter"], int) and opts["maxiter"] > 0):
-        raise SpecificationError(f"{spec.source}: [estimation] maxiter must be a positive "
-                                 "integer.")
-    if "gtol" in opts and not (isinstance(opts["gtol"], (int, float)) and
-                               math.isfinite(opts["gtol"]) and opts["gtol"] > 0):
-        raise SpecificationError(f"{spec.source}: [estimation] gtol must be a positive number.")
-    return model.fit(**opts)
+    check_estimation_options(spec.estimation, spec.source)  # a ModelSpec built by hand
+    return build_model(spec, frame).fit(**spec.estimation)
