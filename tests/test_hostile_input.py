@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -307,3 +309,56 @@ def test_read_data_refuses_a_bad_separator(tmp_path: Path) -> None:
     for sep in ("", 5):
         with pytest.raises(ck.SpecificationError, match="sep must be"):
             read_data(tmp_path / "d.csv", sep=sep)  # type: ignore[arg-type]
+
+
+# -------------------------------------------------- 7. derived variables in linear time
+def _many_variables_spec(k: int) -> str:
+    lines = "\n".join(f'V{i} = "V{i - 1} + x1"' if i else 'V0 = "x1 * 2"' for i in range(k))
+    return GOOD.replace("[parameters]", f"[variables]\n{lines}\n[parameters]").replace(
+        '"ASC + B * x1"', f'"ASC + B * V{k - 1} / {k}"')
+
+
+def test_derived_variables_do_not_copy_the_frame_per_variable(monkeypatch) -> None:
+    from choicekit.spec import specfile
+
+    calls = {"assign": 0, "concat": 0}
+    real_assign, real_concat = pd.DataFrame.assign, pd.concat
+
+    def assign(self, **kw):
+        calls["assign"] += 1
+        return real_assign(self, **kw)
+
+    def concat(*a, **kw):
+        calls["concat"] += 1
+        return real_concat(*a, **kw)
+
+    monkeypatch.setattr(pd.DataFrame, "assign", assign)
+    monkeypatch.setattr(pd, "concat", concat)
+    spec = parse_spec(_many_variables_spec(2_000))
+    frame = FRAME.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        out = specfile.derive_variables(spec, frame)
+    # one join of all new columns, whatever their number (it was one assign per variable)
+    assert calls["assign"] + calls["concat"] <= 2, calls
+    pd.testing.assert_frame_equal(frame, FRAME)  # the user's frame is not modified
+    assert out.shape == (len(FRAME), 3 + 2_000)
+    np.testing.assert_allclose(out["V1999"], FRAME["x1"] * 2 + 1_999 * FRAME["x1"])
+
+
+def test_derived_variables_see_earlier_ones_and_may_replace_a_column() -> None:
+    from choicekit.spec import specfile
+
+    spec = parse_spec(GOOD.replace("[parameters]", '[variables]\nx1 = "x1 * 10"\n'
+                                   'Z = "x1 + 1"\nC = "3"\nD = "x2 > 1"\n[parameters]'))
+    out = specfile.derive_variables(spec, FRAME)
+    assert list(out.columns).count("x1") == 1
+    np.testing.assert_allclose(out["x1"], FRAME["x1"] * 10)
+    np.testing.assert_allclose(out["Z"], FRAME["x1"] * 10 + 1)
+    assert (out["C"] == 3).all() and out["D"].dtype == float
+
+
+def test_many_variables_through_the_cli(tmp_path: Path) -> None:
+    r = fit_spec_text(_many_variables_spec(1_000), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "PerformanceWarning" not in r.stderr and "fragmented" not in r.stderr
