@@ -362,3 +362,92 @@ def test_many_variables_through_the_cli(tmp_path: Path) -> None:
     r = fit_spec_text(_many_variables_spec(1_000), tmp_path)
     assert r.returncode == 0, r.stderr
     assert "PerformanceWarning" not in r.stderr and "fragmented" not in r.stderr
+
+
+# -------------------------------------------------- 5. the CLI never destroys a file
+@pytest.mark.parametrize(("option", "target", "needle"), [
+    ("--json", "d.csv", "that is the data file"),
+    ("--csv", "d.csv", "that is the data file"),
+    ("--csv", "s.toml", "that is the spec file"),
+    ("--json", "./sub/../s.toml", "that is the spec file"),
+    ("--json", "link.csv", "that is the data file"),          # a hard link to the data
+    ("--json", "nowhere/res.json", "does not exist"),
+    ("--csv", ".", "is a directory"),
+])
+def test_outputs_never_overwrite_inputs(option, target, needle, tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    FRAME.to_csv(data, index=False)
+    (tmp_path / "s.toml").write_text(GOOD)
+    (tmp_path / "sub").mkdir()
+    os.link(data, tmp_path / "link.csv")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    r = cli("fit", "d.csv", "--spec", "s.toml", option, target, "--quiet", cwd=tmp_path)
+    assert_bad_input(r, option, needle)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_json_and_csv_cannot_be_the_same_file(tmp_path: Path) -> None:
+    r = fit_spec_text(GOOD, tmp_path, FRAME, "--json", str(tmp_path / "o"), "--csv",
+                      str(tmp_path / "o"))
+    assert_bad_input(r, "name the same file")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs POSIX permissions and a non-root user")
+def test_unwritable_output_folder_is_refused_before_the_fit(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        r = fit_spec_text(GOOD, tmp_path, FRAME, "--json", str(locked / "res.json"))
+    finally:
+        locked.chmod(0o700)
+    assert_bad_input(r, "cannot write there")
+
+
+def test_outputs_are_checked_before_the_fit(tmp_path: Path, monkeypatch, capsys) -> None:
+    from choicekit import cli as cli_module
+    from choicekit.spec import specfile
+
+    fits = []
+    monkeypatch.setattr(specfile, "fit_spec", lambda *a: fits.append(a))
+    FRAME.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "s.toml").write_text(GOOD)
+    code = cli_module.main(["fit", str(tmp_path / "d.csv"), "--spec", str(tmp_path / "s.toml"),
+                            "--csv", str(tmp_path / "missing" / "o.csv")])
+    assert code == 2 and fits == []
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_outputs_are_written_atomically(tmp_path: Path, monkeypatch) -> None:
+    from choicekit import cli as cli_module
+
+    target = tmp_path / "res.json"
+    target.write_text("old results\n")
+    target.chmod(0o640)
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt  # Ctrl-C between writing the new file and the rename
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli_module.write_atomic(target, "new results\n")
+    assert target.read_text() == "old results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res.json"]  # no temporary left
+    monkeypatch.undo()
+    cli_module.write_atomic(target, "new results\n")
+    assert target.read_text() == "new results\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res.json"]
+
+
+def test_good_outputs_are_written(tmp_path: Path) -> None:
+    r = fit_spec_text(GOOD, tmp_path, FRAME, "--json", str(tmp_path / "o.json"), "--csv",
+                      str(tmp_path / "o.csv"))
+    assert r.returncode in (0, 1), r.stderr
+    import json
+
+    assert json.loads((tmp_path / "o.json").read_text())["model"] == "multinomial logit"
+    assert pd.read_csv(tmp_path / "o.csv")["parameter"].tolist() == ["ASC", "B"]
