@@ -451,3 +451,87 @@ def test_good_outputs_are_written(tmp_path: Path) -> None:
 
     assert json.loads((tmp_path / "o.json").read_text())["model"] == "multinomial logit"
     assert pd.read_csv(tmp_path / "o.csv")["parameter"].tolist() == ["ASC", "B"]
+
+
+# -------------------------------------------------- 1. datasets verified where they are read
+def _copy_to(shared: Path, directory: Path, filename: str, edit=None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    data = (shared / filename).read_bytes()
+    (directory / filename).write_bytes(edit(data) if edit else data)
+    return directory / filename
+
+
+def _truncate(data: bytes) -> bytes:  # the first 2,852 rows, as in the report
+    return b"".join(data.splitlines(keepends=True)[:2_853])
+
+
+def _edit_one_value(data: bytes) -> bytes:  # row 2, last column (CHOICE): 2 -> 3, same size
+    lines = data.splitlines(keepends=True)
+    assert lines[2].endswith(b"\t2\r\n")
+    lines[2] = lines[2][:-3] + b"3\r\n"
+    return b"".join(lines)
+
+
+def test_truncated_dataset_is_refused(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+    copy = _copy_to(shared_data, tmp_path / "mine", "swissmetro.dat", _truncate)
+    monkeypatch.setenv(ck.datasets.ENV_VAR, str(copy.parent))
+    with pytest.raises(ck.ChoiceDataError) as info:
+        ck.datasets.load_swissmetro()
+    msg = str(info.value)
+    for needle in (str(copy), "2,852 data rows", "10,728", "truncated", "SHA-256",
+                   "download=True", "https://transp-or.epfl.ch/data/swissmetro.dat",
+                   "verify=False"):
+        assert needle in msg, (needle, msg)
+    with pytest.raises(ck.ChoiceDataError, match="not the reference copy"):
+        ck.datasets.swissmetro_choicedata()
+    assert len(ck.datasets.load_swissmetro(verify=False)) == 2_852  # on purpose: accepted
+
+
+def test_edited_dataset_is_refused(shared_data: Path, tmp_path: Path) -> None:
+    copy = _copy_to(shared_data, tmp_path, "swissmetro.dat", _edit_one_value)
+    assert copy.stat().st_size == (shared_data / "swissmetro.dat").stat().st_size
+    with pytest.raises(ck.ChoiceDataError, match=r"expected 10,728 rows, but some values "
+                       r"differ \(edited\?\)") as info:
+        ck.datasets.load_swissmetro(copy)
+    assert "verify=False" in str(info.value)
+    assert ck.datasets.load_swissmetro(copy, verify=False)["CHOICE"].iloc[1] == 3
+
+
+@pytest.mark.parametrize(("name", "filename"), [
+    ("heating", "heating.csv"), ("fishing", "fishing.csv"), ("train", "train_netherlands.csv"),
+    ("electricity", "electricity.csv"), ("modecanada", "modecanada.csv"),
+    ("travelmode", "travelmode_greene.csv")])
+def test_every_real_dataset_is_verified(name, filename, shared_data: Path,
+                                        tmp_path: Path) -> None:
+    copy = _copy_to(shared_data, tmp_path, filename, lambda d: d[: len(d) // 2].rsplit(
+        b"\n", 1)[0] + b"\n")
+    with pytest.raises(ck.ChoiceDataError, match="not the reference copy") as info:
+        getattr(ck.datasets, f"load_{name}")(copy)
+    assert "Replace it with the reference copy" in str(info.value) or \
+        "download=True" in str(info.value)
+    with pytest.raises(ck.ChoiceDataError, match="not the reference copy"):
+        getattr(ck.datasets, f"{name}_choicedata")(copy)
+    getattr(ck.datasets, f"load_{name}")(copy, verify=False)
+
+
+def test_digest_is_computed_once_per_file_version(shared_data: Path, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    from choicekit.datasets import files
+
+    copy = _copy_to(shared_data, tmp_path, "heating.csv")
+    hashed = []
+    real = files.hashlib.sha256
+
+    def counting(*a):
+        hashed.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(files.hashlib, "sha256", counting)
+    ck.datasets.load_heating(copy)
+    ck.datasets.load_heating(copy)
+    assert len(hashed) == 1  # the second load costs a stat, not a hash
+    copy.write_bytes(copy.read_bytes().replace(b"ncostl", b"ncostx", 1))
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
+    with pytest.raises(ck.ChoiceDataError, match="edited"):
+        ck.datasets.load_heating(copy)
+    assert len(hashed) == 2
