@@ -535,3 +535,109 @@ def test_digest_is_computed_once_per_file_version(shared_data: Path, tmp_path: P
     with pytest.raises(ck.ChoiceDataError, match="edited"):
         ck.datasets.load_heating(copy)
     assert len(hashed) == 2
+
+
+# -------------------------------------------------- 4. a stale or foreign compiled library
+FAKE_LIBRARIES = {
+    # built from an older _mnl_pass.c: the pass is there, the version function is not
+    "stale": ("#include <stdint.h>\nint64_t ck_work_per_case(int64_t a, int64_t b, int64_t c)"
+              "{ return 1; }\n", "older _mnl_pass.c"),
+    "foreign": ("#include <stdint.h>\nint64_t ck_abi_version(void) { return 999; }\n",
+                "interface version 999"),
+    "incomplete": ("#include <stdint.h>\nint64_t ck_abi_version(void) { return %d; }\n",
+                   "lacks a function"),
+}
+
+
+@pytest.fixture
+def fresh_native(monkeypatch):
+    from choicekit.families.mnl import native
+
+    monkeypatch.delenv("CHOICEKIT_REQUIRE_NATIVE", raising=False)
+    monkeypatch.delenv("CHOICEKIT_NATIVE", raising=False)
+    native._load.cache_clear()
+    yield native
+    monkeypatch.undo()
+    native._load.cache_clear()
+
+
+def _build(tmp_path: Path, source: str) -> Path:
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build a fake library")
+    (tmp_path / "fake.c").write_text(source)
+    lib = tmp_path / "fake.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(tmp_path / "fake.c")],
+                   check=True, capture_output=True, timeout=60)
+    return lib
+
+
+def _small_fit() -> ck.results.MNLResults:
+    data = ck.ChoiceData.from_wide(FRAME, choice="y", alternatives={1: "a", 2: "b"})
+    return ck.MNL(data, {"a": B("ASC") + B("b") * V("x1"), "b": B("b") * V("x2")}).fit()
+
+
+@pytest.mark.parametrize("kind", [*FAKE_LIBRARIES, "not a library"])
+def test_bad_library_falls_back_with_one_warning(kind, tmp_path, monkeypatch,
+                                                 fresh_native) -> None:
+    native = fresh_native
+    if kind == "not a library":
+        lib, needle = tmp_path / "fake.so", "cannot be loaded"
+        lib.write_text("not an ELF file")
+    else:
+        source, needle = FAKE_LIBRARIES[kind]
+        lib = _build(tmp_path, source.replace("%d", str(native.ABI_VERSION)))
+    monkeypatch.setattr(native, "_library_path", lambda: str(lib))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert native.available() is False
+        assert native.available() is False
+        res = _small_fit()  # estimated with NumPy, not an AttributeError
+    assert res.converged
+    mine = [w for w in caught if issubclass(w.category, native.NativeLibraryWarning)]
+    assert len(mine) == 1, [str(w.message) for w in caught]
+    text = str(mine[0].message)
+    assert needle in text and str(lib) in text and "pip install -e ." in text
+    assert issubclass(native.NativeLibraryWarning, ck.ChoiceKitWarning)
+
+
+@pytest.mark.parametrize("kind", ["foreign", "missing"])
+def test_require_native_stays_strict(kind, tmp_path, monkeypatch, fresh_native) -> None:
+    native = fresh_native
+    path = None if kind == "missing" else str(_build(tmp_path, FAKE_LIBRARIES[kind][0]))
+    monkeypatch.setattr(native, "_library_path", lambda: path)
+    monkeypatch.setenv("CHOICEKIT_REQUIRE_NATIVE", "1")
+    with pytest.raises(RuntimeError, match="CHOICEKIT_REQUIRE_NATIVE=1"):
+        native.available()
+    with pytest.raises(RuntimeError, match="CHOICEKIT_REQUIRE_NATIVE=1"):
+        _small_fit()
+    monkeypatch.setenv("CHOICEKIT_NATIVE", "0")  # switched off on purpose: no error
+    assert native.available() is False
+
+
+def test_library_older_than_its_source_says_so(tmp_path, monkeypatch, fresh_native) -> None:
+    native = fresh_native
+    if native._library_path() is None:
+        pytest.skip("choicekit's compiled pass is not built")
+    source = tmp_path / "_mnl_pass.c"
+    source.write_text("/* edited */\n")
+    later = os.path.getmtime(native._library_path()) + 60
+    os.utime(source, (later, later))
+    monkeypatch.setattr(native, "_SOURCE", str(source))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert native.available() is True  # same interface version: still used
+        native.available()
+    mine = [w for w in caught if issubclass(w.category, native.NativeLibraryWarning)]
+    assert len(mine) == 1 and "older than its source" in str(mine[0].message)
+    assert "pip install -e ." in str(mine[0].message)
+
+
+def test_built_library_reports_the_expected_version(fresh_native) -> None:
+    native = fresh_native
+    if native._library_path() is None:
+        pytest.skip("choicekit's compiled pass is not built")
+    assert native._library().ck_abi_version() == native.ABI_VERSION
+    c_source = (REPO / "choicekit" / "families" / "mnl" / "_mnl_pass.c").read_text()
+    assert f"#define CK_ABI_VERSION {native.ABI_VERSION}\n" in c_source
