@@ -641,3 +641,59 @@ def test_built_library_reports_the_expected_version(fresh_native) -> None:
     assert native._library().ck_abi_version() == native.ABI_VERSION
     c_source = (REPO / "choicekit" / "families" / "mnl" / "_mnl_pass.c").read_text()
     assert f"#define CK_ABI_VERSION {native.ABI_VERSION}\n" in c_source
+
+
+# -------------------------------------------------- 10. two silent surprises in data
+def _travel_long() -> pd.DataFrame:
+    df = ck.datasets.load_travelmode()
+    return df.assign(mode=df["mode"].map({1: "air", 2: "train", 3: "bus", 4: "car"}))
+
+
+def test_mixed_type_alternative_labels_warn() -> None:
+    df = _travel_long().astype({"mode": object})
+    df.loc[0, "mode"] = 1  # a stray code among the names
+    with pytest.warns(ck.DataWarning, match="mixes alternative labels of different types") as w:
+        data = ck.ChoiceData.from_long(df, "individual", "mode", "choice")
+    msg = str(w[0].message)
+    assert "'mode'" in msg and "number label 1 in 1 row (index 0)" in msg
+    assert "'air'" in msg and "5 here" in msg and "replace" in msg
+    assert len(data.alternatives) == 5
+    assert w[0].filename == __file__  # points at the caller
+
+
+@pytest.mark.parametrize("labels", [{1: "air", 2: "train", 3: "bus", 4: "car"},
+                                    {1: 1, 2: 2, 3: 3.5, 4: 4}])
+def test_single_type_labels_are_silent(labels) -> None:
+    df = ck.datasets.load_travelmode()
+    df = df.assign(mode=df["mode"].map(labels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ck.DataWarning)
+        ck.ChoiceData.from_long(df, "individual", "mode", "choice")
+
+
+def test_an_extreme_value_is_named_with_a_rescaling_hint() -> None:
+    df = ck.datasets.load_simulated_modechoice().astype({"TRAIN_TT": float})
+    df.loc[17, "TRAIN_TT"] = 1e200
+    data = ck.ChoiceData.from_wide(df, choice="CHOICE", alternatives={1: "train", 2: "bus",
+                                                                      3: "car"}, case="case")
+    u = {"train": B("ASC_T") + B("B_TIME") * V("TRAIN_TT") / 100
+         + B("B_COST") * V("TRAIN_COST") / 100,
+         "bus": B("ASC_B") + B("B_TIME") * V("BUS_TT") / 100 + B("B_COST") * V("BUS_COST") / 100,
+         "car": B("B_TIME") * V("CAR_TT") / 100 + B("B_COST") * V("CAR_COST") / 100}
+    with pytest.warns(ck.DataWarning, match="many orders of magnitude larger") as w:
+        ck.MNL(data, u)
+    msg = str(w[0].message)
+    case_id = df.loc[17, "case"]
+    for needle in ("'B_TIME'", "'TRAIN_TT'", "1e+198", "alternative 'train'",
+                   f"case {case_id}", "Rescale", "at most"):
+        assert needle in msg, (needle, msg)
+    assert w[0].filename == __file__
+
+
+def test_the_scale_warning_reaches_the_cli(tmp_path: Path) -> None:
+    frame = FRAME.assign(x1=FRAME["x1"].astype(float))
+    frame.loc[3, "x1"] = 1e200
+    r = fit_spec_text(GOOD, tmp_path, frame)
+    assert "Traceback" not in r.stderr
+    assert "choicekit fit: warning: 1 design column is many orders of magnitude" in r.stderr
+    assert "'x1'" in r.stderr
