@@ -394,7 +394,7 @@ def _check_scale(design: Design, spec: Specification,
         variables = sorted({v for jj, kk, mult in terms if kk == k and jj == j
                             for v in mult.variables()})
         what = (f"variable {variables[0]!r}" if len(variables) == 1 else
-                f"variables {variables}" if variables else "its multiplier")
+                f"variables {variables}" if variables else "a constant")
         case = python_scalar(design.cases[int(i)])
         lines.append(f"  - parameter {names[k]!r} multiplies {what}: its column in the utility "
                      f"reaches {value:.3g} (alternative {alt!r}, case {case!r})")

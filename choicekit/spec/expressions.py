@@ -171,7 +171,8 @@ class _Const(Expr):
         return set()
 
     def __repr__(self) -> str:
-        return repr(self.value) if self.value != int(self.value) else str(int(self.value))
+        v = self.value
+        return str(int(v)) if math.isfinite(v) and v == int(v) and abs(v) < 1e16 else repr(v)
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {

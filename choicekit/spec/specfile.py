@@ -134,7 +134,8 @@ _LOG10_MAX = math.log10(sys.float_info.max)
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    """A scalar that arithmetic folds: numbers, and the 0/1 of a comparison of numbers."""
+    return isinstance(x, (int, float, np.integer, np.floating, np.bool_))
 
 
 class _Interpreter:
@@ -248,7 +249,10 @@ class _Interpreter:
             if not np.isfinite(out):
                 raise self.error(node, f"`{self.source(node)}` is {out} (not a finite number).")
             return out
-        return fn(arg)
+        try:
+            return fn(arg)
+        except SpecificationError as err:  # e.g. log() of a parameter
+            raise self.error(node, str(err)) from None
 
     def extra_calls(self) -> str:
         return ""
@@ -333,8 +337,10 @@ class _DataInterpreter(_Interpreter):
                     return _truth(a) & _truth(b)
                 if op == "|":
                     return _truth(a) | _truth(b)
+                if op not in _LOGICAL:  # arithmetic on conditions: their 0/1 values
+                    a, b = _as_number(a), _as_number(b)
                 return _APPLY[op](a, b)
-        except TypeError as err:
+        except (TypeError, NotImplementedError) as err:
             raise self.error(node, f"cannot apply {op!r} here ({err}).") from None
 
     def isin(self, a: Any, items: list[Any], node: ast.AST) -> Any:
@@ -344,6 +350,12 @@ class _DataInterpreter(_Interpreter):
 
     def logical_not(self, a: Any, node: ast.AST) -> Any:
         return ~_truth(a)
+
+
+def _as_number(a: Any) -> Any:
+    if isinstance(a, pd.Series) and a.dtype == bool:
+        return a.astype(float)
+    return float(a) if isinstance(a, (bool, np.bool_)) else a
 
 
 def _truth(a: Any) -> Any:
