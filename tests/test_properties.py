@@ -506,5 +506,5 @@ def test_spec_interpreter_regressions(text):
     from choicekit.spec.specfile import utility_from_expression
 
     with pytest.raises(ck.SpecificationError):
-        utility_from_expression(f"B * x1 + {text}", {p: B(p) for p in _PARAMS},
+        utility_from_expression(f"B * x1 + ({text})", {p: B(p) for p in _PARAMS},
                                 lambda n: n in ("x1", "x2"), ["x1", "x2"])
