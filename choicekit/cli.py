@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "demo", "fit_command", "results_to_dict", "results_table"]
+__all__ = ["main", "demo", "fit_command", "check_outputs", "write_atomic", "results_to_dict",
+           "results_table"]
 
 _FIT_EPILOG = """\
 SPEC is a small TOML file: the data layout, the alternatives and their availability, optional
@@ -52,7 +55,9 @@ Expressions allow column names, numbers, + - * / **, comparisons, and/or/not, `x
 and log/exp/abs; they are interpreted, never evaluated as Python code.
 See docs/cli.md for the full format.
 
-Exit status: 0 on success, 1 if the estimation did not converge, 2 for bad input.
+Exit status: 0 on success, 1 if the estimation did not converge, 2 for bad input (including
+an output path that is an input file or cannot be written). Outputs are checked before the fit
+and written atomically; they never overwrite the data or the spec.
 """
 
 
@@ -134,9 +139,93 @@ def results_table(res: Any) -> Any:
     }).rename_axis("parameter")
 
 
+class _OutputPathError(ValueError):
+    """An output path that cannot or must not be written (``choicekit fit`` exits with 2)."""
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # also hard links and different spellings of one path
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: dict[str, str | None], inputs: dict[str, str]) -> dict[str, Path]:
+    """Check the output paths before anything is computed.
+
+    Refuses an output that is the same file as an input (or as another output), that is a
+    directory, or whose folder does not exist or is not writable.
+
+    Parameters
+    ----------
+    outputs : dict
+        ``{option name: path or None}``, e.g. ``{"--json": "res.json"}``.
+    inputs : dict
+        ``{what: path}``, e.g. ``{"the data file": "swissmetro.dat"}``.
+
+    Returns
+    -------
+    dict
+        ``{option name: Path}`` of the outputs given.
+    """
+    checked: dict[str, Path] = {}
+    for option, raw in outputs.items():
+        if raw is None:
+            continue
+        path = Path(raw)
+        for what, other in inputs.items():
+            if _same_file(path, Path(other)):
+                raise _OutputPathError(f"{option} {raw}: that is {what}; choicekit never writes "
+                                       "over its inputs. Choose another output file.")
+        for other_option, other in checked.items():
+            if _same_file(path, other):
+                raise _OutputPathError(f"{option} and {other_option} name the same file "
+                                       f"{raw!r}; give each its own file.")
+        if path.is_dir():
+            example = path / ("results.json" if "json" in option else "results.csv")
+            raise _OutputPathError(f"{option} {raw}: is a directory; give a file name, e.g. "
+                                   f"{example}.")
+        folder = path.parent
+        if not folder.is_dir():
+            raise _OutputPathError(f"{option} {raw}: the folder {str(folder)!r} does not exist; "
+                                   "create it first.")
+        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists()
+                                                        and not os.access(path, os.W_OK)):
+            raise _OutputPathError(f"{option} {raw}: cannot write there (permission denied); "
+                                   "choose a writable location.")
+        checked[option] = path
+    return checked
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so
+    that an interrupted run leaves the previous file whole (or no file), never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:  # keep the mode of the file replaced; a new file gets the usual 0666 & ~umask
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def fit_command(data: str, spec: str, json_out: str | None = None,
                 csv_out: str | None = None) -> tuple[Any, str]:
     """Fit the model of a spec file on a data file; write JSON/CSV if asked.
+
+    The output paths are checked before the fit (never an input file, an existing writable
+    folder) and written atomically (a temporary file, then a rename).
 
     Returns
     -------
@@ -145,14 +234,15 @@ def fit_command(data: str, spec: str, json_out: str | None = None,
     """
     from choicekit.spec.specfile import fit_spec, load_spec, read_data
 
+    outputs = check_outputs({"--json": json_out, "--csv": csv_out},
+                            {"the data file": data, "the spec file": spec})
     model_spec = load_spec(spec)
     frame = read_data(data, model_spec.data.get("sep"))
     res = fit_spec(model_spec, frame)
-    if json_out is not None:
-        Path(json_out).write_text(json.dumps(results_to_dict(res), indent=2) + "\n",
-                                  encoding="utf-8")
-    if csv_out is not None:
-        results_table(res).to_csv(csv_out)
+    if "--json" in outputs:
+        write_atomic(outputs["--json"], json.dumps(results_to_dict(res), indent=2) + "\n")
+    if "--csv" in outputs:
+        write_atomic(outputs["--csv"], results_table(res).to_csv())
     return res, str(res.summary())
 
 
@@ -197,7 +287,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", ChoiceKitWarning)
         try:
             res, text = fit_command(args.data, args.spec, args.json_out, args.csv_out)
-        except (ChoiceKitError, OSError) as err:
+        except (ChoiceKitError, _OutputPathError, OSError) as err:
             print(f"choicekit fit: error: {err}", file=sys.stderr)
             return 2
     for w in caught:

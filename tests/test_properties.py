@@ -418,3 +418,93 @@ def test_random_fit_options_give_a_fit_or_a_choicekit_error(option, value):
             model.fit(**{option: value})
         except ck.ChoiceKitError as err:
             assert str(err)
+
+
+# ------------------------------------------------------------------------------------------
+# spec-file expressions (choicekit.spec.specfile): random expressions over parameters, data
+# columns and hostile constants (issue 17) give a utility or a SpecificationError, never a raw
+# OverflowError / ZeroDivisionError, and logic on a parameter is never the silent constant 0
+# ------------------------------------------------------------------------------------------
+
+_PARAMS = ("B", "ASC")
+_LEAVES = st.sampled_from(["B", "ASC", "x1", "x2", "0", "1", "10", "400", "0.5", "-8",
+                           "1e308", "10.0", "(3 - 3)"])
+
+
+def _expressions(leaves: st.SearchStrategy[str]) -> st.SearchStrategy[tuple[str, bool]]:
+    """``(text, logic_on_a_parameter)``: the flag says whether some comparison, not, and or
+    or has a parameter among its operands (then the expression must be refused)."""
+
+    def has_param(text: str) -> bool:
+        import re
+
+        return any(re.search(rf"\b{p}\b", text) for p in _PARAMS)
+
+    def extend(children: st.SearchStrategy[tuple[str, bool]]):
+        binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "**"]), children).map(
+            lambda t: (f"({t[0][0]} {t[1]} {t[2][0]})", t[0][1] or t[2][1]))
+        logic = st.tuples(children, st.sampled_from(["==", "<", "!=", "and", "or"]),
+                          children).map(
+            lambda t: (f"({t[0][0]} {t[1]} {t[2][0]})",
+                       t[0][1] or t[2][1] or has_param(t[0][0]) or has_param(t[2][0])))
+        unary = st.tuples(st.sampled_from(["-", "not ", "log", "exp"]), children).map(
+            lambda t: (f"{t[0]}({t[1][0]})", t[1][1] or (t[0] == "not " and has_param(t[1][0]))))
+        return st.one_of(binary, logic, unary)
+
+    return st.recursive(leaves.map(lambda s: (s, False)), extend, max_leaves=8)
+
+
+_EXPR_FRAME = pd.DataFrame({"y": [1, 2, 1, 2], "x1": [1.0, 2.0, 0.0, 3.0],
+                            "x2": [2.0, 1.0, 1.0, 0.5]})
+
+
+@given(_expressions(_LEAVES))
+def test_random_spec_utilities_give_a_utility_or_a_specification_error(case):
+    from choicekit.spec.specfile import utility_from_expression
+
+    text, logic_on_param = case
+    params = {p: B(p) for p in _PARAMS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ck.ChoiceKitWarning)  # e.g. B * 1e308: a scale warning
+        try:
+            u = utility_from_expression(text, params, lambda n: n in ("x1", "x2"),
+                                        ["x1", "x2"], where="[utilities] a")
+        except ck.SpecificationError as err:
+            assert str(err).count("[utilities] a") == 1
+            return
+        assert not logic_on_param, f"{text!r} applies logic to a parameter but was accepted"
+        # the design is built or refused with a choicekit error, never a raw exception
+        data = ck.ChoiceData.from_wide(_EXPR_FRAME, choice="y", alternatives={1: "a", 2: "b"})
+        try:
+            ck.MNL(data, {"a": u, "b": 0})
+        except ck.ChoiceKitError as err:
+            assert str(err)
+        except ValueError as err:  # pragma: no cover - must not happen
+            raise AssertionError(f"{text!r}: {type(err).__name__}: {err}") from None
+
+
+@given(_expressions(st.sampled_from(["x1", "x2", "0", "1", "10", "400", "0.5", "-8",
+                                     "1e308", "10.0", "(3 - 3)"])))
+def test_random_data_expressions_give_values_or_a_specification_error(case):
+    from choicekit.spec.specfile import evaluate_expression
+
+    text, _ = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            evaluate_expression(text, _EXPR_FRAME, where="[variables] Z")
+        except ck.SpecificationError as err:
+            assert str(err).count("[variables] Z") == 1
+
+
+@pytest.mark.parametrize("text", ["10**10**10", "10.0**400", "x1 / 0", "B / 0", "not B",
+                                  "B == 0", "(ASC == B)", "B and x1", "x1 or B",
+                                  "0 ** -1", "(-8) ** 0.5", "log(0)", "1e308 * 10"])
+def test_spec_interpreter_regressions(text):
+    """The hostile cases of issue 17, kept so that a change cannot reopen them."""
+    from choicekit.spec.specfile import utility_from_expression
+
+    with pytest.raises(ck.SpecificationError):
+        utility_from_expression(f"B * x1 + ({text})", {p: B(p) for p in _PARAMS},
+                                lambda n: n in ("x1", "x2"), ["x1", "x2"])

@@ -167,6 +167,37 @@ def _finish(problems: Problems, layout: str, n_cases_bad: int, n_cases: int,
                   "(see `data.dropped_cases`).", DataWarning, stacklevel=4)
 
 
+def _label_kind(label: Hashable) -> str:
+    if isinstance(label, (bool, np.bool_)):
+        return "bool"
+    if isinstance(label, (int, float, np.integer, np.floating)):
+        return "number"
+    return type(label).__name__
+
+
+def _warn_mixed_labels(alts: list[Hashable], codes: np.ndarray, rank: np.ndarray,
+                       rows: pd.Index, column: str) -> None:
+    """Warn when the alternative labels mix types (``1`` and ``"air"``): each type's labels
+    become alternatives of their own, which is rarely meant (a stray code among names)."""
+    kinds: dict[str, list[int]] = {}
+    for j, label in enumerate(alts):
+        kinds.setdefault(_label_kind(label), []).append(j)
+    if len(kinds) < 2:
+        return
+    model_idx = rank[codes]
+    parts = []
+    for kind, js in sorted(kinds.items(), key=lambda kv: len(kv[1])):
+        in_rows = np.isin(model_idx, js)
+        shown = ", ".join(repr(alts[j]) for j in js[:6]) + (", ..." if len(js) > 6 else "")
+        parts.append(f"{kind} {plural(len(js), 'label')} {shown} in {first_rows(rows[in_rows])}")
+    warnings.warn(
+        f"alt column {column!r} mixes alternative labels of different types: "
+        f"{'; '.join(parts)}. Each label is a separate alternative ({len(alts)} here: "
+        f"{alts}), so a number among names (or the reverse) becomes an alternative of its own. "
+        f"If that is not meant, recode the column to one type (e.g. "
+        f"df[{column!r}].replace({{1: 'air'}}), or .astype(str)).", DataWarning, stacklevel=4)
+
+
 def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
               availability: str | None, weight: str | None, group: str | None,
               invalid: str = "raise") -> dict[str, Any]:
@@ -200,6 +231,7 @@ def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
     case_idx[~na_case], case_ids = _factorize(df[case][~na_case], f"case column {case!r}")
     a_codes, a_uniq = _factorize(df[alt][valid], f"alt column {alt!r}")
     alts, rank = _ordered_labels(a_uniq)
+    _warn_mixed_labels(alts, a_codes, rank, df.index[valid], alt)
     alt_idx[valid] = rank[a_codes]
     n, J = len(case_ids), len(alts)
     rows = np.flatnonzero(valid)

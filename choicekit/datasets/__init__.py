@@ -21,9 +21,12 @@ variables for formulas, panel group), e.g. :func:`swissmetro_choicedata` with Bi
 sample and availability rules.
 
 If none of these yields the file, a :class:`~choicekit.exceptions.ChoiceDataError` says where
-it looked and how to provide the file. Every call reads the file again and returns a new
-DataFrame; nothing is cached in memory. :func:`load_travelmode` falls back on the copy bundled
-with statsmodels and therefore always succeeds.
+it looked and how to provide the file. A file found is checked against the SHA-256 digest of
+the reference copy (``DATASETS[name].sha256``; once per file and modification time in a
+session), so that a truncated or edited copy is refused rather than loaded silently;
+``verify=False`` accepts a copy that differs on purpose. Every call reads the file again and
+returns a new DataFrame; no data are cached in memory. :func:`load_travelmode` falls back on
+the copy bundled with statsmodels and therefore always succeeds.
 """
 
 from __future__ import annotations
@@ -73,9 +76,9 @@ __all__ = [
 ]
 
 
-def _load(name: str, path: _PathLike | None, download: bool) -> pd.DataFrame:
+def _load(name: str, path: _PathLike | None, download: bool, verify: bool) -> pd.DataFrame:
     info = DATASETS[name]
-    return _read(info, _locate(info, path, download))
+    return _read(info, _locate(info, path, download), verify)
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,7 +86,8 @@ def _load(name: str, path: _PathLike | None, download: bool) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def load_swissmetro(path: _PathLike | None = None, *, download: bool = False) -> pd.DataFrame:
+def load_swissmetro(path: _PathLike | None = None, *, download: bool = False,
+                    verify: bool = True) -> pd.DataFrame:
     """Load the Swissmetro stated-preference mode-choice data.
 
     Parameters
@@ -95,6 +99,11 @@ def load_swissmetro(path: _PathLike | None = None, *, download: bool = False) ->
         If the file is not found locally, download it from the Biogeme data page
         (``DATASETS["swissmetro"].url``) into the cache directory and check its SHA-256
         digest against the reference copy. Never happens unless asked for.
+    verify : bool, default True
+        Check the file's SHA-256 digest against the reference copy (once per file and
+        modification time in a session) and refuse a truncated or edited copy with a
+        :class:`ChoiceDataError` saying how to get the reference copy again. Pass False to
+        load a copy that differs on purpose.
 
     Returns
     -------
@@ -106,7 +115,8 @@ def load_swissmetro(path: _PathLike | None = None, *, download: bool = False) ->
     ------
     ChoiceDataError
         If the file cannot be found (the message lists where it looked), the download fails,
-        or the file lacks the expected columns (e.g. it is not tab-separated).
+        the file is not the reference copy (``verify``), or it lacks the expected columns
+        (e.g. it is not tab-separated).
 
     Notes
     -----
@@ -155,10 +165,11 @@ def load_swissmetro(path: _PathLike | None = None, *, download: bool = False) ->
     ...     availability={"train": "TRAIN_AV", "sm": "SM_AV", "car": "CAR_AV"},
     ... )  # doctest: +SKIP
     """
-    return _load("swissmetro", path, download)
+    return _load("swissmetro", path, download, verify)
 
 
-def load_modecanada(path: _PathLike | None = None, *, download: bool = False) -> pd.DataFrame:
+def load_modecanada(path: _PathLike | None = None, *, download: bool = False,
+                    verify: bool = True) -> pd.DataFrame:
     """Load the ModeCanada intercity mode-choice data (Montreal-Toronto corridor).
 
     Parameters
@@ -169,6 +180,11 @@ def load_modecanada(path: _PathLike | None = None, *, download: bool = False) ->
     download : bool, default False
         Accepted for a uniform interface; there is no public download of this CSV, so
         ``True`` raises :class:`ChoiceDataError` when the file is not found locally.
+    verify : bool, default True
+        Check the file's SHA-256 digest against the reference copy (once per file and
+        modification time in a session) and refuse a truncated or edited copy with a
+        :class:`ChoiceDataError` saying how to get the reference copy again. Pass False to
+        load a copy that differs on purpose.
 
     Returns
     -------
@@ -179,7 +195,8 @@ def load_modecanada(path: _PathLike | None = None, *, download: bool = False) ->
     Raises
     ------
     ChoiceDataError
-        If the file cannot be found or lacks the expected columns.
+        If the file cannot be found, is not the reference copy (``verify``) or lacks the
+        expected columns.
 
     Notes
     -----
@@ -216,10 +233,11 @@ def load_modecanada(path: _PathLike | None = None, *, download: bool = False) ->
     ...     df, case="case", alt="alt", choice="choice"
     ... )  # doctest: +SKIP
     """
-    return _load("modecanada", path, download)
+    return _load("modecanada", path, download, verify)
 
 
-def load_heating(path: _PathLike | None = None, *, download: bool = False) -> pd.DataFrame:
+def load_heating(path: _PathLike | None = None, *, download: bool = False,
+                 verify: bool = True) -> pd.DataFrame:
     """Load the Heating data: choice of heating system in new Californian houses.
 
     Parameters
@@ -230,6 +248,11 @@ def load_heating(path: _PathLike | None = None, *, download: bool = False) -> pd
     download : bool, default False
         Accepted for a uniform interface; there is no public download of this CSV, so
         ``True`` raises :class:`ChoiceDataError` when the file is not found locally.
+    verify : bool, default True
+        Check the file's SHA-256 digest against the reference copy (once per file and
+        modification time in a session) and refuse a truncated or edited copy with a
+        :class:`ChoiceDataError` saying how to get the reference copy again. Pass False to
+        load a copy that differs on purpose.
 
     Returns
     -------
@@ -239,7 +262,8 @@ def load_heating(path: _PathLike | None = None, *, download: bool = False) -> pd
     Raises
     ------
     ChoiceDataError
-        If the file cannot be found or lacks the expected columns.
+        If the file cannot be found, is not the reference copy (``verify``) or lacks the
+        expected columns.
 
     Notes
     -----
@@ -267,10 +291,11 @@ def load_heating(path: _PathLike | None = None, *, download: bool = False) -> pd
       head (years); ``rooms``: number of rooms; ``region``: ``"ncostl"`` (northern coast),
       ``"scostl"`` (southern coast), ``"mountn"`` (mountains), ``"valley"`` (central valley).
     """
-    return _load("heating", path, download)
+    return _load("heating", path, download, verify)
 
 
-def load_train(path: _PathLike | None = None, *, download: bool = False) -> pd.DataFrame:
+def load_train(path: _PathLike | None = None, *, download: bool = False,
+               verify: bool = True) -> pd.DataFrame:
     """Load the Netherlands Train data: stated choice between two train trips.
 
     Parameters
@@ -281,6 +306,11 @@ def load_train(path: _PathLike | None = None, *, download: bool = False) -> pd.D
     download : bool, default False
         Accepted for a uniform interface; there is no public download of this CSV, so
         ``True`` raises :class:`ChoiceDataError` when the file is not found locally.
+    verify : bool, default True
+        Check the file's SHA-256 digest against the reference copy (once per file and
+        modification time in a session) and refuse a truncated or edited copy with a
+        :class:`ChoiceDataError` saying how to get the reference copy again. Pass False to
+        load a copy that differs on purpose.
 
     Returns
     -------
@@ -291,7 +321,8 @@ def load_train(path: _PathLike | None = None, *, download: bool = False) -> pd.D
     Raises
     ------
     ChoiceDataError
-        If the file cannot be found or lacks the expected columns.
+        If the file cannot be found, is not the reference copy (``verify``) or lacks the
+        expected columns.
 
     Notes
     -----
@@ -318,10 +349,11 @@ def load_train(path: _PathLike | None = None, *, download: bool = False) -> pd.D
       time (minutes); ``change_A``, ``change_B``: number of changes; ``comfort_A``,
       ``comfort_B``: comfort class 0, 1, 2 (0 = most comfortable).
     """
-    return _load("train", path, download)
+    return _load("train", path, download, verify)
 
 
-def load_fishing(path: _PathLike | None = None, *, download: bool = False) -> pd.DataFrame:
+def load_fishing(path: _PathLike | None = None, *, download: bool = False,
+                 verify: bool = True) -> pd.DataFrame:
     """Load the Fishing data: choice of recreational fishing mode.
 
     Parameters
@@ -332,6 +364,11 @@ def load_fishing(path: _PathLike | None = None, *, download: bool = False) -> pd
     download : bool, default False
         Accepted for a uniform interface; there is no public download of this CSV, so
         ``True`` raises :class:`ChoiceDataError` when the file is not found locally.
+    verify : bool, default True
+        Check the file's SHA-256 digest against the reference copy (once per file and
+        modification time in a session) and refuse a truncated or edited copy with a
+        :class:`ChoiceDataError` saying how to get the reference copy again. Pass False to
+        load a copy that differs on purpose.
 
     Returns
     -------
@@ -342,7 +379,8 @@ def load_fishing(path: _PathLike | None = None, *, download: bool = False) -> pd
     Raises
     ------
     ChoiceDataError
-        If the file cannot be found or lacks the expected columns.
+        If the file cannot be found, is not the reference copy (``verify``) or lacks the
+        expected columns.
 
     Notes
     -----
@@ -365,10 +403,11 @@ def load_fishing(path: _PathLike | None = None, *, download: bool = False) -> pd
     - ``price.<alt>``: price of the trip (US dollars); ``catch.<alt>``: catch rate.
     - ``income``: monthly income (US dollars).
     """
-    return _load("fishing", path, download)
+    return _load("fishing", path, download, verify)
 
 
-def load_electricity(path: _PathLike | None = None, *, download: bool = False) -> pd.DataFrame:
+def load_electricity(path: _PathLike | None = None, *, download: bool = False,
+                     verify: bool = True) -> pd.DataFrame:
     """Load the Electricity data: stated choice of an electricity supplier.
 
     Parameters
@@ -379,6 +418,11 @@ def load_electricity(path: _PathLike | None = None, *, download: bool = False) -
     download : bool, default False
         Accepted for a uniform interface; there is no public download of this CSV, so
         ``True`` raises :class:`ChoiceDataError` when the file is not found locally.
+    verify : bool, default True
+        Check the file's SHA-256 digest against the reference copy (once per file and
+        modification time in a session) and refuse a truncated or edited copy with a
+        :class:`ChoiceDataError` saying how to get the reference copy again. Pass False to
+        load a copy that differs on purpose.
 
     Returns
     -------
@@ -389,7 +433,8 @@ def load_electricity(path: _PathLike | None = None, *, download: bool = False) -
     Raises
     ------
     ChoiceDataError
-        If the file cannot be found or lacks the expected columns.
+        If the file cannot be found, is not the reference copy (``verify``) or lacks the
+        expected columns.
 
     Notes
     -----
@@ -418,10 +463,10 @@ def load_electricity(path: _PathLike | None = None, *, download: bool = False) -
     - ``seas1``-``seas4``: seasonal rate (0/1; 10 cents per kWh in summer, 8 in winter, 6 in
       spring and fall).
     """
-    return _load("electricity", path, download)
+    return _load("electricity", path, download, verify)
 
 
-def load_travelmode(path: _PathLike | None = None) -> pd.DataFrame:
+def load_travelmode(path: _PathLike | None = None, *, verify: bool = True) -> pd.DataFrame:
     """Load the Greene/Hensher Australian intercity travel-mode data (TravelMode).
 
     Parameters
@@ -431,6 +476,10 @@ def load_travelmode(path: _PathLike | None = None) -> pd.DataFrame:
         When omitted, the file is looked up in ``$CHOICEKIT_DATA`` and then in
         :func:`get_cache_dir`, and if absent the copy bundled with statsmodels
         (``statsmodels.datasets.modechoice``) is used, so this loader always succeeds.
+    verify : bool, default True
+        Check a file read from ``path``, ``$CHOICEKIT_DATA`` or the cache against the
+        reference copy's SHA-256 digest (as :func:`load_swissmetro` does); False accepts a
+        copy that differs on purpose.
 
     Returns
     -------
@@ -481,11 +530,11 @@ def load_travelmode(path: _PathLike | None = None) -> pd.DataFrame:
     """
     info = DATASETS["travelmode"]
     if path is not None:
-        frame = _read(info, _from_explicit_path(info, path))
+        frame = _read(info, _from_explicit_path(info, path), verify)
     else:
         found, _ = _search(info)
         if found is not None:
-            frame = _read(info, found)
+            frame = _read(info, found, verify)
         else:
             from statsmodels.datasets import modechoice  # lazy: statsmodels is slow to import
 

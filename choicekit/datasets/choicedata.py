@@ -1,6 +1,7 @@
 """Ready-to-model :class:`~choicekit.ChoiceData` for the data sets of :mod:`choicekit.datasets`.
 
-Each ``<name>_choicedata()`` loads the frame with ``load_<name>()`` and declares its layout,
+Each ``<name>_choicedata()`` loads the frame with ``load_<name>()`` (passing ``path``,
+``download`` and ``verify`` on) and declares its layout,
 alternatives, availability, alternative-varying variables (so that formulas work) and panel
 group. Re-exported by :mod:`choicekit.datasets`; import from there.
 """
@@ -38,12 +39,12 @@ def _per_alt(stems: tuple[str, ...], alts: tuple[str, ...], sep: str,
 
 
 def swissmetro_choicedata(path: _PathLike | None = None, *, download: bool = False,
-                          biogeme_sample: bool = True) -> ChoiceData:
+                          biogeme_sample: bool = True, verify: bool = True) -> ChoiceData:
     """Swissmetro as ChoiceData, prepared as in Biogeme's examples.
 
     Parameters
     ----------
-    path, download
+    path, download, verify
         As in :func:`load_swissmetro`.
     biogeme_sample : bool, default True
         Keep only ``PURPOSE`` in {1, 3} (commuters, business) and ``CHOICE != 0``: the
@@ -67,7 +68,7 @@ def swissmetro_choicedata(path: _PathLike | None = None, *, download: bool = Fal
     >>> data.n_cases  # doctest: +SKIP
     6768
     """
-    df = _ds().load_swissmetro(path, download=download)
+    df = _ds().load_swissmetro(path, download=download, verify=verify)
     keep = df["CHOICE"] != 0
     if biogeme_sample:
         keep &= df["PURPOSE"].isin([1, 3])
@@ -90,7 +91,7 @@ def swissmetro_choicedata(path: _PathLike | None = None, *, download: bool = Fal
     )
 
 
-def travelmode_choicedata(path: _PathLike | None = None) -> ChoiceData:
+def travelmode_choicedata(path: _PathLike | None = None, *, verify: bool = True) -> ChoiceData:
     """TravelMode (Greene) as ChoiceData: long layout, alternatives air, bus, car, train.
 
     The ``mode`` codes 1-4 become labels ``"air"``, ``"train"``, ``"bus"``, ``"car"`` (column
@@ -105,25 +106,25 @@ def travelmode_choicedata(path: _PathLike | None = None) -> ChoiceData:
     >>> data.n_cases, data.alternatives
     (210, ['air', 'bus', 'car', 'train'])
     """
-    df = _ds().load_travelmode(path)
+    df = _ds().load_travelmode(path, verify=verify)
     df = df.assign(mode=df["mode"].map({1: "air", 2: "train", 3: "bus", 4: "car"}))
     return ChoiceData.from_long(df, case="individual", alt="mode", choice="choice")
 
 
 def modecanada_choicedata(path: _PathLike | None = None, *,
-                          download: bool = False) -> ChoiceData:
+                          download: bool = False, verify: bool = True) -> ChoiceData:
     """ModeCanada as ChoiceData: long layout (case, alt, choice), 4,324 cases.
 
     Alternatives air, bus, car, train; a case without a row for an alternative has it
     unavailable (``noalt`` counts the available ones). Variables: ``cost``, ``ivt``, ``ovt``,
     ``freq``, ``dist`` (alternative-varying), ``income``, ``urban``, ``noalt``.
     """
-    df = _ds().load_modecanada(path, download=download)
+    df = _ds().load_modecanada(path, download=download, verify=verify)
     return ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
 
 
 def heating_choicedata(path: _PathLike | None = None, *,
-                       download: bool = False) -> ChoiceData:
+                       download: bool = False, verify: bool = True) -> ChoiceData:
     """Heating as ChoiceData: wide layout, alternatives gc, gr, ec, er, hp.
 
     Alternative-varying variables ``ic`` (installation cost), ``oc`` (annual operating cost)
@@ -138,32 +139,33 @@ def heating_choicedata(path: _PathLike | None = None, *,
     """
     ds = _ds()
     alts = ds.DATASETS["heating"].alternatives
-    df = ds.load_heating(path, download=download)
+    df = ds.load_heating(path, download=download, verify=verify)
     return ChoiceData.from_wide(df, choice="depvar", alternatives={a: a for a in alts},
                                 variables=_per_alt(("ic", "oc", "pb"), alts, "."),
                                 case="idcase")
 
 
 def fishing_choicedata(path: _PathLike | None = None, *,
-                       download: bool = False) -> ChoiceData:
+                       download: bool = False, verify: bool = True) -> ChoiceData:
     """Fishing as ChoiceData: wide layout, alternatives beach, pier, boat, charter.
 
     Alternative-varying ``price`` and ``catch``; case-level ``income``.
     """
     ds = _ds()
     alts = ds.DATASETS["fishing"].alternatives
-    df = ds.load_fishing(path, download=download)
+    df = ds.load_fishing(path, download=download, verify=verify)
     return ChoiceData.from_wide(df, choice="mode", alternatives={a: a for a in alts},
                                 variables=_per_alt(("price", "catch"), alts, "."))
 
 
-def train_choicedata(path: _PathLike | None = None, *, download: bool = False) -> ChoiceData:
+def train_choicedata(path: _PathLike | None = None, *, download: bool = False,
+                     verify: bool = True) -> ChoiceData:
     """Train (Netherlands) as ChoiceData: wide layout, alternatives A and B, group ``id``.
 
     Alternative-varying ``price`` (cents of guilders), ``time`` (minutes), ``change``,
     ``comfort``; case ids ``choiceid``.
     """
-    df = _ds().load_train(path, download=download)
+    df = _ds().load_train(path, download=download, verify=verify)
     return ChoiceData.from_wide(
         df, choice="choice", alternatives={"A": "A", "B": "B"},
         variables=_per_alt(("price", "time", "change", "comfort"), ("A", "B"), "_"),
@@ -171,13 +173,13 @@ def train_choicedata(path: _PathLike | None = None, *, download: bool = False) -
 
 
 def electricity_choicedata(path: _PathLike | None = None, *,
-                           download: bool = False) -> ChoiceData:
+                           download: bool = False, verify: bool = True) -> ChoiceData:
     """Electricity as ChoiceData: wide layout, suppliers 1-4 (labels ``"1"``..``"4"``).
 
     Alternative-varying ``pf``, ``cl``, ``loc``, ``wk``, ``tod``, ``seas``; group ``id``
     (361 respondents).
     """
-    df = _ds().load_electricity(path, download=download)
+    df = _ds().load_electricity(path, download=download, verify=verify)
     alts = ("1", "2", "3", "4")
     return ChoiceData.from_wide(
         df, choice="choice", alternatives={int(a): a for a in alts},

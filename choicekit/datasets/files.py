@@ -153,6 +153,8 @@ def _download(info: DatasetInfo) -> Path:
             + _how_to_provide(info, offer_download=False)
         )
     os.replace(tmp, target)
+    st = target.stat()
+    _DIGESTS[(str(target.resolve()), st.st_size, st.st_mtime_ns)] = digest.hexdigest()
     return target
 
 
@@ -171,11 +173,60 @@ def _locate(info: DatasetInfo, path: _PathLike | None, download: bool) -> Path:
     )
 
 
-def _read(info: DatasetInfo, file: Path) -> pd.DataFrame:
+#: SHA-256 of each file already checked in this process, by (path, size, mtime): a second
+#: load of an unchanged file costs a stat, not a hash. In memory only: loading never writes.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256(file: Path) -> str:
+    """SHA-256 of ``file``, computed once per (path, size, modification time)."""
+    st = file.stat()
+    key = (str(file.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with open(file, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                h.update(chunk)
+        digest = _DIGESTS[key] = h.hexdigest()
+    return digest
+
+
+def _verify(info: DatasetInfo, file: Path) -> None:
+    """Refuse a file that is not the reference copy (truncated, edited, another version)."""
+    if not info.sha256:
+        return
+    digest = _sha256(file)
+    if digest == info.sha256:
+        return
+    with open(file, "rb") as handle:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    rows = max(lines - 1, 0)  # the header line
+    size = (f"it has {rows:,} data rows, the reference copy {info.n_rows:,}"
+            + (" (truncated?)" if rows < info.n_rows else "") if rows != info.n_rows else
+            f"it has the expected {rows:,} rows, but some values differ (edited?)")
+    if info.url is not None:
+        fix = (f"Delete it and call load_{info.name}(download=True) to fetch the reference copy "
+               f"from {info.url}")
+    else:
+        fix = (f"Replace it with the reference copy (its source is in the Notes of "
+               f"load_{info.name}())")
+    raise ChoiceDataError(
+        f"load_{info.name}(): {file} is not the reference copy of {info.filename}: {size}; its "
+        f"SHA-256 is {digest[:16]}..., expected {info.sha256[:16]}... "
+        f"(DATASETS[{info.name!r}].sha256). {fix}. If the file differs on purpose (your own "
+        "copy), pass verify=False."
+    )
+
+
+def _read(info: DatasetInfo, file: Path, verify: bool = True) -> pd.DataFrame:
+    if verify:
+        _verify(info, file)
     try:
         frame = pd.read_csv(file, sep=info.sep)
     except (OSError, ValueError) as exc:  # pandas parser errors are ValueErrors
-        raise ChoiceDataError(f"load_{info.name}(): cannot read {file}: {exc}") from exc
+        message = " ".join(str(exc).split()).rstrip(".")
+        raise ChoiceDataError(f"load_{info.name}(): cannot read {file}: {message}.") from exc
     missing = [column for column in info.columns if column not in frame.columns]
     if missing:
         sep_name = {"\t": "tab", ",": "comma"}.get(info.sep, repr(info.sep))

@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from choicekit._validation import check_option, first_cases, plural
+from choicekit._validation import check_option, first_cases, plural, python_scalar
 from choicekit.data.choicedata import ChoiceData, alt_values
 from choicekit.data.layouts import WideVariable
 from choicekit.exceptions import ChoiceDataError, DataWarning
@@ -396,7 +396,64 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     )
     if keep is None:  # the cached_property's own slot: computed above, not again on first use
         design.__dict__["column_max"] = design._column_max(col_max, z_max)
+    if need_choice:
+        _check_scale(design, spec, terms)
     return design
+
+
+#: a column whose largest |value| exceeds the typical (median) column's by this factor, or
+#: exceeds SCALE_ABSOLUTE, is named in a DataWarning: its utilities then dwarf every other
+#: term and the optimizer stalls at its start values (a single 1e200 in one attribute gave
+#: only convergence and separation warnings). Newton's method with the exact Hessian is
+#: scale-invariant, so attributes in odd units (x 1e6, tests/test_numerics.py) fit cleanly and
+#: stay silent; these bounds are far beyond any unit choice
+SCALE_RATIO = 1e12
+SCALE_ABSOLUTE = 1e15
+
+
+def _check_scale(design: Design, spec: Specification,
+                 terms: list[tuple[int, int, Expr]]) -> None:
+    """Warn about a design column many orders of magnitude larger than the rest, naming the
+    parameter, its variables, the extreme value and where it is."""
+    colmax = design.column_max
+    data_cols = np.setdiff1d(np.arange(design.n_params), design.constants)
+    if not data_cols.size:
+        return
+    typical = float(np.median(colmax))  # constants count as 1
+    flagged = [k for k in data_cols if colmax[k] > SCALE_ABSOLUTE
+               or (typical > 0 and colmax[k] > SCALE_RATIO * typical)]
+    if not flagged:
+        return
+    lines = []
+    names = design.param_names
+    for k in sorted(flagged, key=lambda k: -colmax[k])[:5]:
+        if k in design.stored:
+            col = design.columns[int(np.flatnonzero(design.stored == k)[0])]
+            j, i = np.unravel_index(int(np.argmax(np.abs(col))), col.shape)
+            value = col[j, i]
+        else:
+            s = int(np.flatnonzero(design.specific == k)[0])
+            i, j = int(np.argmax(np.abs(design.specific_values[s]))), design.specific_alts[s]
+            value = design.specific_values[s, i]
+        alt = design.alternatives[int(j)]
+        variables = sorted({v for jj, kk, mult in terms if kk == k and jj == j
+                            for v in mult.variables()})
+        what = (f"variable {variables[0]!r}" if len(variables) == 1 else
+                f"variables {variables}" if variables else "a constant")
+        case = python_scalar(design.cases[int(i)])
+        lines.append(f"  - parameter {names[k]!r} multiplies {what}: its column in the utility "
+                     f"reaches {value:.3g} (alternative {alt!r}, case {case!r})")
+    others = np.delete(colmax, flagged)
+    rest = f"the other columns reach at most {others.max():.3g}" if others.size else \
+        "a column of this size overwhelms every utility"
+    verb = "is" if len(flagged) == 1 else "are"
+    warnings.warn(
+        f"{len(flagged)} design {plural(len(flagged), 'column')} {verb}"
+        f" many orders of magnitude larger than the rest ({rest}; typical {typical:.3g}):\n"
+        + "\n".join(lines) + "\nRescale the variable (e.g. divide it by a power of 10, or use "
+        "other units) so that it is of the order of the others, and check the extreme values "
+        "for data errors or codes such as 9999 for 'missing': the estimation will stall at its "
+        "start values otherwise.", DataWarning, stacklevel=4)
 
 
 def _scan_block(values: np.ndarray, col_max: np.ndarray, bad: np.ndarray) -> None:

@@ -85,6 +85,9 @@ class Expr(_Arithmetic):
         o = _as_expr(other)
         if o is None:
             return NotImplemented
+        if op == "/" and _is_zero(self if reflected else o):
+            raise SpecificationError(f"Division by zero: {o!r} / 0." if reflected else
+                                     f"Division by zero: {self!r} / 0.")
         return _BinOp(op, o, self) if reflected else _BinOp(op, self, o)
 
 
@@ -168,7 +171,8 @@ class _Const(Expr):
         return set()
 
     def __repr__(self) -> str:
-        return repr(self.value) if self.value != int(self.value) else str(int(self.value))
+        v = self.value
+        return str(int(v)) if math.isfinite(v) and v == int(v) and abs(v) < 1e16 else repr(v)
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -189,6 +193,8 @@ class _BinOp(Expr):
 
     def evaluate(self, lookup: Lookup) -> np.ndarray | float:
         a, b = self.left.evaluate(lookup), self.right.evaluate(lookup)
+        if not np.ndim(a) and not np.ndim(b):  # two numbers: inf/NaN (named by the design
+            a, b = np.float64(a), np.float64(b)  # check), not ZeroDivision/OverflowError
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = _OPS[self.op](a, b)
         if self.op in _BOOLEAN:
@@ -230,6 +236,10 @@ def _as_expr(x: Any) -> Expr | None:
     return None
 
 
+def _is_zero(e: Expr) -> bool:
+    return isinstance(e, _Const) and e.value == 0
+
+
 def _func(fn: str, x: Any) -> Expr:
     if isinstance(x, (Beta, Utility)):
         raise SpecificationError(f"{fn}() of a parameter is not linear in the parameters.")
@@ -254,7 +264,72 @@ def exp(x: Any) -> Expr:
 # ---------------------------------------------------------------------------------------------
 
 
-class Beta(_Arithmetic):
+class _ParameterComparison:
+    """What ``Beta("b") == 0`` (or ``<``, ``>``, ... on a utility) gives: a placeholder that
+    refuses to enter a utility, so that it cannot silently become the constant 0.
+
+    Its truth value keeps Python's default for ``==``/``!=`` (identity), so that containers
+    (``beta in [...]``) behave as before; an ordering comparison has no truth value.
+    """
+
+    __slots__ = ("left", "op", "right")
+
+    def __init__(self, left: Any, op: str, right: Any) -> None:
+        self.left, self.op, self.right = left, op, right
+
+    def message(self) -> str:
+        return (f"`{self.left!r} {self.op} {self.right!r}` compares a parameter: comparisons "
+                "and not/and/or work on data only (e.g. Var('GA') == 0), and a parameter can "
+                "only multiply data or stand alone as a constant.")
+
+    def __bool__(self) -> bool:
+        if self.op == "==":
+            return self.left is self.right
+        if self.op == "!=":
+            return self.left is not self.right
+        raise SpecificationError(self.message())
+
+    def _refuse(self, *_: Any) -> Any:
+        raise SpecificationError(self.message())
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = __pos__ = _refuse
+    __and__ = __rand__ = __or__ = __ror__ = __invert__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self.op} {self.right!r})"
+
+
+class _NoLogic:
+    """Comparisons and ``& | ~`` on parameters and utilities: refused (they used to fall back on
+    Python's defaults, e.g. ``Beta("b") == 0`` was False, a utility of 0). ``not beta`` is
+    False, which :func:`as_utility` refuses like any bool."""
+
+    __slots__ = ()
+
+    def _compare(self, other: Any, op: str) -> _ParameterComparison:
+        return _ParameterComparison(self, op, other)
+
+    def __eq__(self, o: Any) -> Any: return self._compare(o, "==")  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any: return self._compare(o, "!=")  # type: ignore[override]
+    def __lt__(self, o: Any) -> Any: return self._compare(o, "<")
+    def __le__(self, o: Any) -> Any: return self._compare(o, "<=")
+    def __gt__(self, o: Any) -> Any: return self._compare(o, ">")
+    def __ge__(self, o: Any) -> Any: return self._compare(o, ">=")
+
+    def _logic(self, *_: Any) -> Any:
+        raise SpecificationError(
+            f"`&`, `|` and `~` do not apply to a parameter ({self!r}): they "
+            "combine data conditions only, e.g. (Var('AGE') > 30) & (Var('MALE') == 1).")
+
+    __and__ = __rand__ = __or__ = __ror__ = __invert__ = _logic
+    # __bool__ keeps Python's default (true), so that `beta or default` works; `not beta`
+    # is then False, which as_utility refuses (a bool is never a utility)
+
+    __hash__ = object.__hash__
+
+
+class Beta(_NoLogic, _Arithmetic):
     """A parameter to estimate (or hold fixed).
 
     Parameters
@@ -314,7 +389,7 @@ class Beta(_Arithmetic):
     __hash__ = object.__hash__
 
 
-class Utility(_Arithmetic):
+class Utility(_NoLogic, _Arithmetic):
     """A utility linear in the parameters: ``sum_k beta_k * m_k + offset``.
 
     ``terms`` maps each parameter name to ``(Beta, multiplier expression)``; ``offset`` is the
@@ -370,6 +445,8 @@ class Utility(_Arithmetic):
                     "linear in the parameters."
                 )
             denom = other.offset if other.offset is not None else _Const(0.0)
+            if _is_zero(denom):
+                raise SpecificationError(f"Division by zero: ({self!r}) / 0.")
             return self._scale(_BinOp("/", _Const(1.0), denom))
         raise SpecificationError(f"Operator {op!r} is not supported between utility terms.")
 
@@ -390,6 +467,8 @@ class Utility(_Arithmetic):
 
 
 def _utility_op(a: Any, b: Any, op: str) -> Any:
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
+        raise SpecificationError(_BOOL_UTILITY)
     ua, ub = _try_utility(a), _try_utility(b)
     if ua is None or ub is None:
         return NotImplemented
@@ -419,12 +498,23 @@ def _check_same_beta(a: Beta, b: Beta) -> None:
         )
 
 
+_BOOL_UTILITY = (
+    "A utility got True/False: `not`, `and`, `or` or a comparison was applied to a parameter, "
+    "which Python turns into a bool. Conditions work on data only (e.g. "
+    "Beta('B_COST') * Var('COST') * (Var('GA') == 0)); a parameter can only multiply data or "
+    "stand alone as a constant.")
+
+
 def as_utility(x: Any) -> Utility:
     """Turn a Beta, Var expression, number or Utility into a :class:`Utility`."""
+    if isinstance(x, (bool, np.bool_)):
+        raise SpecificationError(_BOOL_UTILITY)
     if isinstance(x, Utility):
         return x
     if isinstance(x, Beta):
         return Utility({x.name: (x, _Const(1.0))}, None)
+    if isinstance(x, _ParameterComparison):
+        raise SpecificationError(x.message())
     e = _as_expr(x)
     if e is None:
         raise SpecificationError(

@@ -1,2 +1,1 @@
-"""The multinomial logit family: the MNL model, its NumPy kernel and its compiled likelihood
-pass."""
+"""The multinomial logit family: its NumPy kernel and its compiled likelihood pass."""

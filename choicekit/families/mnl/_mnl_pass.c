@@ -42,6 +42,14 @@
 #define CK_CLONES
 #endif
 
+/* the interface version of this library. native.py (ABI_VERSION) uses a library only when
+ * the two agree, and otherwise estimates with NumPy: bump both with any change of an exported
+ * function's signature, of the meaning of an argument, of the workspace size or of the output
+ * layout. */
+#define CK_ABI_VERSION 1
+
+int64_t ck_abi_version(void) { return CK_ABI_VERSION; }
+
 /* doubles of workspace per case of a chunk: V/P (J), WX (Kd J), wxbar and xbar (2 Kd), four
  * per-case scalars, and w P z for the S alternative-specific columns */
 int64_t ck_work_per_case(int64_t Kd, int64_t J, int64_t S)

@@ -6,7 +6,10 @@ design
 (``Design.columns``), chunk by chunk, without returning to Python in between. The library is
 built when choicekit is installed (a C compiler is needed; the build is optional). Where it is
 missing, or with the environment variable ``CHOICEKIT_NATIVE=0``, estimation uses the NumPy
-kernel, which gives the same sums to rounding.
+kernel, which gives the same sums to rounding. A library that cannot be loaded or speaks
+another interface version (``ck_abi_version()``, e.g. one built from an older
+``_mnl_pass.c``) is not used: one :class:`NativeLibraryWarning` says how to rebuild it and
+NumPy takes over. ``CHOICEKIT_REQUIRE_NATIVE=1`` (CI) makes any of these an error.
 
 Notes
 -----
@@ -25,36 +28,119 @@ import ctypes
 import functools
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["available", "NativePass", "default_chunk_cases", "native_exp", "native_log"]
+from choicekit.exceptions import ChoiceKitWarning
+
+__all__ = ["available", "NativePass", "NativeLibraryWarning", "ABI_VERSION",
+           "default_chunk_cases", "native_exp", "native_log"]
 
 _i64 = ctypes.c_int64
 _ptr = ctypes.c_void_p
 
 
-@functools.cache
-def _library() -> ctypes.CDLL | None:
-    """The shared object built from ``_mnl_pass.c``, or None where it was not built."""
+#: the interface version this module speaks; the library's ``ck_abi_version()`` must return
+#: the same (CK_ABI_VERSION in _mnl_pass.c)
+ABI_VERSION = 1
+_REBUILD = ("Rebuild it by reinstalling choicekit (`pip install -e .` in an editable checkout, "
+            "`pip install --force-reinstall choicekit` otherwise); until then estimation uses "
+            "the NumPy kernel, which gives the same results, more slowly.")
+_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_mnl_pass.c")
+
+
+class NativeLibraryWarning(ChoiceKitWarning):
+    """The compiled pass is stale or foreign; estimation falls back on NumPy (said once)."""
+
+
+def _library_path() -> str | None:
+    """Where the built library is, or None where it was not built."""
     spec = importlib.util.find_spec("choicekit.families.mnl._mnl_pass")
-    if spec is None or not spec.origin:
-        return None
+    return spec.origin if spec is not None and spec.origin else None
+
+
+def _open(path: str) -> tuple[ctypes.CDLL | None, str | None]:
+    """Load and check the library: ``(library, None)``, or ``(None, what is wrong)``."""
     try:
-        lib = ctypes.CDLL(spec.origin)
-    except OSError:
-        return None
-    lib.ck_mnl_pass.argtypes = [_ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr, _ptr,
-                                _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _i64, _i64,
-                                _ptr, _ptr]
-    lib.ck_mnl_pass.restype = _i64
-    for name in ("ck_work_per_case", "ck_work_extra"):
-        getattr(lib, name).argtypes = [_i64, _i64, _i64]
-        getattr(lib, name).restype = _i64
-    for name in ("ck_exp_n", "ck_log_n"):
-        getattr(lib, name).argtypes = [_ptr, _ptr, _i64]
-        getattr(lib, name).restype = None
+        lib = ctypes.CDLL(path)
+    except OSError as err:
+        return None, f"cannot be loaded ({err})"
+    try:
+        lib.ck_abi_version.argtypes = []
+        lib.ck_abi_version.restype = _i64
+    except AttributeError:
+        return None, ("was built from an older _mnl_pass.c (it has no ck_abi_version; this "
+                      f"choicekit needs version {ABI_VERSION})")
+    version = int(lib.ck_abi_version())
+    if version != ABI_VERSION:
+        return None, (f"has interface version {version}, but this choicekit needs version "
+                      f"{ABI_VERSION}")
+    try:
+        lib.ck_mnl_pass.argtypes = [_ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr, _ptr,
+                                    _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _i64, _i64,
+                                    _ptr, _ptr]
+        lib.ck_mnl_pass.restype = _i64
+        for name in ("ck_work_per_case", "ck_work_extra"):
+            getattr(lib, name).argtypes = [_i64, _i64, _i64]
+            getattr(lib, name).restype = _i64
+        for name in ("ck_exp_n", "ck_log_n"):
+            getattr(lib, name).argtypes = [_ptr, _ptr, _i64]
+            getattr(lib, name).restype = None
+    except AttributeError as err:
+        return None, f"lacks a function this choicekit calls ({err})"
+    return lib, None
+
+
+def _stale(path: str) -> bool:
+    """An editable install whose C source was changed after the library was built."""
+    try:
+        return os.path.getmtime(_SOURCE) > os.path.getmtime(path)
+    except OSError:  # no source beside the module (a wheel): nothing to compare
+        return False
+
+
+def _required() -> bool:
+    return os.environ.get("CHOICEKIT_REQUIRE_NATIVE", "").strip() == "1"
+
+
+@functools.cache
+def _load() -> tuple[ctypes.CDLL | None, str | None]:
+    """The shared object built from ``_mnl_pass.c`` (or None) and what is wrong with it.
+
+    A library that is not built is the documented optional case (no message); one that
+    cannot be loaded, lacks a function or has another interface version is reported once
+    with a :class:`NativeLibraryWarning` and NumPy is used. So is (but the library still
+    used, its interface being the same) a library older than its source in an editable
+    install. With ``CHOICEKIT_REQUIRE_NATIVE=1`` (CI) any of these is an error instead.
+    """
+    path = _library_path()
+    if path is None:
+        return None, "is not built (no C compiler when choicekit was installed?)"
+    lib, problem = _open(path)
+    if problem is not None:
+        if not _required():
+            warnings.warn(f"choicekit's compiled pass {path} {problem}. {_REBUILD}",
+                          NativeLibraryWarning, stacklevel=4)
+        return None, f"{path} {problem}"
+    if _stale(path):
+        message = (f"choicekit's compiled pass {path} is older than its source {_SOURCE} "
+                   "(edited since the last build?). Rebuild it with `pip install -e .` so "
+                   "that estimation uses the current code.")
+        if _required():
+            return None, message
+        warnings.warn(message, NativeLibraryWarning, stacklevel=4)
+    return lib, None
+
+
+def _library() -> ctypes.CDLL | None:
+    """The checked library, or None (NumPy is used); with ``CHOICEKIT_REQUIRE_NATIVE=1`` a
+    missing, stale or foreign library raises instead of falling back."""
+    lib, problem = _load()
+    if lib is None and _required():
+        raise RuntimeError(f"choicekit's compiled pass {problem}, and CHOICEKIT_REQUIRE_NATIVE=1 "
+                           f"forbids the NumPy fallback. {_REBUILD.split(';')[0]}.")
     return lib
 
 
