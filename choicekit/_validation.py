@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from choicekit.exceptions import SpecificationError
+
 __all__ = ["suggest", "first_cases", "first_rows", "show_values", "check_option", "check_int",
            "plural",
            "python_scalar", "to_float", "numeric_column", "zero_one", "Problems"]
@@ -94,8 +96,6 @@ def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = Fal
 
     ``what`` is a parenthetical explaining the option, e.g. ``"(cases per kernel call)"``.
     """
-    from choicekit.exceptions import SpecificationError
-
     if allow_none and value is None:
         return
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum:

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import choicekit as ck
+from choicekit.exceptions import ChoiceKitError, ChoiceKitWarning
+from choicekit.spec.specfile import fit_spec, load_spec, read_data
+
 __all__ = ["main", "demo", "fit_command", "check_outputs", "write_atomic", "results_to_dict",
            "results_table"]
 
@@ -67,8 +71,6 @@ def demo() -> str:
     The data were simulated by ``data/make_simulated_modechoice.py`` from a known logit model;
     the summary is followed by the true parameters, so the recovery can be judged by eye.
     """
-    import choicekit as ck
-
     data = ck.datasets.simulated_modechoice_choicedata()  # wide, availability, group=person
     meta = ck.datasets.load_simulated_modechoice_metadata()
     B, V = ck.Beta, ck.Var
@@ -232,8 +234,6 @@ def fit_command(data: str, spec: str, json_out: str | None = None,
     (MNLResults, str)
         The results and the summary text.
     """
-    from choicekit.spec.specfile import fit_spec, load_spec, read_data
-
     outputs = check_outputs({"--json": json_out, "--csv": csv_out},
                             {"the data file": data, "the spec file": spec})
     model_spec = load_spec(spec)
@@ -281,8 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from choicekit.exceptions import ChoiceKitError, ChoiceKitWarning
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChoiceKitWarning)
         try:

@@ -16,13 +16,12 @@ import numpy as np
 
 from choicekit._lazy import stats
 from choicekit.exceptions import SpecificationError
+from choicekit.simulation.gumbel import FrequencyCheck, GumbelCheck, KSCheck, MaxUtilityCheck
+from choicekit.simulation.recovery import RecoveryStudy
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from choicekit.simulation.gumbel import FrequencyCheck, GumbelCheck, KSCheck, MaxUtilityCheck
-    from choicekit.simulation.recovery import RecoveryStudy
 
 __all__ = ["plot_frequencies", "plot_gumbel_difference", "plot_max_utility", "plot_recovery",
            "plot_shares", "plot_elasticities", "plot_scenario_curve",
@@ -53,7 +52,6 @@ def _figure(ax: Axes | None, **kwargs: Any) -> tuple[Figure, Axes]:
 
 def _part(check: Any, attr: str, kind: type) -> Any:
     """``check`` if it is a ``kind``, its ``attr`` if it is a whole GumbelCheck; else an error."""
-    from choicekit.simulation.gumbel import GumbelCheck
 
     if isinstance(check, GumbelCheck):
         check = getattr(check, attr)
@@ -99,7 +97,6 @@ def plot_frequencies(check: FrequencyCheck | GumbelCheck, *, ax: Axes | None = N
     -------
     matplotlib.figure.Figure
     """
-    from choicekit.simulation.gumbel import FrequencyCheck
 
     check = _part(check, "frequencies", FrequencyCheck)
     t = check.table
@@ -138,7 +135,6 @@ def plot_gumbel_difference(check: KSCheck | GumbelCheck, *, bins: int = 100,
     The normal density with the same variance is drawn for comparison: the two are close,
     which is why the KS test needs many draws to tell them apart.
     """
-    from choicekit.simulation.gumbel import KSCheck
 
     check = _part(check, "difference", KSCheck)
     fig, ax, grid = _ks_figure(check, stats.logistic, "e1 - e2", bins, ax)
@@ -154,7 +150,6 @@ def plot_gumbel_difference(check: KSCheck | GumbelCheck, *, bins: int = 100,
 def plot_max_utility(check: MaxUtilityCheck | GumbelCheck, *, bins: int = 100,
                      ax: Axes | None = None) -> Figure:
     """Empirical density of the maximum utility against Gumbel(logsum, scale)."""
-    from choicekit.simulation.gumbel import MaxUtilityCheck
 
     check = _part(check, "maximum", MaxUtilityCheck)
     ks = check.ks
@@ -177,7 +172,6 @@ def plot_recovery(study: RecoveryStudy, *, cov_type: str | None = None,
     The normal density centred at the true value with the mean standard error of
     ``cov_type`` (default: the study's first) shows what the asymptotic theory predicts.
     """
-    from choicekit.simulation.recovery import RecoveryStudy
 
     if not isinstance(study, RecoveryStudy):
         raise SpecificationError(f"Expected a RecoveryStudy; got {type(study).__name__}.")

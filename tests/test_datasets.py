@@ -242,7 +242,7 @@ def _swissmetro_url(monkeypatch: pytest.MonkeyPatch, url: str, sha256: str | Non
     if sha256 is not None:
         changes["sha256"] = sha256
     patched = {**ds.DATASETS, "swissmetro": dataclasses.replace(info, **changes)}
-    monkeypatch.setattr(ds, "DATASETS", MappingProxyType(patched))
+    monkeypatch.setattr(ds.loaders, "DATASETS", MappingProxyType(patched))
 
 
 def test_download_without_network_fails_quickly(no_network: None, isolated_env: Path) -> None:

@@ -129,7 +129,7 @@ def test_post_estimation_plots(fitted, tmp_path):
     im = fig.axes[0].images[0]
     assert im.get_array().shape == (3, 3)
     assert "(" in fig.axes[0].texts[0].get_text()  # the standard error under the value
-    assert isinstance(res.elasticities("cost").plot(), Figure)
+    assert isinstance(ck.plots.plot_elasticities(res.elasticities("cost")), Figure)
     curve = {f: res.predicted_shares(data.with_variables({"cost": data.variable("cost") * f}))
              for f in (0.8, 1.0, 1.25, 1.5)}
     fig = plots.plot_scenario_curve(curve, alternatives=["car", "train"], xlabel="cost factor")

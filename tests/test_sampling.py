@@ -199,7 +199,7 @@ def test_post_estimation_on_sampled_data():
 def test_constants_on_sampled_sets(monkeypatch):
     """A few alternative-specific constants work on slot designs (same fit as the dense
     layout); a constant for each of 2,000 zones is refused with advice."""
-    from choicekit.design.linear import build_design
+    from choicekit.design.build import build_design
     from choicekit.estimation.objective import Objective
 
     data, dist, size = _small(n_cases=600)

@@ -9,13 +9,15 @@ are also available as the methods ``ChoiceData.with_variables`` and
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from choicekit._validation import suggest
-from choicekit.data.choicedata import ChoiceData
 from choicekit.exceptions import ChoiceDataError, SpecificationError
+
+if TYPE_CHECKING:
+    from choicekit.data.choicedata import ChoiceData
 
 __all__ = ["with_variables", "restrict_alternatives"]
 

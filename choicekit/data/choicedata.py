@@ -18,7 +18,7 @@ is listed in one :class:`~choicekit.exceptions.ChoiceDataError`, with the count 
 case ids of each. ``invalid="drop"`` drops the affected cases instead, with a
 :class:`~choicekit.exceptions.DataWarning` giving the same listing; ``data.dropped_cases``
 names them. Values of the variables are checked later, when a utility uses them (see
-:func:`choicekit.design.linear.build_design` and ``MNL(missing=...)``).
+:func:`choicekit.design.build.build_design` and ``MNL(missing=...)``).
 
 The user's frame is never mutated: long columns are read into arrays lazily, from a private
 view of the frame.
@@ -40,8 +40,9 @@ from choicekit._validation import (
     suggest,
     to_float,
 )
+from choicekit.data.changes import restrict_alternatives, with_variables
 from choicekit.data.layouts import INVALID_POLICIES, WideVariable, read_long, read_wide
-from choicekit.data.sampling import ChoiceSets, sparse_choice_sets
+from choicekit.data.sampling import ChoiceSets, sample_alternatives, sparse_choice_sets
 from choicekit.exceptions import ChoiceDataError, SpecificationError
 
 __all__ = ["ChoiceData", "INVALID_POLICIES", "WEIGHT_TYPES"]
@@ -590,9 +591,18 @@ class ChoiceData:
         >>> sampled = data.sample_alternatives(20, rng=0, weights="size")  # doctest: +SKIP
         >>> ck.MNL.from_formula("chosen ~ dist + log_size | 0", sampled).fit()  # doctest: +SKIP
         """
-        from choicekit.data.sampling import sample_alternatives
 
         return sample_alternatives(self, n, rng=rng, weights=weights)
+
+    def with_variables(self, values: Mapping[str, Any]) -> ChoiceData:
+        """The same data with some variables replaced or added
+        (:func:`choicekit.data.changes.with_variables`)."""
+        return with_variables(self, values)
+
+    def restrict_alternatives(self, alternatives: Sequence[Hashable]) -> ChoiceData:
+        """Data on a subset of alternatives
+        (:func:`choicekit.data.changes.restrict_alternatives`)."""
+        return restrict_alternatives(self, alternatives)
 
     @property
     def is_sampled(self) -> bool:
@@ -692,29 +702,6 @@ def _numeric(col: pd.Series, name: str) -> np.ndarray:
         raise SpecificationError(f"{message} Recode it (e.g. indicator columns, or "
                                  "`Var(name) == value` on a numeric code).")
     return values
-
-
-# =============================================================================================
-# Derived data for post-estimation (issue 4): the code lives in choicekit/data_changes.py.
-# =============================================================================================
-
-
-def _with_variables(self: ChoiceData, values: Mapping[str, Any]) -> ChoiceData:
-    """The same data with some variables replaced (:func:`.data_changes.with_variables`)."""
-    from choicekit.data.changes import with_variables
-
-    return with_variables(self, values)
-
-
-def _restrict_alternatives(self: ChoiceData, alternatives: Sequence[Hashable]) -> ChoiceData:
-    """Data on a subset of alternatives (:func:`.data_changes.restrict_alternatives`)."""
-    from choicekit.data.changes import restrict_alternatives
-
-    return restrict_alternatives(self, alternatives)
-
-
-ChoiceData.with_variables = _with_variables  # type: ignore[attr-defined]
-ChoiceData.restrict_alternatives = _restrict_alternatives  # type: ignore[attr-defined]
 
 
 def _key(frame: pd.DataFrame | None, name: str) -> Any:

@@ -8,12 +8,21 @@ group. Re-exported by :mod:`choicekit.datasets`; import from there.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from choicekit.data.choicedata import ChoiceData
 from choicekit.datasets.files import _PathLike
+from choicekit.datasets.loaders import (
+    DATASETS,
+    load_electricity,
+    load_fishing,
+    load_heating,
+    load_modecanada,
+    load_simulated_modechoice,
+    load_swissmetro,
+    load_train,
+    load_travelmode,
+)
 
 __all__ = [
     "electricity_choicedata",
@@ -25,12 +34,6 @@ __all__ = [
     "train_choicedata",
     "travelmode_choicedata",
 ]
-
-def _ds() -> Any:
-    from choicekit import datasets
-
-    return datasets
-
 
 def _per_alt(stems: tuple[str, ...], alts: tuple[str, ...], sep: str,
              suffixes: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
@@ -68,7 +71,7 @@ def swissmetro_choicedata(path: _PathLike | None = None, *, download: bool = Fal
     >>> data.n_cases  # doctest: +SKIP
     6768
     """
-    df = _ds().load_swissmetro(path, download=download, verify=verify)
+    df = load_swissmetro(path, download=download, verify=verify)
     keep = df["CHOICE"] != 0
     if biogeme_sample:
         keep &= df["PURPOSE"].isin([1, 3])
@@ -106,7 +109,7 @@ def travelmode_choicedata(path: _PathLike | None = None, *, verify: bool = True)
     >>> data.n_cases, data.alternatives
     (210, ['air', 'bus', 'car', 'train'])
     """
-    df = _ds().load_travelmode(path, verify=verify)
+    df = load_travelmode(path, verify=verify)
     df = df.assign(mode=df["mode"].map({1: "air", 2: "train", 3: "bus", 4: "car"}))
     return ChoiceData.from_long(df, case="individual", alt="mode", choice="choice")
 
@@ -119,7 +122,7 @@ def modecanada_choicedata(path: _PathLike | None = None, *,
     unavailable (``noalt`` counts the available ones). Variables: ``cost``, ``ivt``, ``ovt``,
     ``freq``, ``dist`` (alternative-varying), ``income``, ``urban``, ``noalt``.
     """
-    df = _ds().load_modecanada(path, download=download, verify=verify)
+    df = load_modecanada(path, download=download, verify=verify)
     return ChoiceData.from_long(df, case="case", alt="alt", choice="choice")
 
 
@@ -137,9 +140,8 @@ def heating_choicedata(path: _PathLike | None = None, *,
     >>> data = ck.datasets.heating_choicedata()  # doctest: +SKIP
     >>> ck.MNL.from_formula("depvar ~ ic + oc | 0", data).fit().params  # doctest: +SKIP
     """
-    ds = _ds()
-    alts = ds.DATASETS["heating"].alternatives
-    df = ds.load_heating(path, download=download, verify=verify)
+    alts = DATASETS["heating"].alternatives
+    df = load_heating(path, download=download, verify=verify)
     return ChoiceData.from_wide(df, choice="depvar", alternatives={a: a for a in alts},
                                 variables=_per_alt(("ic", "oc", "pb"), alts, "."),
                                 case="idcase")
@@ -151,9 +153,8 @@ def fishing_choicedata(path: _PathLike | None = None, *,
 
     Alternative-varying ``price`` and ``catch``; case-level ``income``.
     """
-    ds = _ds()
-    alts = ds.DATASETS["fishing"].alternatives
-    df = ds.load_fishing(path, download=download, verify=verify)
+    alts = DATASETS["fishing"].alternatives
+    df = load_fishing(path, download=download, verify=verify)
     return ChoiceData.from_wide(df, choice="mode", alternatives={a: a for a in alts},
                                 variables=_per_alt(("price", "catch"), alts, "."))
 
@@ -165,7 +166,7 @@ def train_choicedata(path: _PathLike | None = None, *, download: bool = False,
     Alternative-varying ``price`` (cents of guilders), ``time`` (minutes), ``change``,
     ``comfort``; case ids ``choiceid``.
     """
-    df = _ds().load_train(path, download=download, verify=verify)
+    df = load_train(path, download=download, verify=verify)
     return ChoiceData.from_wide(
         df, choice="choice", alternatives={"A": "A", "B": "B"},
         variables=_per_alt(("price", "time", "change", "comfort"), ("A", "B"), "_"),
@@ -179,7 +180,7 @@ def electricity_choicedata(path: _PathLike | None = None, *,
     Alternative-varying ``pf``, ``cl``, ``loc``, ``wk``, ``tod``, ``seas``; group ``id``
     (361 respondents).
     """
-    df = _ds().load_electricity(path, download=download, verify=verify)
+    df = load_electricity(path, download=download, verify=verify)
     alts = ("1", "2", "3", "4")
     return ChoiceData.from_wide(
         df, choice="choice", alternatives={int(a): a for a in alts},
@@ -199,7 +200,7 @@ def simulated_modechoice_choicedata(path: _PathLike | None = None) -> ChoiceData
     >>> data.n_cases
     3000
     """
-    df: pd.DataFrame = _ds().load_simulated_modechoice(path)
+    df: pd.DataFrame = load_simulated_modechoice(path)
     alts = ("train", "bus", "car")
     upper = tuple(a.upper() for a in alts)
     return ChoiceData.from_wide(

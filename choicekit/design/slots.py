@@ -29,6 +29,7 @@ import pandas as pd
 from choicekit._validation import first_cases, plural
 from choicekit.data.choicedata import ChoiceData
 from choicekit.data.sampling import ChoiceSets
+from choicekit.design.linear import Design, _missing_report, _scan_block
 from choicekit.exceptions import ChoiceDataError, DataWarning, SpecificationError
 from choicekit.spec.expressions import Expr, Specification, _Const
 
@@ -57,8 +58,6 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
                       missing: str, need_choice: bool):
     """Evaluate the utilities on the slots of ``sets`` into a :class:`Design` (see module
     docstring; the arguments and warnings are those of :func:`linear.build_design`)."""
-    from choicekit.design.linear import Design, _missing_report, _scan_block
-
     n, J, K = data.n_cases, data.n_alts, len(spec.params)
     alt = sets.alt
     S = alt.shape[1]

@@ -41,12 +41,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from choicekit._linalg import sym_inverse
 from choicekit.estimation.objective import DEFAULT_CHUNK_ELEMENTS
 from choicekit.estimation.optimizers import newton_raphson
 from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
 from choicekit.families.mnl import native
 from choicekit.families.mnl.kernels import KernelWorkspace, blas_threads, chunk_derivatives
-from choicekit.inference.covariance import sym_inverse
 
 __all__ = ["DesignChunk", "ChunkedDesign", "ChunkedResults", "fit_chunked", "npy_chunks"]
 

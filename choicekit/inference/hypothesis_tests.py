@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from choicekit._lazy import stats
-from choicekit.design.linear import build_design
+from choicekit.design.build import build_design
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 from choicekit.inference.covariance import sym_inverse
 from choicekit.inference.restrictions import parse_restrictions

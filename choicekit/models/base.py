@@ -22,7 +22,8 @@ import pandas as pd
 from choicekit._random import as_generator
 from choicekit._validation import check_int, check_option, suggest
 from choicekit.data.choicedata import ChoiceData
-from choicekit.design.linear import MISSING_POLICIES, Design, build_design
+from choicekit.design.build import MISSING_POLICIES, build_design
+from choicekit.design.linear import Design
 from choicekit.estimation.objective import Objective
 from choicekit.estimation.optimizers import (
     METHODS,

@@ -288,12 +288,6 @@ class EffectTable:
     def __repr__(self) -> str:
         return f"EffectTable({self.kind})\n{self.estimate!r}"
 
-    def plot(self, **kwargs: Any) -> Any:
-        """The table as a heat map (:func:`choicekit.plots.plot_elasticities`); a Figure."""
-        from choicekit.plots import plot_elasticities
-
-        return plot_elasticities(self, **kwargs)
-
 
 def _table(r: DeltaResult, perts: list[Perturbation], ctx: PostContext,
            kind: str) -> EffectTable:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from choicekit.design.build import build_design
 from choicekit.exceptions import ChoiceDataError, SpecificationError
 from choicekit.families.mnl.family import MNLFamily
 from choicekit.families.protocol import family_logsum, family_proba
@@ -69,8 +70,6 @@ class PostContext:
         if design.slot_alts is not None:
             # post-estimation works over the alternatives: sampled or sparse choice sets are
             # spread over them (a sample's correction in the offset; see design.slots)
-            from choicekit.design.linear import build_design
-
             design = build_design(model.data if data is None else data, model.specification,
                                   missing=model._missing, need_choice=False, layout="dense")
         return cls(model=model, data=model.data if data is None else data, design=design,

@@ -19,13 +19,13 @@ from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
 from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
 from choicekit.postestimation.mixin import PostEstimationMixin
+from choicekit.results.summary import Summary
 
 if TYPE_CHECKING:
     from choicekit.data.choicedata import ChoiceData
     from choicekit.estimation.objective import Objective
     from choicekit.estimation.optimizers import Optimum
     from choicekit.models.base import ChoiceModel
-    from choicekit.results.summary import Summary
 
 __all__ = ["Results", "MNLResults"]
 
@@ -320,8 +320,6 @@ class Results(PostEstimationMixin):
             sampling weights (the classical ones ignore the sampling design). None: no second
             set.
         """
-        from choicekit.results.summary import Summary
-
         return Summary.from_results(self, alpha=alpha, second_cov=second_cov)
 
     def predict_proba(self, data: ChoiceData | None = None) -> pd.DataFrame:

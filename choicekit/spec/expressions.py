@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from choicekit._validation import suggest
 from choicekit.exceptions import SpecificationError
 
 __all__ = ["Beta", "Var", "Expr", "Utility", "Specification", "log", "exp", "as_utility"]
@@ -587,6 +588,4 @@ class Specification:
 
 
 def _suggest_alt(name: Hashable, alternatives: list[Hashable]) -> str:
-    from choicekit._validation import suggest
-
     return suggest(str(name), alternatives)

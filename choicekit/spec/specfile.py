@@ -53,7 +53,9 @@ import numpy as np
 import pandas as pd
 
 from choicekit._validation import suggest
+from choicekit.data.choicedata import ChoiceData
 from choicekit.exceptions import ChoiceDataError, SpecificationError
+from choicekit.models.mnl import MNL
 from choicekit.spec.expressions import Beta, Utility, Var, as_utility
 from choicekit.spec.expressions import exp as _ck_exp
 from choicekit.spec.expressions import log as _ck_log
@@ -728,9 +730,6 @@ def derive_variables(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
 
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """The :class:`~choicekit.MNL` a spec describes, on the rows of ``frame``."""
-    from choicekit.data.choicedata import ChoiceData
-    from choicekit.models.mnl import MNL
-
     src, d = spec.source, spec.data
     df = derive_variables(spec, frame)
     if "filter" in d:
