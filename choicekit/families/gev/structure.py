@@ -228,6 +228,13 @@ def cross_nested_spec(nests: Sequence[Nest], alternatives: Sequence[Hashable], o
     params = _Params(offset, taken)
     lam_index, lam_is_mu, lam_value = [], [], []
     for n in top:
+        p = n.parameter
+        if n.allocations is not None and len(n.allocations) == 1 and p.beta is not None \
+                and not p.beta.fixed:
+            raise SpecificationError(
+                f"Nest {n.name!r} holds one alternative and a free {p.kind} {p.name!r}: "
+                "(alpha y)^(1/lambda))^lambda = alpha y, so its parameter is not identified. Fix "
+                f"it (e.g. {p.kind}=1.0) or add alternatives to the nest.")
         if n.allocations is None:
             raise SpecificationError(
                 f"Nest {n.name!r} lists its members without allocations. A cross-nested "

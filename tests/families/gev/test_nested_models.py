@@ -70,6 +70,9 @@ def test_cross_nested_structure_errors():
     with pytest.raises(ck.SpecificationError, match=r"allocations of alternative 2 must add up"):
         ck.CrossNestedLogit(sim.data, sim.utilities, [
             ck.Nest("x", {1: 1.0, 2: a, 4: 1.0}, 0.5), ck.Nest("y", {2: a, 3: 1.0}, 0.5)])
+    with pytest.raises(ck.SpecificationError, match=r"Nest 'z' holds one alternative"):
+        ck.CrossNestedLogit(sim.data, sim.utilities, [
+            ck.Nest("x", {1: 1.0, 2: 1.0, 3: 1.0}, 0.5), ck.Nest("z", {4: 1.0}, B("LZ", 0.5))])
     with pytest.raises(ck.SpecificationError, match=r"add up to 0.7"):
         ck.CrossNestedLogit(sim.data, sim.utilities, [
             ck.Nest("x", {1: 1.0, 2: 0.3, 4: 1.0}, 0.5), ck.Nest("y", {2: 0.4, 3: 1.0}, 0.5)])
