@@ -85,6 +85,9 @@ class Design:
     #: number of slots and every per-alternative array (``avail``, ``chosen``, ``offset``,
     #: probabilities) is per slot; :meth:`to_alternatives` spreads one over the alternatives.
     slot_alts: np.ndarray | None = None
+    #: labels of the ``group`` codes (``group_labels[group]`` is each case's group id), so
+    #: that families keyed by group id (the mixed logit's draws) can name the units
+    group_labels: pd.Index | None = None
 
     @property
     def n_cases(self) -> int:
@@ -393,6 +396,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         lower=np.array([b.lower for b in spec.params], dtype=np.float64),
         upper=np.array([b.upper for b in spec.params], dtype=np.float64),
         alternatives=tuple(data.alternatives), cases=cases, dropped_cases=dropped,
+        group_labels=None if group is None else data._group_labels,
     )
     if keep is None:  # the cached_property's own slot: computed above, not again on first use
         design.__dict__["column_max"] = design._column_max(col_max, z_max)
