@@ -149,6 +149,8 @@ class MixedLogit(ChoiceModel):
         self._n_draws = int(n_draws)
         self._draw_kind = "given" if given else str(draws)
         super().__init__(data, utilities, missing=missing, _param_order=_param_order)
+        if self._given is not None:  # fail now, not at the first evaluation
+            given_draws(self._given, self.unit_ids, self._structure.draw_names, None)
         self._check_draw_count()
 
     # ------------------------------------------------------------------ structure
@@ -420,6 +422,68 @@ class MixedLogit(ChoiceModel):
         frame = pd.DataFrame({name: M[:, idx].sum(axis=1) for name, idx in cols.items()},
                              index=self.unit_ids)
         return frame
+
+    def random_parameters_table(self, params: Any, cov: pd.DataFrame) -> pd.DataFrame:
+        """The random parameters: per random coefficient its distribution, mean and spread
+        parameters, and for a lognormal one the implied median, mean and SD of the
+        coefficient (magnitude; its sign is the data multiplier's), with delta-method SEs
+        from ``cov``. See :meth:`Results.random_parameters`."""
+        vec = self.params_vector(params)
+        C = cov.to_numpy()
+        s = self._structure
+        names = s.params.names
+        rows = []
+
+        def delta(f: Any) -> tuple[float, float]:
+            val = float(f(vec))
+            g = np.zeros(len(vec))
+            for k in range(len(vec)):
+                h = 1e-6 * max(1.0, abs(vec[k]))
+                e = np.zeros(len(vec))
+                e[k] = h
+                g[k] = (f(vec + e) - f(vec - e)) / (2 * h)
+            var = float(g @ C @ g)
+            return val, math.sqrt(var) if var >= 0 else float("nan")
+
+        for name, slots in _coefficient_columns(s, self._design).items():
+            for p in slots:
+                if s.kind[p] == 0 and s.lin_d[p] >= 0:
+                    k, d = int(s.lin_k[p]), int(s.lin_d[p])
+                    home = [q for q in slots if s.kind[q] == 0 and s.lin_d[q] < 0]
+                    mean_k = int(s.lin_k[home[0]]) if home else None
+                    rows.append({
+                        "coefficient": name, "distribution": s.draw_dists[d],
+                        "draw": s.draw_names[d], "mean_param": None if mean_k is None
+                        else names[mean_k], "spread_param": names[k],
+                        "mean": np.nan if mean_k is None else vec[mean_k],
+                        "mean_se": np.nan if mean_k is None else math.sqrt(
+                            max(C[mean_k, mean_k], 0.0)),
+                        "spread": abs(vec[k]), "spread_se": math.sqrt(max(C[k, k], 0.0))})
+                elif s.kind[p] == 1:
+                    loc = [k for k, dd, _ in s.exp_terms[p] if dd < 0]
+                    spr = [(k, dd, c) for k, dd, c in s.exp_terms[p] if dd >= 0]
+
+                    def mu(v: np.ndarray, p: int = p) -> float:
+                        return s.exp_const[p] + sum(c * v[k] for k, dd, c in s.exp_terms[p]
+                                                    if dd < 0)
+
+                    def sig2(v: np.ndarray, p: int = p) -> float:
+                        return sum((c * v[k]) ** 2 for k, dd, c in s.exp_terms[p]
+                                   if dd >= 0 and s.draw_dists[dd] == "normal")
+
+                    med = delta(lambda v: math.exp(mu(v)))
+                    mean = delta(lambda v: math.exp(mu(v) + sig2(v) / 2))
+                    sd = delta(lambda v: math.exp(mu(v) + sig2(v) / 2)
+                               * math.sqrt(math.expm1(sig2(v))))
+                    rows.append({
+                        "coefficient": name, "distribution": "lognormal",
+                        "draw": ", ".join(s.draw_names[dd] for _, dd, _ in spr),
+                        "mean_param": names[loc[0]] if loc else None,
+                        "spread_param": ", ".join(names[k] for k, _, _ in spr),
+                        "mean": mean[0], "mean_se": mean[1],
+                        "spread": sd[0], "spread_se": sd[1],
+                        "median": med[0], "median_se": med[1]})
+        return pd.DataFrame(rows).set_index("coefficient") if rows else pd.DataFrame()
 
     def simulation_noise(self, params: Any, *, n_sets: int = 5, rng: Any = 1) -> pd.Series:
         """Simulation noise of the log-likelihood at ``params``: its SD over ``n_sets``

@@ -305,6 +305,26 @@ class Results(PostEstimationMixin):
             hit = self._free & ((p <= t.lower + tol) | (p >= t.upper - tol))
         return pd.Series(hit, index=self._index, name="at_bound")
 
+    # ---------------------------------------------------------------- mixed logit
+    def _mixed_only(self, what: str) -> Any:
+        model = self._core.model
+        if not hasattr(model, "conditional_params"):
+            raise SpecificationError(f"{what} is a mixed logit tool; this is a "
+                                     f"{self.family_name} model (fixed coefficients).")
+        return model
+
+    def conditional_params(self) -> pd.DataFrame:
+        """Per-unit posterior means of the random coefficients at the estimates (mixed logit
+        only; Revelt & Train 2000)."""
+        return self._mixed_only("conditional_params()").conditional_params(self._core.params)
+
+    def random_parameters(self) -> pd.DataFrame:
+        """The random parameters table (mixed logit only): distribution, mean and spread with
+        their SEs, and for lognormal coefficients the implied median, mean and SD (delta
+        method, with this result's covariance)."""
+        return self._mixed_only("random_parameters()").random_parameters_table(
+            self._core.params, self.cov_params())
+
     # ---------------------------------------------------------------- output
     def summary(self, alpha: float = 0.05, *, second_cov: str | None = "auto") -> Summary:
         """A summary table; ``str()`` gives text, with ``as_frame/as_latex/as_html``.
