@@ -23,7 +23,6 @@ from choicekit._validation import check_int, check_option, suggest
 from choicekit.data.choicedata import ChoiceData
 from choicekit.design.linear import MISSING_POLICIES, Design, build_design
 from choicekit.estimation.objective import Objective
-from choicekit.families.mixed.structure import uses_draws
 from choicekit.estimation.optimizers import (
     METHODS,
     Optimum,
@@ -32,6 +31,7 @@ from choicekit.estimation.optimizers import (
     polish_active_set,
 )
 from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
+from choicekit.families.mixed.structure import uses_draws
 from choicekit.families.protocol import ParamTable, family_proba
 from choicekit.inference.covariance import COV_TYPES
 from choicekit.results.results import Results

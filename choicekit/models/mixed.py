@@ -322,7 +322,8 @@ class MixedLogit(ChoiceModel):
                        upper=np.full(P, np.inf), param_names=s.slot_names)
         # fixed parameters' slots keep their values
         c0 = s.coefficients_at_zero(t.start)
-        obj = Objective(MNLFamily(base), c0, fixed=fixed | _fixed_slots_of(s, t.fixed), bounds=False)
+        obj = Objective(MNLFamily(base), c0, fixed=fixed | _fixed_slots_of(s, t.fixed),
+                        bounds=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             opt = maximize_loglike(obj, c0[obj.free], method="newton", maxiter=100)

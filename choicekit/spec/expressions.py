@@ -26,7 +26,8 @@ import numpy as np
 
 from choicekit.exceptions import SpecificationError
 
-__all__ = ["Beta", "Var", "Expr", "Utility", "NonlinearCoefficient", "Specification", "log", "exp", "as_utility"]
+__all__ = ["Beta", "Var", "Expr", "Utility", "NonlinearCoefficient", "Specification", "log",
+           "exp", "as_utility"]
 
 Lookup = Callable[[str], "np.ndarray | float"]
 

@@ -178,7 +178,7 @@ def build_structure(spec: Specification) -> tuple[MixedStructure, Specification]
         collect_draws(inner.offset, draws)
         const = 0.0 if inner.offset is None else _number(inner.offset, coef.name)
         terms = []
-        for name, (b, m) in inner.terms.items():
+        for name, (_, m) in inner.terms.items():
             collect_draws(m, draws)
             k = names.index(name)
             for d, mult in split_draws(m).items():
