@@ -29,6 +29,7 @@ from choicekit.inference.hypothesis_tests import (
     score_test,
     wald_test,
 )
+from choicekit.models.mixed import MixedLogit, MixedLogitWarning
 from choicekit.models.mnl import MNL
 from choicekit.models.nested import CrossNestedLogit, NestedLogit, NestWarning
 from choicekit.results.compare import Comparison, compare
@@ -37,6 +38,7 @@ from choicekit.simulation.derivation import DerivationCheck, derivation_check
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
 from choicekit.simulation.recovery import RecoveryStudy, recovery_study
 from choicekit.simulation.synthetic import SyntheticData, make_choice_data
+from choicekit.spec.draws import Draw
 from choicekit.spec.expressions import Beta, Var, exp, log
 from choicekit.spec.nests import Nest
 
@@ -47,6 +49,9 @@ __all__ = [
     "MNL",
     "NestedLogit",
     "CrossNestedLogit",
+    "MixedLogit",
+    "MixedLogitWarning",
+    "Draw",
     "Nest",
     "NestWarning",
     "MNLResults",

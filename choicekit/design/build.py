@@ -213,6 +213,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         lower=np.array([b.lower for b in spec.params], dtype=np.float64),
         upper=np.array([b.upper for b in spec.params], dtype=np.float64),
         alternatives=tuple(data.alternatives), cases=cases, dropped_cases=dropped,
+        group_labels=None if group is None else data._group_labels,
     )
     if keep is None:  # the cached_property's own slot: computed above, not again on first use
         design.__dict__["column_max"] = design._column_max(col_max, z_max)

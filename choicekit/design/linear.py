@@ -83,6 +83,9 @@ class Design:
     #: number of slots and every per-alternative array (``avail``, ``chosen``, ``offset``,
     #: probabilities) is per slot; :meth:`to_alternatives` spreads one over the alternatives.
     slot_alts: np.ndarray | None = None
+    #: labels of the ``group`` codes (``group_labels[group]`` is each case's group id), so
+    #: that families keyed by group id (the mixed logit's draws) can name the units
+    group_labels: pd.Index | None = None
 
     @property
     def n_cases(self) -> int:

@@ -21,7 +21,7 @@ from choicekit.families.mnl.family import (
     chunk_slices,
     cores,
 )
-from choicekit.families.protocol import ParamTable, Sums
+from choicekit.families.protocol import ParamTable, Sums, n_units, unit_weight
 
 __all__ = ["Objective", "chunk_slices", "DEFAULT_CHUNK_ELEMENTS"]
 
@@ -65,7 +65,8 @@ class Objective:
         self.free = ~table.fixed
         self.n_free = int(self.free.sum())
         self.fixed_values = np.array(fixed_values, dtype=np.float64)
-        self.scale = float(family.design.n_cases)
+        #: the likelihood's units: cases, or panel units (the mixed logit's persons)
+        self.scale = float(n_units(family))
         self._fast = getattr(family, "fast_sums", None)
         self._key: bytes | None = None
         self._order = -1
@@ -83,6 +84,12 @@ class Objective:
     @property
     def param_names(self) -> tuple[str, ...]:
         return self.params.names
+
+    @property
+    def unit_weight(self) -> np.ndarray | None:
+        """Weights of the rows of :meth:`score_obs` (case weights, or the family's unit
+        weights)."""
+        return unit_weight(self.family)
 
     @property
     def use_native(self) -> bool:
@@ -150,7 +157,8 @@ class Objective:
         return 0.5 * (H + H.T)
 
     def score_obs(self, theta: np.ndarray) -> np.ndarray:
-        """Per-unit (unweighted) scores at ``theta``, shape ``(n_units, n_free)``."""
+        """Per-unit (unweighted) scores at ``theta``, shape ``(n_units, n_free)`` (one row per
+        case, or per panel unit for a family whose unit is a group)."""
         return self.family.score_obs(self.full_params(theta))[:, self.free]
 
     # scipy callbacks on the scaled objective f = -ll / N ---------------------------------

@@ -268,7 +268,7 @@ def _bhhh_evaluate(objective: Objective) -> Callable[[np.ndarray, int], tuple[
         float, np.ndarray | None, np.ndarray | None]]:
     """``evaluate`` with minus the weighted outer product of the per-unit scores in place of
     the Hessian (BHHH)."""
-    w = objective.design.weight
+    w = objective.unit_weight
 
     def evaluate(theta: np.ndarray, order: int) -> tuple[float, np.ndarray | None,
                                                          np.ndarray | None]:

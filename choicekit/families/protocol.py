@@ -35,7 +35,7 @@ import numpy as np
 from choicekit.design.linear import Design
 
 __all__ = ["Sums", "ParamTable", "Family", "ALL", "FAMILIES", "register_family", "family_proba",
-           "family_logsum"]
+           "family_logsum", "n_units", "unit_weight", "unit_codes"]
 
 #: every case of the design
 ALL = slice(None)
@@ -109,7 +109,12 @@ class Family(Protocol):
         Whether :meth:`sums` gives the exact Hessian.
     unit : str
         ``"case"``, or ``"group"`` for panel likelihoods (``nobs`` and the robust meat count
-        units).
+        units). A family whose likelihood terms are not the cases (the panel mixed logit) also
+        has ``n_units`` (int), ``unit_weight`` (``(n_units,)`` or None) and ``case_unit``
+        (``(n_cases,)``, the non-decreasing unit of every case): :meth:`sums` and
+        :meth:`score_obs` then work on whole units (``rows`` from :meth:`blocks` hold whole
+        units), :meth:`score_obs` has one row per unit, and :func:`n_units`,
+        :func:`unit_weight`, :func:`unit_codes` read them (case families need none of them).
     design : Design
     param_names : tuple of str
         The full parameter vector's names: the design's, then the family's own.
@@ -171,3 +176,37 @@ def family_logsum(family: Family, theta: np.ndarray) -> np.ndarray:
     for rows in family.blocks():
         out[rows] = family.logsum(theta, rows)
     return out
+
+
+def n_units(family: Family) -> int:
+    """Number of likelihood terms (units): the cases, or the family's ``n_units``."""
+    return int(getattr(family, "n_units", family.design.n_cases))
+
+
+def unit_weight(family: Family) -> np.ndarray | None:
+    """Weights of the likelihood's units: the case weights, or the family's ``unit_weight``."""
+    if hasattr(family, "case_unit"):
+        return family.unit_weight
+    return family.design.weight
+
+
+def unit_codes(family: Family, case_codes: np.ndarray) -> np.ndarray:
+    """Cluster codes per unit from cluster codes per case (the same for a case family).
+
+    Raises
+    ------
+    ValueError
+        A unit whose cases lie in several clusters (clusters must nest the units).
+    """
+    cu = getattr(family, "case_unit", None)
+    if cu is None:
+        return case_codes
+    n = n_units(family)
+    first = np.full(n, -1, dtype=np.intp)
+    first[cu[::-1]] = case_codes[::-1]
+    if (first[cu] != case_codes).any():
+        bad = int(np.unique(cu[first[cu] != case_codes]).size)
+        raise ValueError(
+            f"{bad} units (panel groups) have cases in several clusters; the clusters of a "
+            "panel likelihood must hold whole units (cluster on the group or coarser).")
+    return np.unique(first, return_inverse=True)[1].astype(np.intp)

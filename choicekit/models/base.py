@@ -33,6 +33,7 @@ from choicekit.estimation.optimizers import (
     polish_active_set,
 )
 from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, SpecificationError
+from choicekit.families.mixed.structure import uses_draws
 from choicekit.families.protocol import ParamTable, family_proba
 from choicekit.inference.covariance import COV_TYPES
 from choicekit.results.results import Results
@@ -69,15 +70,12 @@ class ChoiceModel:
             )
         check_option("missing", missing, MISSING_POLICIES, ChoiceDataError)
         spec = Specification.from_mapping(utilities, data.alternatives)
-        if _param_order is not None:
-            rank = {name: i for i, name in enumerate(_param_order)}
-            spec = replace(spec, params=tuple(sorted(spec.params, key=lambda b: rank[b.name])))
         _check_variables(spec, data)
         self._data = data
-        self._spec = spec
         self._missing = missing
-        self._design = build_design(data, spec, missing=missing, need_choice=data.has_choice,
-                                    layout=self.design_layout)
+        self._spec, self._design_spec = self._specifications(spec, _param_order)
+        self._design = build_design(data, self._design_spec, missing=missing,
+                                    need_choice=data.has_choice, layout=self.design_layout)
 
     @classmethod
     def from_formula(cls, formula: str, data: ChoiceData, *, reference: Hashable | None = None,
@@ -116,6 +114,20 @@ class ChoiceModel:
         return cls(data, utils, missing=missing, _param_order=order, **options)
 
     # ------------------------------------------------------------------ family hooks
+    def _specifications(self, spec: Specification, param_order: list[str] | None
+                        ) -> tuple[Specification, Specification]:
+        """The model's specification and the one its linear design is built on (the same
+        but for families whose coefficients are functions of the parameters, such as the
+        mixed logit's random coefficients)."""
+        if uses_draws(spec):
+            raise SpecificationError(
+                f"The utilities have random coefficients (ck.Draw or ck.exp of parameters); "
+                f"{type(self).__name__} has fixed coefficients. Use ck.MixedLogit.")
+        if param_order is not None:
+            rank = {name: i for i, name in enumerate(param_order)}
+            spec = replace(spec, params=tuple(sorted(spec.params, key=lambda b: rank[b.name])))
+        return spec, spec
+
     def _family_params(self) -> ParamTable:
         """Parameters the family adds after the utilities' (none by default)."""
         empty = np.empty(0)
@@ -238,9 +250,14 @@ class ChoiceModel:
         if not np.isfinite(vec).all():
             bad = [n for n, v in zip(names, vec) if not np.isfinite(v)]
             raise SpecificationError(f"Parameter values must be finite; {bad} are not.")
-        _check_overflow(vec[:self._design.n_params], self._design, names)
-        self._check_family_values(vec)
+        self._check_values(vec)
         return vec
+
+    def _check_values(self, vec: np.ndarray) -> None:
+        """Refuse parameter values the model cannot evaluate: overflowing utilities, and the
+        family's own checks."""
+        _check_overflow(vec[:self._design.n_params], self._design, self.param_names)
+        self._check_family_values(vec)
 
     def _check_family_values(self, vec: np.ndarray) -> None:
         """Refuse values the family cannot evaluate (e.g. a nest parameter <= 0)."""
@@ -256,8 +273,8 @@ class ChoiceModel:
                 f"{list(self._design.alternatives)}. Use the same alternatives."
             )
         _check_variables(self._spec, data)
-        return build_design(data, self._spec, missing=self._missing, need_choice=need_choice,
-                            layout=self.design_layout)
+        return build_design(data, self._design_spec, missing=self._missing,
+                            need_choice=need_choice, layout=self.design_layout)
 
     def utilities(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Systematic utilities ``V`` (cases x alternatives); NaN where unavailable."""
@@ -305,10 +322,15 @@ class ChoiceModel:
         return pd.DataFrame(H.copy(), index=self.param_names, columns=self.param_names)
 
     def score_obs(self, params: Any) -> pd.DataFrame:
-        """Per-case gradients of the (unweighted) log-probability of the chosen alternative."""
+        """Per-unit gradients of the (unweighted) log-likelihood: per case (the log-probability
+        of the chosen alternative), or per panel unit for a panel likelihood."""
         beta = self.params_vector(params)
         s = self._all_free.score_obs(beta)
-        return pd.DataFrame(s, index=self._design.cases, columns=self.param_names)
+        return pd.DataFrame(s, index=self._unit_index(), columns=self.param_names)
+
+    def _unit_index(self) -> pd.Index:
+        """Ids of the likelihood's units (the cases by default)."""
+        return self._design.cases
 
     # ------------------------------------------------------------------ estimation
     def fit(self, *, start: Any = None, method: Method = "auto",
@@ -374,7 +396,7 @@ class ChoiceModel:
         auto = method == "auto"
         polish = auto and table.has_bounds and concave
         if method == "auto":
-            method = "lbfgsb" if polish else "newton"
+            method = self._auto_method(table)
         if isinstance(start, (pd.Series, Mapping)):  # partial: the others from the Betas
             start = {**dict(zip(table.names, table.start)), **dict(start.items())}
         values = table.start if start is None else self.params_vector(start)
@@ -403,6 +425,11 @@ class ChoiceModel:
                                      bounded=table.has_bounds)
         opt = self._after_fit(obj, opt)
         return Results._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
+
+    def _auto_method(self, table: ParamTable) -> str:
+        """The optimizer of ``method="auto"``: L-BFGS-B (then a Newton polish) for a concave
+        family with bounds, else Newton's method (safeguarded where not concave)."""
+        return "lbfgsb" if table.has_bounds and self.family_class.concave else "newton"
 
     def _fit_options(self, chunk_size: int | None, threads: int | None) -> dict[str, Any]:
         """Family options of one fit (the MNL's chunk size and threads)."""

@@ -155,6 +155,9 @@ class PostEstimationMixin:
         """
 
         check_option("kind", kind, _EFFECT_KINDS, SpecificationError)
+        if kind != "arc":
+            self._refuse_random_coefficients("Point and aggregate elasticities",
+                                             "kind='arc' (from simulated probabilities) works")
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -174,11 +177,22 @@ class PostEstimationMixin:
         """
 
         check_option("kind", kind, _ME_KINDS, SpecificationError)
+        self._refuse_random_coefficients("Marginal effects", "arc elasticities "
+                                         "(elasticities(kind='arc')) work")
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
             return point_effects(ctx, perts, relative=False)
         return aggregate_effects(ctx, perts, relative=False, se=se, n_draws=n_draws, rng=rng)
+
+    def _refuse_random_coefficients(self, what: str, instead: str) -> None:
+        """Refuse a quantity the derivative path of a fixed-coefficient model computes, on a
+        model with random coefficients (a mixed logit), by name."""
+        model = self.model  # type: ignore[attr-defined]
+        if getattr(model, "n_draws", None) is not None:
+            raise SpecificationError(
+                f"{what} of a {type(model).__name__} are not implemented: its coefficients "
+                f"vary over draws, so the derivative is taken per draw; {instead}.")
 
     # ------------------------------------------------------------------ WTP
     def wtp(self, attributes: str | Sequence[str], cost: str, *, scale: float = 1.0,
@@ -209,6 +223,9 @@ class PostEstimationMixin:
         No sign change is applied (mlogit's convention); see :mod:`choicekit.postestimation.wtp`.
         """
 
+        self._refuse_random_coefficients(
+            "A ratio of estimates", "the distribution of the coefficients is in "
+            "random_parameters(); a WTP-space specification estimates WTP directly")
         return wtp_table(self.params, self.cov_params(), attributes, cost,  # type: ignore
                          scale=scale, method=method, alpha=alpha)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
+from choicekit.families.protocol import n_units, unit_codes
 from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
 from choicekit.postestimation.mixin import PostEstimationMixin
 from choicekit.results.summary import Summary
@@ -99,7 +100,12 @@ class Results(PostEstimationMixin):
         core = self._core
         free_names = list(np.asarray(self.param_names)[self._free])
         codes = core.model._resolve_groups(groups) if cov_type == "cluster" else None
-        cov = covariance(cov_type, self._bread, self._score_obs, core.objective.design.weight,
+        if codes is not None:  # per unit where the likelihood's terms are panel units
+            try:
+                codes = unit_codes(core.objective.family, codes)
+            except ValueError as err:
+                raise SpecificationError(str(err)) from None
+        cov = covariance(cov_type, self._bread, self._score_obs, core.objective.unit_weight,
                          self.weight_type, free_names, codes=codes, small_sample=small_sample)
         new = Results(core, cov_type, cov, codes)
         # share the expensive cached pieces
@@ -211,8 +217,9 @@ class Results(PostEstimationMixin):
 
     @property
     def nobs(self) -> int:
-        """Number of cases used."""
-        return int(self._core.objective.design.n_cases)
+        """Number of likelihood units: the cases used, or the panel units (persons) of a
+        panel mixed logit."""
+        return n_units(self._core.objective.family)
 
     @property
     def df_model(self) -> int:
@@ -305,6 +312,26 @@ class Results(PostEstimationMixin):
         with np.errstate(invalid="ignore"):
             hit = self._free & ((p <= t.lower + tol) | (p >= t.upper - tol))
         return pd.Series(hit, index=self._index, name="at_bound")
+
+    # ---------------------------------------------------------------- mixed logit
+    def _mixed_only(self, what: str) -> Any:
+        model = self._core.model
+        if not hasattr(model, "conditional_params"):
+            raise SpecificationError(f"{what} is a mixed logit tool; this is a "
+                                     f"{self.family_name} model (fixed coefficients).")
+        return model
+
+    def conditional_params(self) -> pd.DataFrame:
+        """Per-unit posterior means of the random coefficients at the estimates (mixed logit
+        only; Revelt & Train 2000)."""
+        return self._mixed_only("conditional_params()").conditional_params(self._core.params)
+
+    def random_parameters(self) -> pd.DataFrame:
+        """The random parameters table (mixed logit only): distribution, mean and spread with
+        their SEs, and for lognormal coefficients the implied median, mean and SD (delta
+        method, with this result's covariance)."""
+        return self._mixed_only("random_parameters()").random_parameters_table(
+            self._core.params, self.cov_params())
 
     # ---------------------------------------------------------------- output
     def summary(self, alpha: float = 0.05, *, second_cov: str | None = "auto") -> Summary:

@@ -31,9 +31,11 @@ __all__ = ["Summary", "cov_label", "weight_note", "STARS"]
 #: (stargazer's and statsmodels' ``summary_col`` convention).
 STARS = (0.10, 0.05, 0.01)
 
+#: how the summary names each family
+_FAMILY_NAMES = {"MNL": "multinomial logit", "NL": "nested logit", "CNL": "cross-nested logit",
+                 "MXL": "mixed logit"}
+
 _SECOND_COV = ("auto", "classical", "robust", "opg", "cluster")
-#: the model's name in the header and title, by family
-_TITLES = {"MNL": "multinomial logit", "NL": "nested logit", "CNL": "cross-nested logit"}
 _MARK = {"fixed": "(fixed)", "at lower bound": "(at bound)", "at upper bound": "(at bound)"}
 
 
@@ -151,9 +153,15 @@ class Summary:
         table.index.name = "parameter"
         fixed = res.fixed
         nan_se = ~fixed & se.isna()
+        model_name = _FAMILY_NAMES.get(res.family_name, res.family_name)
+        draws = getattr(res.model, "n_draws", None)
+        units = ([("Units (panel groups)" if getattr(res.model, "panel", False) else "Cases",
+                   f"{res.nobs}"), ("Choices", f"{res.model.n_cases}"),
+                  ("Draws", f"{draws} per unit ({res.model.draw_type})")]
+                 if draws is not None else [("Cases", f"{res.nobs}")])
         header = [
-            ("Model", _TITLES.get(res.family_name, res.family_name)),
-            ("Cases", f"{res.nobs}"),
+            ("Model", model_name),
+            *units,
             ("Alternatives", f"{len(res.model.design.alternatives)}"),
             ("Estimated parameters", f"{res.df_model}"),
             ("Log-likelihood", f"{res.llf:.6f}"),
@@ -192,9 +200,13 @@ class Summary:
             notes.append(f"{len(res.model.dropped_cases)} cases dropped for missing values.")
         if not res.converged:
             notes.append(f"WARNING: did not converge: {res.message}")
-        title = _TITLES.get(res.family_name, res.family_name)
-        return cls(f"{title[0].upper()}{title[1:]} estimation results", tuple(header), table,
-                   tuple(notes), st)
+        if draws is not None:
+            gone = res.model.collapsed(res.params)
+            if gone:
+                notes.append("Random parameters collapsed (spread fitted at 0; SE and t-test "
+                             "against 0 at the boundary): " + ", ".join(gone))
+        return cls(f"{model_name[0].upper()}{model_name[1:]} estimation results",
+                   tuple(header), table, tuple(notes), st)
 
     def as_frame(self) -> pd.DataFrame:
         """The coefficient table as a DataFrame (a copy), with the ``status`` column."""

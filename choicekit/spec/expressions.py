@@ -27,7 +27,8 @@ import numpy as np
 from choicekit._validation import suggest
 from choicekit.exceptions import SpecificationError
 
-__all__ = ["Beta", "Var", "Expr", "Utility", "Specification", "log", "exp", "as_utility"]
+__all__ = ["Beta", "Var", "Expr", "Utility", "NonlinearCoefficient", "Specification", "log",
+           "exp", "as_utility"]
 
 Lookup = Callable[[str], "np.ndarray | float"]
 
@@ -255,8 +256,18 @@ def log(x: Any) -> Expr:
     return _func("log", x)
 
 
-def exp(x: Any) -> Expr:
-    """Exponential of a data expression."""
+def exp(x: Any) -> Expr | Utility:
+    """Exponential of a data expression, or of a parameter expression (a lognormal random
+    coefficient of a mixed logit, ``ck.exp(B("M") + B("S") * ck.Draw("x"))``).
+
+    The exponential of a parameter expression is a :class:`NonlinearCoefficient`: one
+    coefficient that multiplies data like a Beta; only :class:`~choicekit.MixedLogit`
+    evaluates it.
+    """
+    if isinstance(x, (Beta, Utility)):
+        inner = as_utility(x)
+        coef = NonlinearCoefficient(inner)
+        return Utility({coef.name: (coef, _Const(1.0))}, None)
     return _func("exp", x)
 
 
@@ -388,6 +399,23 @@ class Beta(_NoLogic, _Arithmetic):
     def __pos__(self) -> Beta: return self
 
     __hash__ = object.__hash__
+
+
+class NonlinearCoefficient(Beta):
+    """``exp`` of a parameter expression: a coefficient that is a nonlinear function of
+    parameters (and draws). It stands in a :class:`Utility` where a Beta would; its ``inner``
+    utility holds the parameters. Named after the expression, so the same expression in
+    several utilities is one coefficient.
+    """
+
+    __slots__ = ("inner", "fn")
+
+    def __init__(self, inner: Utility, fn: str = "exp") -> None:
+        super().__init__(f"{fn}({inner!r})")
+        self.inner, self.fn = inner, fn
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name,)
 
 
 class Utility(_NoLogic, _Arithmetic):

@@ -65,6 +65,32 @@ def family_data() -> ck.ChoiceData:
                                    weight="w")
 
 
+def panel_data() -> ck.ChoiceData:
+    """The same cases as :func:`family_data`, grouped in persons of three cases (weights per
+    person), for the panel mixed logit."""
+    df = synthetic_long()
+    df["person"] = df["case"] // 3
+    wp = np.random.default_rng(11).uniform(0.5, 2.0, size=df["person"].max() + 1)
+    df["wp"] = wp[df["person"].to_numpy()]
+    return ck.ChoiceData.from_long(df, case="case", alt="alt", choice="chosen", weight="wp",
+                                   group="person")
+
+
+def mixed_utilities(spread: bool = True) -> dict:
+    """A normal coefficient on x1, a negative lognormal one on x2 (fixed draws per person)."""
+    D = ck.Draw
+    b1 = B("B1") + B("S1") * D("d1")
+    b2 = -ck.exp(B("M2") + B("S2") * D("d2", "normal"))
+    u = {alt: B(f"ASC_{alt}") + b1 * V("x1") + b2 * V("x2") for alt in ALTS[:-1]}
+    u["e"] = b1 * V("x1") + b2 * V("x2") + B("B_INC") * V("inc")
+    return u
+
+
+def mixed_model(n_draws: int = 200) -> ck.MixedLogit:
+    return ck.MixedLogit(panel_data(), mixed_utilities(), n_draws=n_draws, draws="halton",
+                         panel=True, rng=5)
+
+
 def family_models(data: ck.ChoiceData) -> dict:
     """One model per registered family: ``{family name: (model, parameter vector)}``."""
     u = utilities()
@@ -78,4 +104,9 @@ def family_models(data: ck.ChoiceData) -> dict:
         k = m.design.n_params
         theta[:k] = rng.normal(scale=0.4, size=k)  # an interior point, away from the MNL
         out[m.family().name] = (m, theta)
+    mx = mixed_model()
+    theta = rng.normal(scale=0.4, size=len(mx.param_names))
+    names = mx.param_names
+    theta[names.index("S1")], theta[names.index("S2")] = 0.6, 0.5
+    out[mx.family().name] = (mx, theta)
     return out

@@ -19,7 +19,7 @@ from family_models import family_data as _family_data
 
 import choicekit as ck
 from choicekit.estimation.objective import Objective
-from choicekit.families.protocol import ALL, FAMILIES, family_proba
+from choicekit.families.protocol import ALL, FAMILIES, family_proba, n_units, unit_weight
 
 B = ck.Beta
 NAMES = sorted(FAMILIES)
@@ -71,7 +71,8 @@ def test_hessian_matches_finite_differences_of_the_score(models, name):
 def test_score_obs_sum_to_the_score(models, name):
     m, theta = models[name]
     S = m.score_obs(theta).to_numpy()
-    w = m.design.weight
+    w = unit_weight(m.family())  # one row per likelihood unit (case, or panel person)
+    assert S.shape[0] == n_units(m.family())
     np.testing.assert_allclose(w @ S, m.score(theta).to_numpy(), rtol=1e-10, atol=1e-10)
 
 
@@ -82,9 +83,9 @@ def test_probabilities_sum_to_one_and_vanish_where_unavailable(models, name):
     avail = m.design.avail
     assert np.all(P[~avail] == 0.0)
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    # the chosen probabilities are the likelihood's terms
-    ll = m.design.weight @ np.log(P[np.arange(len(P)), m.design.chosen])
-    assert ll == pytest.approx(m.loglike(theta), rel=1e-12)
+    if m.family().unit == "case":  # the chosen probabilities are the likelihood's terms
+        ll = m.design.weight @ np.log(P[np.arange(len(P)), m.design.chosen])
+        assert ll == pytest.approx(m.loglike(theta), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -107,11 +108,17 @@ def test_dproba_matches_finite_differences_of_proba(models, name):
 def test_block_sums_equal_the_whole(models, name):
     m, theta = models[name]
     fam = m.family()
-    whole = fam.sums(theta, ALL, 2 if fam.analytic_hessian else 1)
-    parts = [fam.sums(theta, slice(a, b), 2 if fam.analytic_hessian else 1)
-             for a, b in ((0, 7), (7, 150), (150, m.n_cases))]
+    order = 2 if fam.analytic_hessian else 1
+    whole = fam.sums(theta, ALL, order)
+    # blocks of whole units (cases, or a panel's persons), of uneven sizes
+    cuts = [0, 7, 150, m.n_cases]
+    cu = getattr(fam, "case_unit", None)
+    if cu is not None:  # move each cut to the next unit boundary
+        cuts = [int(np.searchsorted(cu, cu[c - 1] + 1)) if 0 < c < m.n_cases else c
+                for c in cuts]
+    parts = [fam.sums(theta, slice(a, b), order) for a, b in zip(cuts, cuts[1:])]
     total = parts[0] + parts[1] + parts[2]
-    assert total.n_units == whole.n_units == m.n_cases
+    assert total.n_units == whole.n_units == n_units(fam)
     assert total.loglike == pytest.approx(whole.loglike, rel=1e-12)
     np.testing.assert_allclose(total.score, whole.score, rtol=1e-10, atol=1e-10)
     if fam.analytic_hessian:

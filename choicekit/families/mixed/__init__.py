@@ -1,0 +1,1 @@
+"""The mixed logit family: random coefficients, panel likelihoods, simulated maximum likelihood."""
