@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from choicekit._validation import check_option, first_cases, plural, python_scalar
+from choicekit._validation import check_option, plural, python_scalar
 from choicekit.data.choicedata import ChoiceData, alt_values
 from choicekit.data.layouts import WideVariable
 from choicekit.design.linear import (
@@ -22,6 +22,7 @@ from choicekit.design.linear import (
     Design,
     _missing_report,
     _scan_block,
+    warn_single_available,
 )
 from choicekit.design.slots import build_slot_design
 from choicekit.exceptions import ChoiceDataError, DataWarning
@@ -189,14 +190,8 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         group = None if group is None else group[keep]
         cases = cases[keep]
     # ChoiceData guarantees an available alternative in every case (data.py, data_changes.py)
-    n_avail = avail.sum(axis=1)
-    if need_choice and (n_avail == 1).any():
-        warnings.warn(
-            f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
-            "alternative. They are kept but carry no information: their chosen probability is 1 "
-            "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
-            f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
-            "that matters.", DataWarning, stacklevel=3)
+    if need_choice:
+        warn_single_available(cases, avail, stacklevel=4)
     for arr in (C, Z, offset, avail):
         if arr is not None:
             arr.setflags(write=False)

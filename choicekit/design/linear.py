@@ -23,6 +23,7 @@ are (:func:`choicekit.families.mnl.kernels.chunk_derivatives`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -33,6 +34,7 @@ import pandas as pd
 from choicekit._validation import first_cases, plural
 from choicekit.data.choicedata import ChoiceData, alt_values
 from choicekit.data.layouts import WideVariable
+from choicekit.exceptions import DataWarning
 from choicekit.spec.expressions import Specification
 
 __all__ = ["Design", "MISSING_POLICIES", "LAYOUTS"]
@@ -225,6 +227,18 @@ def _scan_block(values: np.ndarray, col_max: np.ndarray, bad: np.ndarray) -> Non
         np.maximum(col_max, np.maximum(hi, -lo), out=col_max)
     else:
         bad |= ~np.isfinite(values).all(axis=tuple(range(values.ndim - 1)))
+
+
+def warn_single_available(cases: pd.Index, avail: np.ndarray, *, stacklevel: int) -> None:
+    """The DataWarning for cases with a single available alternative (estimation only)."""
+    n_avail = avail.sum(axis=1)
+    if (n_avail == 1).any():
+        warnings.warn(
+            f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
+            "alternative. They are kept but carry no information: their chosen probability is 1 "
+            "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
+            f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
+            "that matters.", DataWarning, stacklevel=stacklevel + 1)
 
 
 def _missing_report(data: ChoiceData, spec: Specification,

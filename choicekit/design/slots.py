@@ -26,10 +26,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from choicekit._validation import first_cases, plural
+from choicekit._validation import plural
 from choicekit.data.choicedata import ChoiceData
 from choicekit.data.sampling import ChoiceSets
-from choicekit.design.linear import Design, _missing_report, _scan_block
+from choicekit.design.linear import Design, _missing_report, _scan_block, warn_single_available
 from choicekit.exceptions import ChoiceDataError, DataWarning, SpecificationError
 from choicekit.spec.expressions import Expr, Specification, _Const
 
@@ -152,12 +152,8 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         weight = None if weight is None else weight[keep]
         group = None if group is None else group[keep]
         cases = cases[keep]
-    n_avail = avail.sum(axis=1)
-    if need_choice and (n_avail == 1).any():
-        warnings.warn(
-            f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
-            "alternative. They are kept but carry no information: they add exactly 0 to the "
-            "log-likelihood, score and Hessian, and count in `nobs`.", DataWarning, stacklevel=4)
+    if need_choice:
+        warn_single_available(cases, avail, stacklevel=5)
     for arr in (C, offset, avail, a):
         if arr is not None:
             arr.setflags(write=False)
