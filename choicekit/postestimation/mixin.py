@@ -52,7 +52,19 @@ class PostEstimationMixin:
     def _ctx(self, data: ChoiceData | None = None) -> Any:
         from choicekit.postestimation.shares import PostContext
 
+        self.model._refuse_distributed("This post-estimation method")  # type: ignore[attr-defined]
+
         return PostContext.from_results(self, data)  # type: ignore[arg-type]
+
+    def _on_dask(self, data: ChoiceData | None) -> bool:
+        """Whether to run as a map-reduce over the partitions (distributed estimation data)."""
+        if not getattr(self.model, "distributed", False):  # type: ignore[attr-defined]
+            return False
+        if data is not None:
+            raise SpecificationError(
+                "On distributed estimation data, post-estimation runs on those data "
+                "(data=None); for other data, build a model on them and use the estimates.")
+        return True
 
     # ------------------------------------------------------------------ shares
     def predicted_shares(self, data: ChoiceData | None = None, *, by: Any = None,
@@ -83,6 +95,11 @@ class PostEstimationMixin:
         --------
         choicekit.postestimation.shares : the formulas.
         """
+        if self._on_dask(data):
+            from choicekit.postestimation import dask
+
+            return dask.predicted_shares(self, by=by, se=se, alpha=alpha, n_draws=n_draws,
+                                         rng=rng)
         from choicekit.postestimation.shares import predicted_shares
 
         return predicted_shares(self._ctx(data), by=by, se=se, alpha=alpha, n_draws=n_draws,
@@ -141,6 +158,11 @@ class PostEstimationMixin:
         )
 
         check_option("kind", kind, _EFFECT_KINDS, SpecificationError)
+        if self._on_dask(data) and kind == "aggregate":
+            from choicekit.postestimation import dask
+
+            return dask.aggregate_elasticities(self, variable, relative=True, se=se,
+                                               n_draws=n_draws, rng=rng)
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -165,6 +187,11 @@ class PostEstimationMixin:
         )
 
         check_option("kind", kind, _ME_KINDS, SpecificationError)
+        if self._on_dask(data) and kind == "average":
+            from choicekit.postestimation import dask
+
+            return dask.aggregate_elasticities(self, variable, relative=False, se=se,
+                                               n_draws=n_draws, rng=rng)
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -241,6 +268,12 @@ class PostEstimationMixin:
             ``.shares`` (before, after, change with SE), ``.surplus`` (mean and total with
             SE), ``.surplus_per_case``, ``.data`` (the changed data).
         """
+        if self._on_dask(data):
+            from choicekit.postestimation import dask
+
+            return dask.scenario(self, changes, how=how, alternatives=alternatives,
+                                 cases=cases, cost=cost, cost_scale=cost_scale, by=by, se=se,
+                                 alpha=alpha, n_draws=n_draws, rng=rng)
         from choicekit.postestimation.scenarios import apply_changes, evaluate_scenario
 
         ctx = self._ctx(data)
@@ -325,6 +358,10 @@ class PostEstimationMixin:
 
     def hit_rate(self, data: ChoiceData | None = None) -> pd.Series:
         """Hit rate (most probable = chosen) and expected hit rate, weighted."""
+        if self._on_dask(data):
+            from choicekit.postestimation import dask
+
+            return dask.hit_rate(self)
         from choicekit.results.fit_measures import hit_rate
 
         return hit_rate(self._ctx(data))
