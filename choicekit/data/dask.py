@@ -155,9 +155,8 @@ def spanning_keys(ddf: Any, column: str) -> pd.DataFrame:
     parts = ddf[[column]].to_delayed()
     tagged = dd.from_delayed([dask.delayed(_keys_of_partition)(p, column, i)
                               for i, p in enumerate(parts)], meta=meta, verify_meta=False)
-    g = tagged.groupby("key")["part"]
-    stats = dd.concat([g.min().rename("first"), g.max().rename("last"),
-                       g.count().rename("n")], axis=1)
+    stats = tagged.groupby("key")["part"].agg(["min", "max", "count"])
+    stats = stats.rename(columns={"min": "first", "max": "last", "count": "n"})
     split = stats[stats["n"] > 1]
     return split.compute().sort_index()
 

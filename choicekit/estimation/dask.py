@@ -215,6 +215,15 @@ class DaskDesign:
                                   "estimate a model.")
         return futures, summaries
 
+    @cached_property
+    def local_model(self) -> Any:
+        """The same model on the client's template (the first cases of partition 0): for the
+        family's structure (nest parameters, ...), never for sums over the data."""
+        model = self._model
+        spec = model.specification
+        return type(model)(self.data._template, spec.utilities, missing=self._missing,
+                           _param_order=[b.name for b in spec.params], **model._options())
+
     @property
     def futures(self) -> list:
         return self._built[0]
@@ -331,6 +340,17 @@ class DaskFamily:
     @property
     def client(self) -> Any:
         return self.design.data._dist.client
+
+    #: methods over the cases: on the partitions only (never on the client's template)
+    _DATA_METHODS = frozenset({"sums", "score_obs", "proba", "dproba", "logsum", "simulate",
+                               "blocks", "utilities"})
+
+    def __getattr__(self, name: str) -> Any:
+        # the family's structure (e.g. a nested logit's lam() and alpha()) from the same
+        # family on the client's template; sums over cases are refused
+        if name.startswith("_") or name in self._DATA_METHODS:
+            raise AttributeError(name)
+        return getattr(self.design.local_model.family(), name)
 
     @cached_property
     def params(self) -> ParamTable:
