@@ -109,6 +109,7 @@ def partition_design_summary(pm: PartitionModel) -> dict[str, Any]:
     out.update(n_cases=d.n_cases, has_choice=d.chosen is not None,
                column_max=d.column_max, llnull=float(ll0.sum() if w is None else ll0 @ w),
                weight_total=None if w is None else float(w.sum()),
+               n_positive=None if w is None else int(np.count_nonzero(w > 0)),
                dropped=list(d.dropped_cases), nbytes=int(nbytes),
                params=pm.model.param_table, design_params=ParamTable.of_design(d),
                alternatives=tuple(d.alternatives))
@@ -116,9 +117,9 @@ def partition_design_summary(pm: PartitionModel) -> dict[str, Any]:
 
 
 def partition_sums(pm: PartitionModel, theta: np.ndarray, order: int, free: np.ndarray
-                   ) -> tuple[float, np.ndarray | None, np.ndarray | None, float]:
-    """Log-likelihood, score and Hessian of one partition over the free parameters, and the
-    seconds it took."""
+                   ) -> tuple[float, np.ndarray | None, np.ndarray | None, float, str | None]:
+    """Log-likelihood, score and Hessian of one partition over the free parameters, the
+    seconds it took and the worker that ran it."""
     t0 = time.perf_counter()
     fam = pm.family()
     fast = getattr(fam, "fast_sums", None)
@@ -133,7 +134,14 @@ def partition_sums(pm: PartitionModel, theta: np.ndarray, order: int, free: np.n
         ll = total.loglike
         g = None if order < 1 else total.score[free]
         H = None if order < 2 or not analytic else total.hessian[np.ix_(free, free)]
-    return float(ll), g, H, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except (ImportError, ValueError):  # pragma: no cover
+        where = None
+    return float(ll), g, H, seconds, where
 
 
 def partition_meats(pm: PartitionModel, theta: np.ndarray, free: np.ndarray,
@@ -378,8 +386,11 @@ class DaskFamily:
             futs = [futs[i] for i in partitions]
         client = self.client
         for attempt in range(3):
-            tasks = client.map(func, futs, *[[a] * len(futs) for a in args], pure=False,
-                               **kwargs)
+            # each task where its partition lives (loosely: elsewhere if that worker dies),
+            # so that no partition travels between workers
+            who = client.who_has(futs)
+            tasks = [client.submit(func, f, *args, pure=False, workers=list(who[f.key]) or None,
+                                   allow_other_workers=True, **kwargs) for f in futs]
             try:
                 return client.gather(tasks)
             except ChoiceKitError:
@@ -405,14 +416,18 @@ class DaskFamily:
         ll = 0.0
         g = np.zeros(int(free.sum())) if order >= 1 else None
         H = np.zeros((len(g), len(g))) if order >= 2 else None
-        for p_ll, p_g, p_H, _ in parts:  # partition order: deterministic
+        for p_ll, p_g, p_H, _, _ in parts:  # partition order: deterministic
             ll += p_ll
             if g is not None:
                 g += p_g
             if H is not None:
                 H += p_H
+        busy: dict[Any, float] = {}
+        for p in parts:
+            busy[p[4]] = busy.get(p[4], 0.0) + p[3]
         self.evaluations.append({"order": order, "wall": wall,
-                                 "partition_seconds": [p[3] for p in parts]})
+                                 "partition_seconds": [p[3] for p in parts],
+                                 "worker_seconds": max(busy.values())})
         return ll, g, H
 
     def _hessian_from_scores(self, beta: np.ndarray, free: np.ndarray) -> np.ndarray:
@@ -437,6 +452,15 @@ class DaskFamily:
         """:math:`\\sum_n w_n s_n s_n'` over every partition (the BHHH matrix)."""
         parts = self._gather(partition_meats, theta, free, weight_type, None, [], False)
         return np.sum([p["opg"] for p in parts], axis=0)
+
+    def information_meats(self) -> Meats:
+        """What the classical covariance needs beyond the Hessian (the weights' count and sum),
+        from the design summaries: no pass over the data."""
+        s = self.design.summaries
+        if s[0]["weight_total"] is None:
+            return Meats(robust=None, opg=None)
+        return Meats(robust=None, opg=None, n_positive=sum(x["n_positive"] for x in s),
+                     weight_total=float(sum(x["weight_total"] for x in s)))
 
     def meats(self, theta: np.ndarray, free: np.ndarray, weight_type: str | None, *,
               cluster: bool = False, groups: Any = None) -> Meats:
@@ -504,10 +528,13 @@ class DaskFamily:
             wall = np.array([e["wall"] for e in ev])
             slow = np.array([max(e["partition_seconds"]) for e in ev])
             work = np.array([sum(e["partition_seconds"]) for e in ev])
+            busiest = np.array([e["worker_seconds"] for e in ev])
             timing = {"evaluations": len(self.evaluations),
                       "seconds_per_iteration": float(wall.mean()),
                       "slowest_partition_seconds": float(slow.mean()),
                       "slowest_partition_share": float((slow / wall).mean()),
+                      "busiest_worker_seconds": float(busiest.mean()),
+                      "reduction_overhead_seconds": float((wall - busiest).mean()),
                       "partition_seconds_total": float(work.mean())}
         else:
             timing = {"evaluations": 0}

@@ -105,7 +105,8 @@ class Results(PostEstimationMixin):
         free_names = list(np.asarray(self.param_names)[self._free])
         meats = getattr(core.objective.family, "meats", None)
         if meats is not None:  # distributed: sums from the partitions, no per-case scores
-            m = meats(core.params, self._free, self.weight_type, cluster=cov_type == "cluster",
+            m = core.objective.family.information_meats() if cov_type == "classical" else \
+                meats(core.params, self._free, self.weight_type, cluster=cov_type == "cluster",
                       groups=groups)
             cov = covariance_from_meats(cov_type, self._bread, m, self.weight_type,
                                         free_names, small_sample=small_sample)
