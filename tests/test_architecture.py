@@ -25,6 +25,13 @@ def test_import_layers_contract_is_kept() -> None:
     assert "1 kept, 0 broken" in out.stdout
 
 
+#: the one function-local import, and why it cannot be at the top: ``ChoiceData.from_dask``
+#: returns a ``DaskChoiceData``, a subclass of ChoiceData defined in ``data/dask.py`` (which
+#: therefore imports ``data/choicedata.py``); the public contract names the constructor on
+#: ChoiceData (DESIGN.md, section 3)
+ALLOWED = {("choicekit/data/choicedata.py", "from_dask")}
+
+
 def test_no_function_local_imports_of_choicekit() -> None:
     """Every choicekit import is at module level (type-only imports under TYPE_CHECKING), so
     the layering above is visible at the top of each module."""
@@ -39,6 +46,6 @@ def test_no_function_local_imports_of_choicekit() -> None:
                          and ((node.module or "").startswith("choicekit") or node.level > 0)) \
                     or (isinstance(node, ast.Import)
                         and any(a.name.startswith("choicekit") for a in node.names))
-                if local:
+                if local and (path.relative_to(REPO).as_posix(), fn.name) not in ALLOWED:
                     found.append(f"{path.relative_to(REPO)}:{node.lineno} in {fn.name}()")
     assert not found, "function-local imports:\n" + "\n".join(found)

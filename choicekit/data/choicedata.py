@@ -235,6 +235,52 @@ class ChoiceData:
                               case, invalid))
         return out._with_resolved_weight_type(weight_type)
 
+    @classmethod
+    def from_dask(cls, ddf: Any, layout: Literal["wide", "long"] = "wide", *,
+                  client: Any = None, shuffle: bool = False,
+                  weight_type: Literal["sampling", "frequency"] | None = None,
+                  **kwargs: Any) -> ChoiceData:
+        """Choice data kept on a Dask cluster, partition by partition (needs the
+        ``distributed`` extra: ``pip install "choicekit[distributed]"``).
+
+        Parameters
+        ----------
+        ddf : dask.dataframe.DataFrame
+            The table, e.g. ``dask.dataframe.read_parquet(path)``; one row per case
+            (``layout="wide"``) or per case and alternative (``"long"``).
+        layout : {"wide", "long"}, default "wide"
+        client : distributed.Client, optional
+            Default: the current client.
+        shuffle : bool, default False
+            Hash-shuffle the rows by ``case`` first, so that every case lies whole in one
+            partition (needed when rows of a case are spread over partitions; without it such
+            data are refused, naming the cases and partitions).
+        weight_type : {"sampling", "frequency"}, optional
+            As in :meth:`from_long`; inferred over all partitions when omitted.
+        **kwargs
+            The keywords of :meth:`from_wide` (``choice``, ``alternatives``,
+            ``availability``, ``variables``, ``weight``, ``group``, ``case``, ``invalid``)
+            or of :meth:`from_long` (``case``, ``alt``, ``choice``, ``availability``,
+            ``weight``, ``group``, ``invalid``).
+
+        Returns
+        -------
+        DaskChoiceData
+            A :class:`ChoiceData` whose partitions were validated by tasks on the workers and
+            are kept there (:mod:`choicekit.data.dask`). ``ck.MNL(data, utilities).fit()``
+            fits on the cluster and returns the usual results.
+
+        Raises
+        ------
+        ChoiceDataError
+            Listing every partition with invalid data (the in-memory checks, with the case
+            ids), cases split over partitions, or alternatives that differ.
+        """
+        from choicekit.data.dask import from_dask
+
+        return from_dask(ddf, layout, client=client, shuffle=shuffle, weight_type=weight_type,
+                         **kwargs)
+
     def _with_resolved_weight_type(self, weight_type: str | None) -> ChoiceData:
         """Store the weights' meaning given by the user (else it is inferred on use)."""
         if weight_type is None:

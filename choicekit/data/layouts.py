@@ -99,6 +99,19 @@ def _ordered_labels(uniques: pd.Index) -> tuple[list[Hashable], np.ndarray]:
     return [labels[i] for i in order], rank
 
 
+def _declared_labels(declared: Sequence[Hashable], found: list[Hashable], rank: np.ndarray,
+                     column: str) -> tuple[list[Hashable], np.ndarray]:
+    """The declared alternatives and the permutation from factorize codes to their order."""
+    declared = label_list(declared)
+    where = {a: i for i, a in enumerate(declared)}
+    unknown = [a for a in found if a not in where]
+    if unknown:
+        raise ChoiceDataError(f"alt column {column!r} holds labels {unknown[:5]} that are not "
+                              f"among the alternatives {declared[:10]}.")
+    pos = np.array([where[a] for a in found], dtype=np.intp)
+    return declared, pos[rank]
+
+
 def _case_level(raw: np.ndarray, case_idx: np.ndarray, n_cases: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """First value of a long column in each case, and the mask of cases where it varies."""
@@ -200,8 +213,14 @@ def _warn_mixed_labels(alts: list[Hashable], codes: np.ndarray, rank: np.ndarray
 
 def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
               availability: str | None, weight: str | None, group: str | None,
-              invalid: str = "raise") -> dict[str, Any]:
-    """Check a long frame; the keyword arguments of ``ChoiceData(...)`` (see ``from_long``)."""
+              invalid: str = "raise", *,
+              alternatives: Sequence[Hashable] | None = None) -> dict[str, Any]:
+    """Check a long frame; the keyword arguments of ``ChoiceData(...)`` (see ``from_long``).
+
+    ``alternatives`` (optional) fixes the alternatives and their order, where the frame is one
+    part of a larger table (a Dask partition) and may lack some of them; a label outside it is
+    reported like any invalid row.
+    """
     _check_frame(df, "long")
     check_option("invalid", invalid, INVALID_POLICIES, ChoiceDataError)
     cols = {"case": case, "alt": alt, "choice": choice, "availability": availability,
@@ -232,6 +251,8 @@ def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
     a_codes, a_uniq = _factorize(df[alt][valid], f"alt column {alt!r}")
     alts, rank = _ordered_labels(a_uniq)
     _warn_mixed_labels(alts, a_codes, rank, df.index[valid], alt)
+    if alternatives is not None:
+        alts, rank = _declared_labels(alternatives, alts, rank, alt)
     alt_idx[valid] = rank[a_codes]
     n, J = len(case_ids), len(alts)
     rows = np.flatnonzero(valid)
@@ -326,7 +347,8 @@ def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,
         _finish(problems, "long", int(bad_cases.sum()) + n_rowless, n + n_rowless, invalid)
         keep = ~(problems.rows | na_case)
         keep[~na_case] &= ~bad_cases[case_idx[~na_case]]
-        out = read_long(df[keep], case, alt, choice, availability, weight, group)
+        out = read_long(df[keep], case, alt, choice, availability, weight, group,
+                        alternatives=alternatives)
         out["meta"]["dropped_cases"] = pd.Index(case_ids[bad_cases], name=case)
         return out
     keys = {case, alt, choice, availability, weight, group} - {None}

@@ -112,6 +112,16 @@ class Design:
         out[rows[self.avail], self.slot_alts[self.avail]] = values[self.avail]
         return out
 
+    @property
+    def weight_total(self) -> float | None:
+        """Sum of the case weights (None unweighted)."""
+        return None if self.weight is None else float(self.weight.sum())
+
+    def null_loglike(self) -> float:
+        """Log-likelihood of equal shares over each case's available alternatives."""
+        ll_obs = -np.log(self.avail.sum(axis=1))
+        return float(ll_obs.sum() if self.weight is None else ll_obs @ self.weight)
+
     def chosen_alternatives(self) -> np.ndarray | None:
         """Index into ``alternatives`` of the chosen alternative per case (``chosen`` is the
         slot in a slot design)."""

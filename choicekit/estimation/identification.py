@@ -320,7 +320,7 @@ def _symptoms(objective: Objective, optimum: Optimum) -> bool:
     colmax = d.column_max[objective.free]
     # flat: curvature negligible against its natural size sum_n w_n max|x_k|^2 (when every
     # case is predicted perfectly the whole Hessian underflows, well conditioned or not)
-    total_weight = d.n_cases if d.weight is None else float(d.weight.sum())
+    total_weight = d.n_cases if d.weight_total is None else d.weight_total
     with np.errstate(all="ignore"):
         if (np.diag(H) <= 1e-12 * total_weight * colmax**2).any() or (colmax <= TINY).any():
             return True
@@ -405,7 +405,8 @@ def flag_separation(objective: Objective, optimum: Optimum) -> Optimum:
         return optimum
     if not _symptoms(objective, optimum):
         return optimum
-    n_rows = int(d.avail.sum()) - d.n_cases
+    # distributed designs (no availability here) are treated like large ones
+    n_rows = int(d.avail.sum()) - d.n_cases if hasattr(d, "avail") else MAX_LP_ROWS + 1
     if n_rows > MAX_LP_ROWS:  # the exact check would take minutes: say what we see instead
         if optimum.converged:
             warnings.warn(

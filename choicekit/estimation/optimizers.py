@@ -268,13 +268,16 @@ def _bhhh_evaluate(objective: Objective) -> Callable[[np.ndarray, int], tuple[
         float, np.ndarray | None, np.ndarray | None]]:
     """``evaluate`` with minus the weighted outer product of the per-unit scores in place of
     the Hessian (BHHH)."""
-    w = objective.unit_weight
+    opg = getattr(objective.family, "opg", None)  # distributed: summed on the partitions
+    w = None if opg is not None else objective.unit_weight
 
     def evaluate(theta: np.ndarray, order: int) -> tuple[float, np.ndarray | None,
                                                          np.ndarray | None]:
         ll, g, _ = objective.evaluate(theta, order=min(order, 1) if order else 0)
         if order < 2:
             return ll, g, None
+        if opg is not None:
+            return ll, g, -opg(objective.full_params(theta), objective.free, "frequency")
         S = objective.score_obs(theta)
         Sw = S if w is None else S * w[:, None]
         return ll, g, -(S.T @ Sw)

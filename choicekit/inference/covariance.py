@@ -45,13 +45,14 @@ Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from choicekit._linalg import SymmetricInverse, sym_inverse
 
 __all__ = ["COV_TYPES", "SymmetricInverse", "sym_inverse", "meat_robust", "meat_cluster",
-           "sandwich", "information_scale", "covariance"]
+           "sandwich", "information_scale", "covariance", "Meats", "covariance_from_meats"]
 
 COV_TYPES = ("classical", "robust", "opg", "cluster")
 
@@ -112,6 +113,58 @@ def covariance(cov_type: str, bread: np.ndarray, score_obs: np.ndarray,
         G = int(codes.max()) + 1  # codes are 0..G-1 (pd.factorize)
         sums = cluster_sums(score_obs, weight, codes, G)
         return sandwich(bread, meat_cluster(sums, small_sample=small_sample))
+    raise ValueError(f"unknown cov_type {cov_type!r}")
+
+
+@dataclass(frozen=True)
+class Meats:
+    """The sums every covariance of a fit is made of, when the per-case scores are not in one
+    place (distributed data): each is a sum over cases (or whole clusters), so partitions add
+    them.
+
+    Attributes
+    ----------
+    robust : ndarray
+        :func:`meat_robust` with the data's weight type.
+    opg : ndarray
+        :math:`\\sum_n w_n s_n s_n'` (the OPG matrix; :math:`\\sum_n s_n s_n'` unweighted).
+    cluster : ndarray or None
+        :math:`\\sum_g S_g S_g'` (without the small-sample factor).
+    n_clusters : int or None
+        :math:`G`, counted over all the data.
+    n_positive, weight_total : int and float, or None
+        Cases with positive weight and the weights' sum (:func:`information_scale`).
+    """
+
+    robust: np.ndarray
+    opg: np.ndarray
+    cluster: np.ndarray | None = None
+    n_clusters: int | None = None
+    n_positive: int | None = None
+    weight_total: float | None = None
+
+
+def covariance_from_meats(cov_type: str, bread: np.ndarray, meats: Meats,
+                          weight_type: str | None, names: Sequence[str], *,
+                          small_sample: bool = True) -> np.ndarray:
+    """:func:`covariance` from summed meats instead of per-case scores (same estimators)."""
+    scale = 1.0
+    if meats.weight_total is not None and weight_type == "sampling":
+        scale = float(meats.n_positive / meats.weight_total)
+    if cov_type == "classical":
+        return bread / scale
+    if cov_type == "opg":
+        return sym_inverse(meats.opg * scale, names, "outer product of gradients").inverse
+    if cov_type == "robust":
+        return sandwich(bread, meats.robust)
+    if cov_type == "cluster":
+        if meats.cluster is None:
+            raise ValueError("cov_type='cluster' needs the cluster meat")
+        M = meats.cluster.copy()
+        G = int(meats.n_clusters)
+        if small_sample and G > 1:
+            M *= G / (G - 1)
+        return sandwich(bread, M)
     raise ValueError(f"unknown cov_type {cov_type!r}")
 
 

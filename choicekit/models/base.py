@@ -22,8 +22,10 @@ import pandas as pd
 from choicekit._random import as_generator
 from choicekit._validation import check_int, check_option, suggest
 from choicekit.data.choicedata import ChoiceData
+from choicekit.data.dask import DaskChoiceData
 from choicekit.design.build import MISSING_POLICIES, build_design
 from choicekit.design.linear import Design
+from choicekit.estimation.dask import DaskDesign, DaskFamily
 from choicekit.estimation.objective import Objective
 from choicekit.estimation.optimizers import (
     METHODS,
@@ -36,6 +38,7 @@ from choicekit.exceptions import ChoiceDataError, ConvergenceWarning, Specificat
 from choicekit.families.mixed.structure import uses_draws
 from choicekit.families.protocol import ParamTable, family_proba
 from choicekit.inference.covariance import COV_TYPES
+from choicekit.postestimation.dask import predict_proba as dask_predict_proba
 from choicekit.results.results import Results
 from choicekit.simulation.choices import refuse_dropped_cases, simulate_choices, simulate_counts
 from choicekit.spec.expressions import Specification
@@ -74,8 +77,13 @@ class ChoiceModel:
         self._data = data
         self._missing = missing
         self._spec, self._design_spec = self._specifications(spec, _param_order)
-        self._design = build_design(data, self._design_spec, missing=missing,
-                                    need_choice=data.has_choice, layout=self.design_layout)
+        if isinstance(data, DaskChoiceData):
+            # built on the workers, partition by partition, on first use
+            # (choicekit.estimation.dask): the subclass's options are set by then
+            self._design = DaskDesign(data, self, missing, data.has_choice)
+        else:
+            self._design = build_design(data, self._design_spec, missing=missing,
+                                        need_choice=data.has_choice, layout=self.design_layout)
 
     @classmethod
     def from_formula(cls, formula: str, data: ChoiceData, *, reference: Hashable | None = None,
@@ -139,7 +147,7 @@ class ChoiceModel:
 
     def family(self, design: Design | None = None, **options: Any) -> Any:
         """The model's family bound to ``design`` (default: the estimation design)."""
-        if design is None and not options:
+        if design is None and (not options or self.distributed):
             return self._family
         return self.family_class(self._design if design is None else design,
                                  **self._family_arguments(), **options)
@@ -150,7 +158,22 @@ class ChoiceModel:
 
     @cached_property
     def _family(self) -> Any:
+        if self.distributed:
+            return DaskFamily(self._design, self.family_class)
         return self.family_class(self._design, **self._family_arguments())
+
+    @property
+    def distributed(self) -> bool:
+        """Whether the data are on a Dask cluster (:meth:`ChoiceData.from_dask`)."""
+        return isinstance(self._design, DaskDesign)
+
+    def _refuse_distributed(self, what: str) -> None:
+        if self.distributed:
+            raise ChoiceDataError(
+                f"{what} is not available for a model on distributed data: the cases stay on "
+                "the Dask workers. The fit, every covariance, predicted shares, aggregate "
+                "elasticities, scenarios and hit rates run as map-reduce; for the rest, fit "
+                "on a sample collected in memory.")
 
     def rebuild(self, data: ChoiceData | None = None,
                 utilities: Mapping[Hashable, Any] | None = None,
@@ -265,6 +288,10 @@ class ChoiceModel:
     def _design_for(self, data: ChoiceData | None, need_choice: bool = False) -> Design:
         if data is None:
             return self._design
+        self._refuse_distributed("Prediction on other data")
+        if isinstance(data, DaskChoiceData):
+            raise ChoiceDataError("New data on a Dask cluster: build the model on them "
+                                  "(model.rebuild(data)) and use its methods.")
         if not isinstance(data, ChoiceData):
             raise ChoiceDataError(f"`data` must be a ChoiceData. Got {type(data).__name__}.")
         if list(data.alternatives) != list(self._design.alternatives):
@@ -278,6 +305,7 @@ class ChoiceModel:
 
     def utilities(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Systematic utilities ``V`` (cases x alternatives); NaN where unavailable."""
+        self._refuse_distributed("utilities()")
         d = self._design_for(data)
         V = d.utilities(self.params_vector(params)[:d.n_params])
         V[~d.avail] = np.nan
@@ -286,6 +314,8 @@ class ChoiceModel:
 
     def predict_proba(self, params: Any, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at ``params`` (cases x alternatives; 0 where unavailable)."""
+        if self.distributed and data is None:
+            return dask_predict_proba(self, self.params_vector(params))
         d = self._design_for(data)
         P = family_proba(self.family(None if data is None else d), self.params_vector(params))
         # per slot on sampled data (see design.slots), spread over the alternatives
@@ -324,6 +354,7 @@ class ChoiceModel:
     def score_obs(self, params: Any) -> pd.DataFrame:
         """Per-unit gradients of the (unweighted) log-likelihood: per case (the log-probability
         of the chosen alternative), or per panel unit for a panel likelihood."""
+        self._refuse_distributed("score_obs() (per-case scores)")
         beta = self.params_vector(params)
         s = self._all_free.score_obs(beta)
         return pd.DataFrame(s, index=self._unit_index(), columns=self.param_names)
@@ -407,7 +438,7 @@ class ChoiceModel:
                 f"Starting values of {list(np.asarray(table.names)[outside])} lie outside "
                 "their bounds."
             )
-        if cov_type == "cluster":
+        if cov_type == "cluster" and not self.distributed:
             self._resolve_groups(groups)  # fail early, before the optimizer runs
         family = self._family if chunk_size is None and threads is None else self.family(
             **self._fit_options(chunk_size, threads))
@@ -477,15 +508,27 @@ class ChoiceModel:
                     "cov_type='cluster' needs clusters: pass `groups=` (a case-level column or "
                     "one value per case), or build the ChoiceData with `group=`."
                 )
-            codes = d.group
-        elif isinstance(groups, str):
+            return np.asarray(d.group, dtype=np.intp)
+        return np.asarray(pd.factorize(self._group_values(groups))[0], dtype=np.intp)
+
+    def _group_values(self, groups: Any) -> np.ndarray:
+        """The cluster label of every estimation case, from ``None`` (the data's groups), a
+        column name or per-case values."""
+        d = self._design
+        if groups is None:
+            if d.group is None:
+                raise SpecificationError(
+                    "cov_type='cluster' needs clusters: pass `groups=` (a case-level column or "
+                    "one value per case), or build the ChoiceData with `group=`."
+                )
+            return np.asarray(self._data._group_labels)[d.group]
+        if isinstance(groups, str):
             if not self._data.has_variable(groups):
                 raise self._data._unknown(groups, "Cluster column")
             v = self._data.variable(groups)
             if v.ndim == 2:  # long column: one value per case, constant within case
                 v = np.nanmax(np.where(self._data.avail_array, v, -np.inf), axis=1)
-            v = pd.Series(v, index=self._data.cases).loc[d.cases].to_numpy()
-            codes = pd.factorize(v)[0]
+            return pd.Series(v, index=self._data.cases).loc[d.cases].to_numpy()
         else:
             if isinstance(groups, pd.Series):
                 missing = d.cases.difference(groups.index)
@@ -508,8 +551,7 @@ class ChoiceModel:
             if pd.isna(v).any():
                 raise SpecificationError(f"`groups` is missing for {int(pd.isna(v).sum())} "
                                          "cases.")
-            codes = pd.factorize(v)[0]
-        return np.asarray(codes, dtype=np.intp)
+            return v
 
     def with_choices(self, chosen: np.ndarray) -> ChoiceModel:
         """The same model on the same design with other choices (index per estimation case).

@@ -37,6 +37,7 @@ from choicekit.inference.hypothesis_tests import (
     score_test,
     wald_test,
 )
+from choicekit.postestimation import dask as _dask
 from choicekit.postestimation.bootstrap import bootstrap
 from choicekit.postestimation.elasticities import (
     aggregate_effects,
@@ -74,7 +75,19 @@ class PostEstimationMixin:
 
     def _ctx(self, data: ChoiceData | None = None) -> Any:
 
+        self.model._refuse_distributed("This post-estimation method")  # type: ignore[attr-defined]
+
         return PostContext.from_results(self, data)  # type: ignore[arg-type]
+
+    def _on_dask(self, data: ChoiceData | None) -> bool:
+        """Whether to run as a map-reduce over the partitions (distributed estimation data)."""
+        if not getattr(self.model, "distributed", False):  # type: ignore[attr-defined]
+            return False
+        if data is not None:
+            raise SpecificationError(
+                "On distributed estimation data, post-estimation runs on those data "
+                "(data=None); for other data, build a model on them and use the estimates.")
+        return True
 
     # ------------------------------------------------------------------ shares
     def predicted_shares(self, data: ChoiceData | None = None, *, by: Any = None,
@@ -105,6 +118,9 @@ class PostEstimationMixin:
         --------
         choicekit.postestimation.shares : the formulas.
         """
+        if self._on_dask(data):
+            return _dask.predicted_shares(self, by=by, se=se, alpha=alpha, n_draws=n_draws,
+                                          rng=rng)
 
         return predicted_shares(self._ctx(data), by=by, se=se, alpha=alpha, n_draws=n_draws,
                                 rng=rng)
@@ -158,6 +174,9 @@ class PostEstimationMixin:
         if kind != "arc":
             self._refuse_random_coefficients("Point and aggregate elasticities",
                                              "kind='arc' (from simulated probabilities) works")
+        if self._on_dask(data) and kind == "aggregate":
+            return _dask.aggregate_elasticities(self, variable, relative=True, se=se,
+                                                n_draws=n_draws, rng=rng)
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -179,6 +198,9 @@ class PostEstimationMixin:
         check_option("kind", kind, _ME_KINDS, SpecificationError)
         self._refuse_random_coefficients("Marginal effects", "arc elasticities "
                                          "(elasticities(kind='arc')) work")
+        if self._on_dask(data) and kind == "average":
+            return _dask.aggregate_elasticities(self, variable, relative=False, se=se,
+                                                n_draws=n_draws, rng=rng)
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -266,6 +288,10 @@ class PostEstimationMixin:
             ``.shares`` (before, after, change with SE), ``.surplus`` (mean and total with
             SE), ``.surplus_per_case``, ``.data`` (the changed data).
         """
+        if self._on_dask(data):
+            return _dask.scenario(self, changes, how=how, alternatives=alternatives,
+                                  cases=cases, cost=cost, cost_scale=cost_scale, by=by, se=se,
+                                  alpha=alpha, n_draws=n_draws, rng=rng)
 
         ctx = self._ctx(data)
         new = apply_changes(ctx.data, changes, how=how, alternatives=alternatives, cases=cases)
@@ -343,6 +369,8 @@ class PostEstimationMixin:
 
     def hit_rate(self, data: ChoiceData | None = None) -> pd.Series:
         """Hit rate (most probable = chosen) and expected hit rate, weighted."""
+        if self._on_dask(data):
+            return _dask.hit_rate(self)
 
         return hit_rate(self._ctx(data))
 

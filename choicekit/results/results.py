@@ -18,7 +18,12 @@ import pandas as pd
 from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
 from choicekit.families.protocol import n_units, unit_codes
-from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
+from choicekit.inference.covariance import (
+    COV_TYPES,
+    covariance,
+    covariance_from_meats,
+    sym_inverse,
+)
 from choicekit.postestimation.mixin import PostEstimationMixin
 from choicekit.results.summary import Summary
 
@@ -99,14 +104,24 @@ class Results(PostEstimationMixin):
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         core = self._core
         free_names = list(np.asarray(self.param_names)[self._free])
-        codes = core.model._resolve_groups(groups) if cov_type == "cluster" else None
-        if codes is not None:  # per unit where the likelihood's terms are panel units
-            try:
-                codes = unit_codes(core.objective.family, codes)
-            except ValueError as err:
-                raise SpecificationError(str(err)) from None
-        cov = covariance(cov_type, self._bread, self._score_obs, core.objective.unit_weight,
-                         self.weight_type, free_names, codes=codes, small_sample=small_sample)
+        meats = getattr(core.objective.family, "meats", None)
+        if meats is not None:  # distributed: sums from the partitions, no per-case scores
+            m = core.objective.family.information_meats() if cov_type == "classical" else \
+                meats(core.params, self._free, self.weight_type, cluster=cov_type == "cluster",
+                      groups=groups)
+            cov = covariance_from_meats(cov_type, self._bread, m, self.weight_type,
+                                        free_names, small_sample=small_sample)
+            codes = m.n_clusters
+        else:
+            codes = core.model._resolve_groups(groups) if cov_type == "cluster" else None
+            if codes is not None:  # per unit where the likelihood's terms are panel units
+                try:
+                    codes = unit_codes(core.objective.family, codes)
+                except ValueError as err:
+                    raise SpecificationError(str(err)) from None
+            cov = covariance(cov_type, self._bread, self._score_obs,
+                             core.objective.unit_weight, self.weight_type, free_names,
+                             codes=codes, small_sample=small_sample)
         new = Results(core, cov_type, cov, codes)
         # share the expensive cached pieces
         for key in ("_bread", "_score_obs"):
@@ -128,7 +143,11 @@ class Results(PostEstimationMixin):
     @property
     def n_clusters(self) -> int | None:
         """Number of clusters of a ``"cluster"`` covariance, else None."""
-        return None if self._groups is None else int(self._groups.max()) + 1
+        if self._groups is None:
+            return None
+        if isinstance(self._groups, (int, np.integer)):  # distributed: the global count
+            return int(self._groups)
+        return int(self._groups.max()) + 1
 
     @property
     def weight_type(self) -> str | None:
@@ -211,9 +230,7 @@ class Results(PostEstimationMixin):
     @cached_property
     def llnull(self) -> float:
         """Log-likelihood of equal shares over each case's available alternatives."""
-        d = self._core.objective.design
-        ll_obs = -np.log(d.avail.sum(axis=1))
-        return float(ll_obs.sum() if d.weight is None else ll_obs @ d.weight)
+        return self._core.objective.design.null_loglike()
 
     @property
     def nobs(self) -> int:
@@ -250,9 +267,9 @@ class Results(PostEstimationMixin):
         """:math:`K \\log N - 2\\ell`; with frequency weights :math:`N` is their sum (the
         number of cases they stand for), as on the replicated rows."""
         n = self.nobs
-        w = self._core.objective.design.weight
-        if w is not None and self.weight_type == "frequency":
-            n = float(w.sum())
+        total = self._core.objective.design.weight_total
+        if total is not None and self.weight_type == "frequency":
+            n = total
         return self.df_model * np.log(n) - 2.0 * self.llf
 
     @property
@@ -283,6 +300,13 @@ class Results(PostEstimationMixin):
         """Gradient of the log-likelihood at the estimates (free parameters)."""
         names = list(np.asarray(self.param_names)[self._free])
         return pd.Series(self._core.optimum.score, index=names, name="score")
+
+    @property
+    def diagnostics(self) -> dict[str, Any] | None:
+        """Backend diagnostics of a distributed fit (partitions, rows and bytes per worker,
+        seconds per iteration, the slowest partition's share of it); None in memory."""
+        get = getattr(self._core.objective.family, "diagnostics", None)
+        return None if get is None else get()
 
     @property
     def family_name(self) -> str:
