@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from choicekit.data.dask import MAX_SPLIT_GROUPS, DaskChoiceData, Partition
+from choicekit.estimation.objective import hessian_from_scores
 from choicekit.exceptions import ChoiceDataError, ChoiceKitError, DataWarning, SpecificationError
 from choicekit.families.protocol import ParamTable
 from choicekit.inference.covariance import Meats, cluster_sums, meat_robust
@@ -432,15 +433,7 @@ class DaskFamily:
 
     def _hessian_from_scores(self, beta: np.ndarray, free: np.ndarray) -> np.ndarray:
         """Central differences of the analytic score (as the in-memory objective does)."""
-        idx = np.flatnonzero(free)
-        H = np.empty((len(idx), len(idx)))
-        for c, k in enumerate(idx):
-            h = 1e-5 * max(1.0, abs(beta[k]))
-            up, dn = beta.copy(), beta.copy()
-            up[k] += h
-            dn[k] -= h
-            H[:, c] = (self.fast_sums(up, 1, free)[1] - self.fast_sums(dn, 1, free)[1]) / (2 * h)
-        return 0.5 * (H + H.T)
+        return hessian_from_scores(lambda b: self.fast_sums(b, 1, free)[1], beta, free)
 
     def score_obs(self, theta: np.ndarray, rows: Any = None) -> np.ndarray:
         raise ChoiceKitError(

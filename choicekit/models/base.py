@@ -501,27 +501,24 @@ class ChoiceModel:
 
     def _resolve_groups(self, groups: Any) -> np.ndarray:
         """Cluster codes (0..G-1) per estimation case from a column name or per-case values."""
-        d = self._design
         if groups is None:
-            if d.group is None:
-                raise SpecificationError(
-                    "cov_type='cluster' needs clusters: pass `groups=` (a case-level column or "
-                    "one value per case), or build the ChoiceData with `group=`."
-                )
-            return np.asarray(d.group, dtype=np.intp)
+            return np.asarray(self._data_groups(), dtype=np.intp)
         return np.asarray(pd.factorize(self._group_values(groups))[0], dtype=np.intp)
+
+    def _data_groups(self) -> np.ndarray:
+        """The data's group codes per estimation case, or the error saying how to give them."""
+        if self._design.group is None:
+            raise SpecificationError(
+                "cov_type='cluster' needs clusters: pass `groups=` (a case-level column or one "
+                "value per case), or build the ChoiceData with `group=`.")
+        return self._design.group
 
     def _group_values(self, groups: Any) -> np.ndarray:
         """The cluster label of every estimation case, from ``None`` (the data's groups), a
         column name or per-case values."""
         d = self._design
         if groups is None:
-            if d.group is None:
-                raise SpecificationError(
-                    "cov_type='cluster' needs clusters: pass `groups=` (a case-level column or "
-                    "one value per case), or build the ChoiceData with `group=`."
-                )
-            return np.asarray(self._data._group_labels)[d.group]
+            return np.asarray(self._data._group_labels)[self._data_groups()]
         if isinstance(groups, str):
             if not self._data.has_variable(groups):
                 raise self._data._unknown(groups, "Cluster column")
