@@ -427,7 +427,8 @@ def child_chunked(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------- parent
 def run_process(cmd: list[str], cwd: Path | None = None, timeout: float | None = None,
                 env: dict | None = None) -> dict | None:
-    """Run ``cmd``; its last JSON line plus ``wall_seconds`` and ``peak_rss_mib`` (wait4)."""
+    """Run ``cmd``; its last JSON line plus ``wall_seconds``, ``peak_rss_mib`` and
+    ``process_cpu_seconds`` (user + system, ``wait4``)."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
@@ -454,6 +455,7 @@ def run_process(cmd: list[str], cwd: Path | None = None, timeout: float | None =
     rec = json.loads(lines[-1])
     rec["wall_seconds"] = wall
     rec["peak_rss_mib"] = usage.ru_maxrss / 1024
+    rec["process_cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return rec
 
 
