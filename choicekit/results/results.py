@@ -18,7 +18,12 @@ import pandas as pd
 from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
 from choicekit.families.protocol import n_units, unit_codes
-from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
+from choicekit.inference.covariance import (
+    COV_TYPES,
+    covariance,
+    covariance_from_blocks,
+    sym_inverse,
+)
 from choicekit.postestimation.mixin import PostEstimationMixin
 from choicekit.results.summary import Summary
 
@@ -99,6 +104,8 @@ class Results(PostEstimationMixin):
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         core = self._core
         free_names = list(np.asarray(self.param_names)[self._free])
+        if self._streamed:
+            return self._with_cov_streamed(cov_type, groups, small_sample, free_names)
         codes = core.model._resolve_groups(groups) if cov_type == "cluster" else None
         if codes is not None:  # per unit where the likelihood's terms are panel units
             try:
@@ -107,12 +114,52 @@ class Results(PostEstimationMixin):
                 raise SpecificationError(str(err)) from None
         cov = covariance(cov_type, self._bread, self._score_obs, core.objective.unit_weight,
                          self.weight_type, free_names, codes=codes, small_sample=small_sample)
-        new = Results(core, cov_type, cov, codes)
+        new = type(self)(core, cov_type, cov, codes)
         # share the expensive cached pieces
         for key in ("_bread", "_score_obs"):
             if key in self.__dict__:
                 new.__dict__[key] = self.__dict__[key]
         return new
+
+    @property
+    def _streamed(self) -> bool:
+        """Whether the family reads its data in passes over a stream (its per-unit scores
+        come in bounded blocks: the meats are summed block by block)."""
+        return hasattr(self._core.objective.family, "score_blocks")
+
+    def _with_cov_streamed(self, cov_type: str, groups: Any, small_sample: bool,
+                           free_names: list[str]) -> Results:
+        """:meth:`with_cov` for a streamed family: one pass over the stream sums the meat
+        (the OPG, robust or per-cluster score sums), holding no ``(n, K)`` array."""
+        core = self._core
+        if groups is not None:
+            raise SpecificationError(
+                "A chunked fit clusters on the chunks' own cluster ids (DesignChunk.group); "
+                "`groups=` is not available for it.")
+        t = core.objective.family.totals
+        scale = (t.n_positive / t.weight_sum if self.weight_type == "sampling" else 1.0)
+        blocks = (() if cov_type == "classical"
+                  else core.objective.score_blocks(core.optimum.theta))
+        try:
+            cov, G = covariance_from_blocks(cov_type, self._bread, blocks, scale,
+                                            self.weight_type, free_names,
+                                            small_sample=small_sample)
+        except ValueError as err:
+            raise SpecificationError(f"cov_type={cov_type!r} on a chunked fit: {err} (give "
+                                     "DesignChunk.group in every chunk).") from None
+        new = type(self)(core, cov_type, cov, None if G is None else np.arange(G))
+        if "_bread" in self.__dict__:
+            new.__dict__["_bread"] = self.__dict__["_bread"]
+        return new
+
+    @property
+    def _weight_sum(self) -> float:
+        """Sum of the case weights (NaN unweighted)."""
+        if self._streamed:
+            t = self._core.objective.family.totals
+            return t.weight_sum if t.weighted else float("nan")
+        w = self._core.objective.design.weight
+        return float("nan") if w is None else float(w.sum())
 
     # ---------------------------------------------------------------- basic attributes
     @property
@@ -211,6 +258,8 @@ class Results(PostEstimationMixin):
     @cached_property
     def llnull(self) -> float:
         """Log-likelihood of equal shares over each case's available alternatives."""
+        if self._streamed:
+            return float(self._core.objective.family.totals.llnull)
         d = self._core.objective.design
         ll_obs = -np.log(d.avail.sum(axis=1))
         return float(ll_obs.sum() if d.weight is None else ll_obs @ d.weight)
@@ -250,9 +299,8 @@ class Results(PostEstimationMixin):
         """:math:`K \\log N - 2\\ell`; with frequency weights :math:`N` is their sum (the
         number of cases they stand for), as on the replicated rows."""
         n = self.nobs
-        w = self._core.objective.design.weight
-        if w is not None and self.weight_type == "frequency":
-            n = float(w.sum())
+        if self.weight_type == "frequency":
+            n = self._weight_sum
         return self.df_model * np.log(n) - 2.0 * self.llf
 
     @property
