@@ -134,8 +134,9 @@ class Results(PostEstimationMixin):
         core = self._core
         if groups is not None:
             raise SpecificationError(
-                "A chunked fit clusters on the chunks' own cluster ids (DesignChunk.group); "
-                "`groups=` is not available for it.")
+                "`groups=` is not available on a chunked fit (the data are read in passes "
+                "over a stream): it clusters on the chunks' own cluster ids "
+                "(DesignChunk.group).")
         t = core.objective.family.totals
         scale = (t.n_positive / t.weight_sum if self.weight_type == "sampling" else 1.0)
         blocks = (() if cov_type == "classical"
