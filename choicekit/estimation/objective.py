@@ -10,6 +10,7 @@ without an analytic Hessian gets one by central differences of its analytic scor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -174,6 +175,14 @@ class Objective:
         """Per-unit (unweighted) scores at ``theta``, shape ``(n_units, n_free)`` (one row per
         case, or per panel unit for a family whose unit is a group)."""
         return self.family.score_obs(self.full_params(theta))[:, self.free]
+
+    def score_blocks(self, theta: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray | None,
+                                                                np.ndarray | None]]:
+        """The family's per-unit scores one bounded block at a time (a streamed family's
+        ``score_blocks``), free parameters only: ``(scores, weight, group)`` per block."""
+        free = self.free
+        for s, w, g in self.family.score_blocks(self.full_params(theta)):
+            yield s[:, free], w, g
 
     # scipy callbacks on the scaled objective f = -ll / N ---------------------------------
     def fun(self, theta: np.ndarray) -> float:

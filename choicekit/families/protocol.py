@@ -115,6 +115,12 @@ class Family(Protocol):
         :meth:`score_obs` then work on whole units (``rows`` from :meth:`blocks` hold whole
         units), :meth:`score_obs` has one row per unit, and :func:`n_units`,
         :func:`unit_weight`, :func:`unit_codes` read them (case families need none of them).
+        A family over a stream of chunks (:class:`~choicekit.families.mnl.streamed.
+        StreamedMNLFamily`) has ``n_units`` too, and ``score_blocks(theta)``: the per-unit
+        scores one bounded piece at a time with their weights and cluster ids, from which
+        the covariances sum their meats piece by piece (no ``(n, K)`` array), and ``totals``
+        (:class:`~choicekit.families.mnl.streamed.StreamTotals`: counts, weight sums, the
+        equal-shares log-likelihood) in place of the design's arrays.
     design : Design
     param_names : tuple of str
         The full parameter vector's names: the design's, then the family's own.
@@ -180,7 +186,9 @@ def family_logsum(family: Family, theta: np.ndarray) -> np.ndarray:
 
 def n_units(family: Family) -> int:
     """Number of likelihood terms (units): the cases, or the family's ``n_units``."""
-    return int(getattr(family, "n_units", family.design.n_cases))
+    if hasattr(family, "n_units"):
+        return int(family.n_units)
+    return int(family.design.n_cases)
 
 
 def unit_weight(family: Family) -> np.ndarray | None:

@@ -44,7 +44,7 @@ Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +52,8 @@ import numpy as np
 from choicekit._linalg import SymmetricInverse, sym_inverse
 
 __all__ = ["COV_TYPES", "SymmetricInverse", "sym_inverse", "meat_robust", "meat_cluster",
-           "sandwich", "information_scale", "covariance", "Meats", "covariance_from_meats"]
+           "sandwich", "information_scale", "covariance", "Meats", "covariance_from_meats",
+           "covariance_from_blocks", "from_meat", "meat_part"]
 
 COV_TYPES = ("classical", "robust", "opg", "cluster")
 
@@ -102,17 +103,39 @@ def covariance(cov_type: str, bread: np.ndarray, score_obs: np.ndarray,
     scale = information_scale(weight, weight_type)
     if cov_type == "classical":
         return bread / scale
-    if cov_type == "opg":
-        opg = meat_robust(score_obs, weight, "frequency" if weight_type else None)
-        return sym_inverse(opg * scale, names, "outer product of gradients").inverse
-    if cov_type == "robust":
-        return sandwich(bread, meat_robust(score_obs, weight, weight_type))
     if cov_type == "cluster":
         if codes is None:
             raise ValueError("cov_type='cluster' needs cluster codes")
         G = int(codes.max()) + 1  # codes are 0..G-1 (pd.factorize)
-        sums = cluster_sums(score_obs, weight, codes, G)
-        return sandwich(bread, meat_cluster(sums, small_sample=small_sample))
+        meat = cluster_sums(score_obs, weight, codes, G)
+    else:
+        meat = meat_part(cov_type, score_obs, weight, weight_type)
+    return from_meat(cov_type, bread, meat, scale, names, small_sample=small_sample)
+
+
+def meat_part(cov_type: str, score_obs: np.ndarray, weight: np.ndarray | None,
+              weight_type: str | None) -> np.ndarray:
+    """The OPG or robust meat of some cases (meats of disjoint cases add)."""
+    if cov_type == "opg":
+        return meat_robust(score_obs, weight, "frequency" if weight_type else None)
+    if cov_type == "robust":
+        return meat_robust(score_obs, weight, weight_type)
+    raise ValueError(f"no additive meat for cov_type {cov_type!r}")
+
+
+def from_meat(cov_type: str, bread: np.ndarray, meat: np.ndarray, scale: float,
+              names: Sequence[str], *, small_sample: bool = True) -> np.ndarray:
+    """The covariance from the bread and the meat summed over all cases (for ``"cluster"``:
+    the ``(G, K)`` weighted score sums of the clusters); ``scale`` is
+    :func:`information_scale`."""
+    if cov_type == "classical":
+        return bread / scale
+    if cov_type == "opg":
+        return sym_inverse(meat * scale, names, "outer product of gradients").inverse
+    if cov_type == "robust":
+        return sandwich(bread, meat)
+    if cov_type == "cluster":
+        return sandwich(bread, meat_cluster(meat, small_sample=small_sample))
     raise ValueError(f"unknown cov_type {cov_type!r}")
 
 
@@ -166,6 +189,52 @@ def covariance_from_meats(cov_type: str, bread: np.ndarray, meats: Meats,
             M *= G / (G - 1)
         return sandwich(bread, M)
     raise ValueError(f"unknown cov_type {cov_type!r}")
+
+
+def covariance_from_blocks(cov_type: str, bread: np.ndarray, blocks: Iterable[tuple[
+        np.ndarray, np.ndarray | None, np.ndarray | None]], scale: float,
+        weight_type: str | None, names: Sequence[str], *,
+        small_sample: bool = True) -> tuple[np.ndarray, int | None]:
+    """:func:`covariance` from the per-unit scores given one bounded block at a time.
+
+    Parameters
+    ----------
+    blocks : iterable of (scores, weight, group)
+        Unweighted scores ``(m, K)`` of some cases, their weights (None: ones) and, for
+        ``"cluster"``, their cluster ids (non-negative integers, any order across blocks).
+        Only the ``(K, K)`` meat (or the ``(G, K)`` cluster sums) is held, never all scores.
+    scale : float
+        :func:`information_scale` of the weights.
+
+    Returns
+    -------
+    (covariance, number of clusters or None)
+    """
+    if cov_type == "classical":
+        return bread / scale, None
+    K = bread.shape[0]
+    if cov_type != "cluster":
+        meat = np.zeros((K, K))
+        for s, w, _ in blocks:
+            meat += meat_part(cov_type, s, w, weight_type)
+        return from_meat(cov_type, bread, meat, scale, names), None
+    sums = np.zeros((0, K))
+    seen = np.zeros(0, dtype=bool)
+    for s, w, g in blocks:
+        if g is None:
+            raise ValueError("cov_type='cluster' needs a cluster id for every case")
+        g = np.asarray(g)
+        if g.size and (g.min() < 0 or not np.issubdtype(g.dtype, np.integer)):
+            raise ValueError("cluster ids must be non-negative integers")
+        top = int(g.max()) + 1 if g.size else 0
+        if top > len(sums):
+            sums = np.vstack([sums, np.zeros((top - len(sums), K))])
+            seen = np.concatenate([seen, np.zeros(top - len(seen), dtype=bool)])
+        np.add.at(sums, g, s if w is None else s * np.asarray(w)[:, None])
+        seen[g] = True
+    sums = sums[seen]
+    cov = from_meat("cluster", bread, sums, scale, names, small_sample=small_sample)
+    return cov, int(len(sums))
 
 
 def cluster_sums(score_obs: np.ndarray, weight: np.ndarray | None,

@@ -21,6 +21,7 @@ from choicekit.families.protocol import n_units, unit_codes
 from choicekit.inference.covariance import (
     COV_TYPES,
     covariance,
+    covariance_from_blocks,
     covariance_from_meats,
     sym_inverse,
 )
@@ -104,6 +105,8 @@ class Results(PostEstimationMixin):
         check_option("cov_type", cov_type, COV_TYPES, SpecificationError)
         core = self._core
         free_names = list(np.asarray(self.param_names)[self._free])
+        if self._streamed:
+            return self._with_cov_streamed(cov_type, groups, small_sample, free_names)
         meats = getattr(core.objective.family, "meats", None)
         if meats is not None:  # distributed: sums from the partitions, no per-case scores
             m = core.objective.family.information_meats() if cov_type == "classical" else \
@@ -122,12 +125,53 @@ class Results(PostEstimationMixin):
             cov = covariance(cov_type, self._bread, self._score_obs,
                              core.objective.unit_weight, self.weight_type, free_names,
                              codes=codes, small_sample=small_sample)
-        new = Results(core, cov_type, cov, codes)
+        new = type(self)(core, cov_type, cov, codes)
         # share the expensive cached pieces
         for key in ("_bread", "_score_obs"):
             if key in self.__dict__:
                 new.__dict__[key] = self.__dict__[key]
         return new
+
+    @property
+    def _streamed(self) -> bool:
+        """Whether the family reads its data in passes over a stream (its per-unit scores
+        come in bounded blocks: the meats are summed block by block)."""
+        return hasattr(self._core.objective.family, "score_blocks")
+
+    def _with_cov_streamed(self, cov_type: str, groups: Any, small_sample: bool,
+                           free_names: list[str]) -> Results:
+        """:meth:`with_cov` for a streamed family: one pass over the stream sums the meat
+        (the OPG, robust or per-cluster score sums), holding no ``(n, K)`` array."""
+        core = self._core
+        if groups is not None:
+            raise SpecificationError(
+                "`groups=` is not available on a chunked fit (the data are read in passes "
+                "over a stream): it clusters on the chunks' own cluster ids "
+                "(DesignChunk.group).")
+        t = core.objective.family.totals
+        scale = (t.n_positive / t.weight_sum if self.weight_type == "sampling" else 1.0)
+        blocks = (() if cov_type == "classical"
+                  else core.objective.score_blocks(core.optimum.theta))
+        try:
+            cov, G = covariance_from_blocks(cov_type, self._bread, blocks, scale,
+                                            self.weight_type, free_names,
+                                            small_sample=small_sample)
+        except ValueError as err:
+            raise SpecificationError(f"cov_type={cov_type!r} on a chunked fit: {err} (give "
+                                     "DesignChunk.group in every chunk).") from None
+        new = type(self)(core, cov_type, cov, None if G is None else np.arange(G))
+        if "_bread" in self.__dict__:
+            new.__dict__["_bread"] = self.__dict__["_bread"]
+        return new
+
+    @property
+    def _weight_sum(self) -> float:
+        """Sum of the case weights (NaN unweighted)."""
+        if self._streamed:
+            t = self._core.objective.family.totals
+            return t.weight_sum if t.weighted else float("nan")
+        total = self._core.objective.design.weight_total
+        return float("nan") if total is None else float(total)
 
     # ---------------------------------------------------------------- basic attributes
     @property
@@ -230,6 +274,8 @@ class Results(PostEstimationMixin):
     @cached_property
     def llnull(self) -> float:
         """Log-likelihood of equal shares over each case's available alternatives."""
+        if self._streamed:
+            return float(self._core.objective.family.totals.llnull)
         return self._core.objective.design.null_loglike()
 
     @property
@@ -267,9 +313,8 @@ class Results(PostEstimationMixin):
         """:math:`K \\log N - 2\\ell`; with frequency weights :math:`N` is their sum (the
         number of cases they stand for), as on the replicated rows."""
         n = self.nobs
-        total = self._core.objective.design.weight_total
-        if total is not None and self.weight_type == "frequency":
-            n = total
+        if self.weight_type == "frequency":
+            n = self._weight_sum
         return self.df_model * np.log(n) - 2.0 * self.llf
 
     @property

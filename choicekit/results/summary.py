@@ -65,8 +65,7 @@ def weight_note(res: MNLResults) -> str | None:
             text += (" The weights are not all integers, so they were read as sampling "
                      "weights; pass weight_type='frequency' if they count identical cases.")
         return text
-    total = res.model.design.weight_total
-    total = float("nan") if total is None else total
+    total = res._weight_sum
     text = (f"Weighted fit, frequency weights: each case counts as its weight's number of "
             f"identical cases ({_count(total)} in all over {res.nobs} cases; BIC uses "
             f"{_count(total)}); estimates and standard errors equal those of the replicated "
