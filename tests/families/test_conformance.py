@@ -122,7 +122,14 @@ def test_block_sums_equal_the_whole(models, name):
     assert total.loglike == pytest.approx(whole.loglike, rel=1e-12)
     np.testing.assert_allclose(total.score, whole.score, rtol=1e-10, atol=1e-10)
     if fam.analytic_hessian:
-        np.testing.assert_allclose(total.hessian, whole.hessian, rtol=1e-10, atol=1e-10)
+        # columns a family takes from central differences of its score (the CNL's estimated
+        # allocations) carry the differences' rounding (~1e-11 / 1e-5 relative) per block
+        fd = np.zeros(len(theta), dtype=bool)
+        fd[getattr(fam, "fd_hessian_params", [])] = True
+        exact = ~fd[:, None] & ~fd[None, :]
+        np.testing.assert_allclose(total.hessian[exact], whole.hessian[exact], rtol=1e-10,
+                                   atol=1e-10)
+        np.testing.assert_allclose(total.hessian, whole.hessian, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -275,14 +275,32 @@ class CrossNestedFamily(_GevFamily):
     def __init__(self, design: Design, *, spec: GevSpec, chunk_size: int | None = None,
                  threads: int | None = None) -> None:
         super().__init__(design, spec=spec, chunk_size=chunk_size, threads=threads)
-        estimated = spec.alloc_index[spec.alloc_index >= 0]
-        self.analytic_hessian = not len(estimated)
+        #: positions in theta of the estimated allocations: their Hessian columns come from
+        #: central differences of the analytic score (the kernel's Hessian is exact in V and
+        #: lambda only)
+        self.fd_hessian_params = np.unique(spec.alloc_index[spec.alloc_index >= 0])
 
     def _derivatives(self, V, avail, chosen, theta, order):
-        # the kernel's Hessian covers V and lambda; with estimated allocations the objective
-        # differentiates the analytic score instead (analytic_hessian is False)
         return gk.cnl_derivatives(V, avail, chosen, self.lam(theta)[0], self.alpha(theta),
                                   self.spec.struct, order=order)
+
+    def sums(self, theta: np.ndarray, rows: slice = ALL, order: int = 2) -> Sums:
+        """As the nested logit's, with the allocation columns of the Hessian from central
+        differences of the analytic score on the same cases (2 score passes per estimated
+        allocation; step ``1e-5 max(1, |alpha|)``, truncation error O(1e-10) relative)."""
+        out = super().sums(theta, rows, order)
+        if order < 2 or not len(self.fd_hessian_params) or not np.isfinite(out.loglike):
+            return out
+        H = out.hessian.copy()
+        for q in self.fd_hessian_params:
+            h = 1e-5 * max(1.0, abs(theta[q]))
+            up, dn = theta.copy(), theta.copy()
+            up[q] += h
+            dn[q] -= h
+            col = (super().sums(up, rows, 1).score - super().sums(dn, rows, 1).score) / (2 * h)
+            H[:, q] = col
+            H[q, :] = col
+        return Sums(out.loglike, out.score, H, out.n_units)
 
     def _log_proba(self, V, avail, theta):
         return gk.cnl_log_proba(V, avail, self.lam(theta)[0], self.alpha(theta),
