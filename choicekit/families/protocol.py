@@ -28,6 +28,7 @@ analytically (else the objective uses BHHH or quasi-Newton updates).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -79,7 +80,7 @@ class ParamTable:
     def free(self) -> np.ndarray:
         return ~self.fixed
 
-    @property
+    @cached_property
     def has_bounds(self) -> bool:
         """Whether some free parameter has a finite bound."""
         free = ~self.fixed

@@ -78,7 +78,7 @@ def information_scale(weight: np.ndarray | None, weight_type: str | None) -> flo
     return float(np.count_nonzero(weight > 0) / weight.sum())
 
 
-def covariance(cov_type: str, bread: np.ndarray, score_obs: np.ndarray,
+def covariance(cov_type: str, bread: np.ndarray, score_obs: np.ndarray | None,
                weight: np.ndarray | None, weight_type: str | None, names: Sequence[str], *,
                codes: np.ndarray | None = None, small_sample: bool = True) -> np.ndarray:
     """Covariance of the free parameters of one kind (see the module notes).

@@ -570,6 +570,9 @@ class ChoiceModel:
         new._design = d.with_chosen(chosen)
         new._data = self._data if len(d.dropped_cases) else self._data.with_chosen(
             new._design.chosen_alternatives())
+        reuse = getattr(self.__dict__.get("_family"), "with_design", None)
+        if reuse is not None:  # the family's layout is the same: only the choices differ
+            new.__dict__["_family"] = reuse(new._design)
         return new
 
     # ------------------------------------------------------------------ simulation

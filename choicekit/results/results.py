@@ -122,7 +122,9 @@ class Results(PostEstimationMixin):
                     codes = unit_codes(core.objective.family, codes)
                 except ValueError as err:
                     raise SpecificationError(str(err)) from None
-            cov = covariance(cov_type, self._bread, self._score_obs,
+            # the classical covariance needs no per-case scores (a pass over the data)
+            scores = None if cov_type == "classical" else self._score_obs
+            cov = covariance(cov_type, self._bread, scores,
                              core.objective.unit_weight, self.weight_type, free_names,
                              codes=codes, small_sample=small_sample)
         new = type(self)(core, cov_type, cov, codes)

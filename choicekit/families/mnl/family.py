@@ -150,6 +150,7 @@ class MNLFamily:
         self._perm = np.concatenate([design.stored, design.constants,
                                      design.specific]).astype(np.intp)
         self._chunks: list[_Chunk] | None = None
+        self._picks: dict[bytes, np.ndarray] = {}
         self._workspaces: list[KernelWorkspace] = []
         self.use_native = native.available() if use_native is None else bool(use_native)
         #: compiled passes by the free parameters they sum (a model's fit and its all-free
@@ -159,6 +160,16 @@ class MNLFamily:
             values = design.n_cases * design.n_alts * max(self.n_stored, 1)
             threads = min(cores(), max(1, values // NATIVE_VALUES_PER_THREAD))
         self.threads = max(1, int(threads if threads is not None else DEFAULT_THREADS))
+
+    def with_design(self, design: Design) -> MNLFamily:
+        """The same family on a design of the same layout with other choices (a Monte Carlo
+        refit): the chunk layout, thread count and scratch workspaces are shared; everything
+        that reads the choices is rebuilt on use."""
+        new = object.__new__(MNLFamily)
+        new.__dict__.update(self.__dict__)
+        new.design = design
+        new._chunks, new._natives = None, {}
+        return new
 
     def __getstate__(self) -> dict:
         # the compiled pass's ctypes handle and the workspaces are caches: rebuilt on use
@@ -234,7 +245,10 @@ class MNLFamily:
                   ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """Log-likelihood, score and Hessian over every case, for the ``free`` parameters
         (a boolean mask in the design's order), in one fused pass."""
-        pick = np.argsort(self._perm)[free]  # kernel positions of the free parameters
+        key = free.tobytes()
+        pick = self._picks.get(key)
+        if pick is None:  # kernel positions of the free parameters, once per mask
+            pick = self._picks[key] = np.argsort(self._perm)[free]
         beta_k = np.asarray(theta, dtype=np.float64)[self._perm]  # the kernel's order
         if self.use_native:
             return self._native_sums(beta_k, order, pick)
