@@ -53,6 +53,9 @@ __all__ = ["NestedFamily", "CrossNestedFamily", "BLOCK_VALUES"]
 #: of 2^20 5.1 s (the kernel's per-call overhead is per tree node, not per case)
 BLOCK_VALUES = 1 << 20
 
+#: largest dense design (bytes) whose blocks a GEV family keeps between evaluations
+CACHE_BYTES = 1 << 28
+
 
 class _GevFamily:
     """What the nested and cross-nested families share: parameter maps and the chain rule."""
@@ -68,10 +71,29 @@ class _GevFamily:
         self.chunk_size = chunk_size
         self.n_design = design.n_params
         self.analytic_hessian = True
+        self._blocks: dict[tuple[int | None, int | None], np.ndarray] = {}
 
     @property
     def param_names(self) -> tuple[str, ...]:
         return self.params.names
+
+    def _block(self, rows: slice) -> np.ndarray:
+        """The textbook ``(n, J, K)`` block of the cases ``rows``, kept after its first use
+        when the whole dense design fits in :data:`CACHE_BYTES` (it is rebuilt from the
+        parameter-major storage at every evaluation otherwise: 0.55 s of a 5.6 s 200k NL fit)."""
+        key = (rows.start, rows.stop)
+        X = self._blocks.get(key)
+        if X is None:
+            X = self.design.block(rows)
+            d = self.design
+            if d.n_cases * d.n_alts * d.n_params * 8 <= CACHE_BYTES:
+                self._blocks[key] = X
+        return X
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_blocks"] = {}  # a cache
+        return state
 
     @property
     def params(self) -> ParamTable:
@@ -144,7 +166,7 @@ class _GevFamily:
             return Sums(float(lp.sum() if w is None else lp @ w), None, None, n)
         cd = self._derivatives(V, avail, d.chosen[rows], theta, order)
         ll = float(cd.loglike.sum() if w is None else cd.loglike @ w)
-        X = d.block(rows)
+        X = self._block(rows)
         Kd = self.n_design
         wv = cd.d_v if w is None else cd.d_v * w[:, None]
         g = np.zeros(K)
@@ -205,7 +227,7 @@ class _GevFamily:
             sub = slice(start + sl.start, start + sl.stop)
             V = d.utilities(theta[:self.n_design], sub)
             cd = self._derivatives(V, d.avail[sub], d.chosen[sub], theta, 1)
-            X = d.block(sub)
+            X = self._block(sub)
             part = np.zeros((sl.stop - sl.start, K))
             part[:, :self.n_design] = np.einsum("nj,njk->nk", cd.d_v, X)
             part += cd.d_nest @ self._lam_jacobian(self.lam(theta)[1], K)
