@@ -32,6 +32,7 @@ from choicekit.inference.hypothesis_tests import (
 from choicekit.models.mnl import MNL
 from choicekit.models.nested import CrossNestedLogit, NestedLogit, NestWarning
 from choicekit.results.compare import Comparison, compare
+from choicekit.results.persist import StoredResults, load_results
 from choicekit.results.results import MNLResults, Results
 from choicekit.simulation.derivation import DerivationCheck, derivation_check
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
@@ -53,6 +54,8 @@ __all__ = [
     "Results",
     "compare",
     "Comparison",
+    "load_results",
+    "StoredResults",
     "Beta",
     "Var",
     "log",

@@ -109,6 +109,13 @@ class Design:
         out[rows[self.avail], self.slot_alts[self.avail]] = values[self.avail]
         return out
 
+    def __getstate__(self) -> dict:
+        # the dense X is a cache as large as the design (rebuilt on use); the column maxima
+        # (K numbers, a pass over the design to recompute) travel
+        state = self.__dict__.copy()
+        state.pop("X", None)
+        return state
+
     def chosen_alternatives(self) -> np.ndarray | None:
         """Index into ``alternatives`` of the chosen alternative per case (``chosen`` is the
         slot in a slot design)."""

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from choicekit._random import as_generator
+from choicekit._state import state_without_caches
 from choicekit._validation import check_int, check_option, suggest
 from choicekit.data.choicedata import ChoiceData
 from choicekit.design.linear import MISSING_POLICIES, Design, build_design
@@ -113,6 +114,10 @@ class ChoiceModel:
             )
         utils, order = utilities_from_formula(formula, data, reference=reference)
         return cls(data, utils, missing=missing, _param_order=order, **options)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the family (with the MNL's compiled pass) and the all-free objective are caches
+        return state_without_caches(self)
 
     # ------------------------------------------------------------------ family hooks
     def _family_params(self) -> ParamTable:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from choicekit._state import state_without_caches
 from choicekit._validation import check_option
 from choicekit.exceptions import SpecificationError
 from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from choicekit.models.base import ChoiceModel
     from choicekit.results.summary import Summary
 
-__all__ = ["Results", "MNLResults"]
+__all__ = ["ResultsBase", "Results", "MNLResults"]
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,175 @@ def _param_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(names)
 
 
-class Results(PostEstimationMixin):
+class ResultsBase:
+    """What a results object computes from its estimates, covariance and fit statistics alone:
+    standard errors, t and p values, intervals, information criteria, the summary, saving.
+
+    :class:`Results` (a fit, with its model and data) and
+    :class:`~choicekit.results.persist.StoredResults` (a saved fit loaded without data) give
+    the primitives: ``_index``, ``_free``, ``_cov_free``, ``params``, ``bounds``, ``llf``,
+    ``llnull``, ``nobs``, ``cov_type``, ``n_clusters``, ``weight_type``, ``_bic_n``,
+    ``_nest_parameters`` and the data facts of the summary (``_n_alternatives``,
+    ``_n_dropped``, ``_weight_type_inferred``, ``_weight_total``).
+    """
+
+    _cov_free: np.ndarray
+    _free: np.ndarray
+    _index: pd.Index
+    params: pd.Series
+    bounds: pd.DataFrame
+    llf: float
+    llnull: float
+    _bic_n: float
+    _nest_parameters: list[str]
+
+    @property
+    def fixed(self) -> pd.Series:
+        """Whether each parameter was held fixed."""
+        return pd.Series(~self._free, index=self._index, name="fixed")
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of the estimates (fixed parameters: 0 rows/columns)."""
+        K = len(self._index)
+        C = np.zeros((K, K))
+        free = np.flatnonzero(self._free)
+        C[np.ix_(free, free)] = self._cov_free
+        return pd.DataFrame(C, index=self._index, columns=self._index)
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors (NaN for fixed and unidentified parameters)."""
+        se = np.full(len(self._index), np.nan)
+        with np.errstate(invalid="ignore"):
+            se[self._free] = np.sqrt(np.diag(self._cov_free))
+        return pd.Series(se, index=self._index, name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Estimate / standard error (z statistics)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (self.params / self.bse).rename("tvalues")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values from the standard normal, ``2 * sf(|z|)``."""
+        # 2 Phi(-|z|) = erfc(|z| / sqrt 2): the standard library's erfc keeps full relative
+        # precision far in the tail (and NaN stays NaN). scipy.special (its ndtr) would add
+        # 0.11 s to `import choicekit`, a seventh of a whole small script.
+        return pd.Series([math.erfc(abs(z) / math.sqrt(2.0)) for z in self.tvalues],
+                         index=self._index, name="pvalues", dtype=np.float64)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals ``params -/+ z_{1-alpha/2} * bse``."""
+        if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
+            raise SpecificationError(f"`alpha` must lie in (0, 1). Got {alpha!r}.")
+        from statistics import NormalDist  # imported on first use: ~5 ms
+
+        z = -NormalDist().inv_cdf(alpha / 2)  # from the lower tail: accurate for small alpha
+        p, se = self.params, self.bse
+        return pd.DataFrame({"lower": p - z * se, "upper": p + z * se})
+
+    @property
+    def df_model(self) -> int:
+        """Number of estimated (free) parameters."""
+        return int(self._free.sum())
+
+    @property
+    def rho_squared(self) -> float:
+        """McFadden's :math:`1 - \\ell(\\hat\\beta) / \\ell_0` against equal shares."""
+        if self.llnull == 0:  # every case has one alternative: nothing to explain
+            return float("nan")
+        return 1.0 - self.llf / self.llnull
+
+    @property
+    def rho_squared_adj(self) -> float:
+        """:math:`1 - (\\ell(\\hat\\beta) - K) / \\ell_0`."""
+        if self.llnull == 0:
+            return float("nan")
+        return 1.0 - (self.llf - self.df_model) / self.llnull
+
+    @property
+    def aic(self) -> float:
+        """:math:`2K - 2\\ell`."""
+        return 2.0 * self.df_model - 2.0 * self.llf
+
+    @property
+    def bic(self) -> float:
+        """:math:`K \\log N - 2\\ell`; with frequency weights :math:`N` is their sum (the
+        number of cases they stand for), as on the replicated rows."""
+        return self.df_model * np.log(self._bic_n) - 2.0 * self.llf
+
+    @property
+    def null_values(self) -> pd.Series:
+        """The value of each parameter under the model's natural null: 1 for nest parameters
+        (lambda or mu; 1 is the MNL), 0 otherwise."""
+        nests = set(self._nest_parameters)
+        return pd.Series([1.0 if n in nests else 0.0 for n in self._index],
+                         index=self._index, name="null")
+
+    @property
+    def at_bound(self) -> pd.Series:
+        """Whether each estimated parameter ended at its lower or upper bound."""
+        b = self.bounds
+        p = self.params.to_numpy()
+        tol = 1e-10 * np.maximum(1.0, np.abs(p))
+        with np.errstate(invalid="ignore"):
+            hit = self._free & ((p <= b["lower"].to_numpy() + tol)
+                                | (p >= b["upper"].to_numpy() - tol))
+        return pd.Series(hit, index=self._index, name="at_bound")
+
+    # ---------------------------------------------------------------- output
+    def summary(self, alpha: float = 0.05, *, second_cov: str | None = "auto") -> Summary:
+        """A summary table; ``str()`` gives text, with ``as_frame/as_latex/as_html``.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            Level of the confidence intervals.
+        second_cov : {"auto", "classical", "robust", "opg", "cluster"} or None
+            Covariance of a second set of standard-error, t and p columns, named by its type.
+            ``"auto"``: robust next to classical, classical next to any other, none with
+            sampling weights (the classical ones ignore the sampling design). None: no second
+            set.
+        """
+        from choicekit.results.summary import Summary
+
+        return Summary.from_results(self, alpha=alpha, second_cov=second_cov)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a saved fit keeps, JSON-ready: estimates, covariances, fit statistics,
+        the specification (utilities, nests), the data's shape and the software versions.
+
+        See :mod:`choicekit.results.persist`; :meth:`save` writes it as JSON and
+        :func:`choicekit.load_results` reads it back.
+        """
+        from choicekit.results.persist import results_to_dict
+
+        return results_to_dict(self)
+
+    def save(self, path: Any) -> None:
+        """Write the fit to ``path`` as JSON (:meth:`to_dict`); :func:`choicekit.load_results`
+        reads it back (with ``data=``, into a results object with post-estimation). Fitting
+        never writes files: saving is this explicit call."""
+        from choicekit.results.persist import save_results
+
+        save_results(self, path)
+
+    def __repr__(self) -> str:
+        return (f"<{self.family_name}Results: {self.nobs} cases, {self.df_model} estimated "
+                f"parameters, LL={self.llf:.4f}, cov_type={self.cov_type!r}, "
+                f"converged={self.converged}>")
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+
+class Results(ResultsBase, PostEstimationMixin):
     """Results of a fit (any family).
 
     Attributes are pandas objects indexed by parameter name (fixed parameters included, with
-    NaN standard errors). Build other covariance variants with :meth:`with_cov`.
+    NaN standard errors). Build other covariance variants with :meth:`with_cov`. Results
+    pickle (caches dropped) and save to JSON (:meth:`save`, :func:`choicekit.load_results`).
     """
 
     def __init__(self, core: _FitCore, cov_type: str, cov_free: np.ndarray,
@@ -66,6 +231,10 @@ class Results(PostEstimationMixin):
                       cov_type: str, groups: np.ndarray | None) -> Results:
         core = _FitCore(model, objective, optimum, objective.full_params(optimum.theta))
         return cls(core, "classical", np.empty((0, 0))).with_cov(cov_type, groups=groups)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the inverse Hessian, per-case scores and null log-likelihoods are rebuilt on use
+        return state_without_caches(self)
 
     # ---------------------------------------------------------------- covariance
     @cached_property
@@ -146,55 +315,9 @@ class Results(PostEstimationMixin):
         return self._core.objective.free
 
     @property
-    def fixed(self) -> pd.Series:
-        """Whether each parameter was held fixed."""
-        return pd.Series(~self._free, index=self._index, name="fixed")
-
-    @property
     def params(self) -> pd.Series:
         """Estimates (fixed parameters at their values)."""
         return pd.Series(self._core.params.copy(), index=self._index, name="params")
-
-    def cov_params(self) -> pd.DataFrame:
-        """Covariance matrix of the estimates (fixed parameters: 0 rows/columns)."""
-        K = len(self.param_names)
-        C = np.zeros((K, K))
-        free = np.flatnonzero(self._free)
-        C[np.ix_(free, free)] = self._cov_free
-        return pd.DataFrame(C, index=self._index, columns=self._index)
-
-    @property
-    def bse(self) -> pd.Series:
-        """Standard errors (NaN for fixed and unidentified parameters)."""
-        se = np.full(len(self.param_names), np.nan)
-        with np.errstate(invalid="ignore"):
-            se[self._free] = np.sqrt(np.diag(self._cov_free))
-        return pd.Series(se, index=self._index, name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        """Estimate / standard error (z statistics)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (self.params / self.bse).rename("tvalues")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values from the standard normal, ``2 * sf(|z|)``."""
-        # 2 Phi(-|z|) = erfc(|z| / sqrt 2): the standard library's erfc keeps full relative
-        # precision far in the tail (and NaN stays NaN). scipy.special (its ndtr) would add
-        # 0.11 s to `import choicekit`, a seventh of a whole small script.
-        return pd.Series([math.erfc(abs(z) / math.sqrt(2.0)) for z in self.tvalues],
-                         index=self._index, name="pvalues", dtype=np.float64)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals ``params -/+ z_{1-alpha/2} * bse``."""
-        if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
-            raise SpecificationError(f"`alpha` must lie in (0, 1). Got {alpha!r}.")
-        from statistics import NormalDist  # imported on first use: ~5 ms
-
-        z = -NormalDist().inv_cdf(alpha / 2)  # from the lower tail: accurate for small alpha
-        p, se = self.params, self.bse
-        return pd.DataFrame({"lower": p - z * se, "upper": p + z * se})
 
     # ---------------------------------------------------------------- fit statistics
     @property
@@ -213,40 +336,6 @@ class Results(PostEstimationMixin):
     def nobs(self) -> int:
         """Number of cases used."""
         return int(self._core.objective.design.n_cases)
-
-    @property
-    def df_model(self) -> int:
-        """Number of estimated (free) parameters."""
-        return int(self._free.sum())
-
-    @property
-    def rho_squared(self) -> float:
-        """McFadden's :math:`1 - \\ell(\\hat\\beta) / \\ell_0` against equal shares."""
-        if self.llnull == 0:  # every case has one alternative: nothing to explain
-            return float("nan")
-        return 1.0 - self.llf / self.llnull
-
-    @property
-    def rho_squared_adj(self) -> float:
-        """:math:`1 - (\\ell(\\hat\\beta) - K) / \\ell_0`."""
-        if self.llnull == 0:
-            return float("nan")
-        return 1.0 - (self.llf - self.df_model) / self.llnull
-
-    @property
-    def aic(self) -> float:
-        """:math:`2K - 2\\ell`."""
-        return 2.0 * self.df_model - 2.0 * self.llf
-
-    @property
-    def bic(self) -> float:
-        """:math:`K \\log N - 2\\ell`; with frequency weights :math:`N` is their sum (the
-        number of cases they stand for), as on the replicated rows."""
-        n = self.nobs
-        w = self._core.objective.design.weight
-        if w is not None and self.weight_type == "frequency":
-            n = float(w.sum())
-        return self.df_model * np.log(n) - 2.0 * self.llf
 
     @property
     def converged(self) -> bool:
@@ -283,46 +372,40 @@ class Results(PostEstimationMixin):
         return str(self._core.objective.family.name)
 
     @property
-    def null_values(self) -> pd.Series:
-        """The value of each parameter under the model's natural null: 1 for nest parameters
-        (lambda or mu; 1 is the MNL), 0 otherwise."""
-        nests = set(getattr(self.model, "nest_parameters", ()))
-        return pd.Series([1.0 if n in nests else 0.0 for n in self.param_names],
-                         index=self._index, name="null")
-
-    @property
     def bounds(self) -> pd.DataFrame:
         """Lower and upper bounds of every parameter (infinite where unbounded)."""
         t = self._core.objective.params
         return pd.DataFrame({"lower": t.lower, "upper": t.upper}, index=self._index)
 
     @property
-    def at_bound(self) -> pd.Series:
-        """Whether each estimated parameter ended at its lower or upper bound."""
-        t = self._core.objective.params
-        p = self._core.params
-        tol = 1e-10 * np.maximum(1.0, np.abs(p))
-        with np.errstate(invalid="ignore"):
-            hit = self._free & ((p <= t.lower + tol) | (p >= t.upper - tol))
-        return pd.Series(hit, index=self._index, name="at_bound")
+    def _bic_n(self) -> float:
+        """The N of the BIC: the cases, or with frequency weights the sum of the weights."""
+        w = self._core.objective.design.weight
+        if w is not None and self.weight_type == "frequency":
+            return float(w.sum())
+        return float(self.nobs)
 
-    # ---------------------------------------------------------------- output
-    def summary(self, alpha: float = 0.05, *, second_cov: str | None = "auto") -> Summary:
-        """A summary table; ``str()`` gives text, with ``as_frame/as_latex/as_html``.
+    @property
+    def _nest_parameters(self) -> list[str]:
+        return list(getattr(self.model, "nest_parameters", ()))
 
-        Parameters
-        ----------
-        alpha : float, default 0.05
-            Level of the confidence intervals.
-        second_cov : {"auto", "classical", "robust", "opg", "cluster"} or None
-            Covariance of a second set of standard-error, t and p columns, named by its type.
-            ``"auto"``: robust next to classical, classical next to any other, none with
-            sampling weights (the classical ones ignore the sampling design). None: no second
-            set.
-        """
-        from choicekit.results.summary import Summary
+    # facts about the data, for the summary
+    @property
+    def _n_alternatives(self) -> int:
+        return len(self._core.model.design.alternatives)
 
-        return Summary.from_results(self, alpha=alpha, second_cov=second_cov)
+    @property
+    def _n_dropped(self) -> int:
+        return len(self._core.model.dropped_cases)
+
+    @property
+    def _weight_type_inferred(self) -> bool:
+        return bool(self._core.model.data.weight_type_inferred)
+
+    @property
+    def _weight_total(self) -> float:
+        w = self._core.model.design.weight
+        return float(w.sum()) if w is not None else float("nan")
 
     def predict_proba(self, data: ChoiceData | None = None) -> pd.DataFrame:
         """Choice probabilities at the estimates, one row per case, one column per alternative.
@@ -334,13 +417,6 @@ class Results(PostEstimationMixin):
         """
         return self.model.predict_proba(self._core.params, data=data)
 
-    def __repr__(self) -> str:
-        return (f"<{self.family_name}Results: {self.nobs} cases, {self.df_model} estimated "
-                f"parameters, LL={self.llf:.4f}, cov_type={self.cov_type!r}, "
-                f"converged={self.converged}>")
-
-    def __str__(self) -> str:
-        return str(self.summary())
 
 
 #: the name the MNL has always returned: the same class

@@ -49,7 +49,7 @@ def weight_note(res: MNLResults) -> str | None:
     wtype = res.weight_type
     if wtype is None:
         return None
-    inferred = res.model.data.weight_type_inferred
+    inferred = res._weight_type_inferred
     if wtype == "sampling":
         text = ("Weighted fit, sampling weights (WESML, Manski and Lerman 1977): the "
                 "log-likelihood, AIC and BIC are weighted sums (a pseudo-log-likelihood), not "
@@ -63,8 +63,7 @@ def weight_note(res: MNLResults) -> str | None:
             text += (" The weights are not all integers, so they were read as sampling "
                      "weights; pass weight_type='frequency' if they count identical cases.")
         return text
-    w = res.model.design.weight
-    total = float(w.sum()) if w is not None else float("nan")
+    total = res._weight_total
     text = (f"Weighted fit, frequency weights: each case counts as its weight's number of "
             f"identical cases ({_count(total)} in all over {res.nobs} cases; BIC uses "
             f"{_count(total)}); estimates and standard errors equal those of the replicated "
@@ -154,7 +153,7 @@ class Summary:
         header = [
             ("Model", _TITLES.get(res.family_name, res.family_name)),
             ("Cases", f"{res.nobs}"),
-            ("Alternatives", f"{len(res.model.design.alternatives)}"),
+            ("Alternatives", f"{res._n_alternatives}"),
             ("Estimated parameters", f"{res.df_model}"),
             ("Log-likelihood", f"{res.llf:.6f}"),
             ("Null log-likelihood", f"{res.llnull:.6f}"),
@@ -188,8 +187,8 @@ class Summary:
         if nan_se.any():
             notes.append("Not identified (NaN standard errors): "
                          + ", ".join(nan_se.index[nan_se]))
-        if len(res.model.dropped_cases):
-            notes.append(f"{len(res.model.dropped_cases)} cases dropped for missing values.")
+        if res._n_dropped:
+            notes.append(f"{res._n_dropped} cases dropped for missing values.")
         if not res.converged:
             notes.append(f"WARNING: did not converge: {res.message}")
         title = _TITLES.get(res.family_name, res.family_name)
