@@ -158,8 +158,9 @@ def _finish(problems: Problems, layout: str, n_cases_bad: int, n_cases: int,
     head = (f"The {layout} frame has {k} {plural(k, 'kind')} of invalid data, affecting "
             f"{n_cases_bad} of {n_cases} {plural(n_cases, 'case')}:\n{problems.listing()}")
     if invalid == "raise" or n_cases_bad >= n_cases:
-        tail = ("\nFix the data, or pass invalid='drop' to drop the affected cases. (The values "
-                "of the variables are checked when a model uses them: see MNL(missing=...).)"
+        tail = ("\nFix the data, or pass invalid='drop' to drop the affected cases (in a spec "
+                "file: invalid = \"drop\" in [data]). (The values of the variables are checked "
+                "when a model uses them: see MNL(missing=...).)"
                 if invalid == "raise" else "\nNo valid case is left after invalid='drop'.")
         raise ChoiceDataError(head + tail)
     warnings.warn(f"{head}\ninvalid='drop': dropped these {n_cases_bad} "

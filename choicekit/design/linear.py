@@ -352,7 +352,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         if missing == "raise":
             raise ChoiceDataError(_missing_report(data, spec, columns, bad)
                                   + "\nClean the data, or pass missing='drop' to drop those "
-                                  "cases.")
+                                  "cases (in a spec file: missing = \"drop\" in [data]).")
         keep = ~bad
         dropped = data.cases[bad]
         if not keep.any():

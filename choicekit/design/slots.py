@@ -136,7 +136,8 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         report = _missing_report(data, spec, columns, bad)
         if missing == "raise":
             raise ChoiceDataError(report + "\nClean the data, or pass missing='drop' to drop "
-                                  "those cases.")
+                                  "those cases (in a spec file: missing = \"drop\" in "
+                                  "[data]).")
         if bad.all():
             raise ChoiceDataError("Every case has missing or non-numeric values in the variables "
                                   "the utilities use; nothing is left after missing='drop'.\n"

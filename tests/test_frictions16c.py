@@ -1,0 +1,188 @@
+"""Issue 16, item 5: the remaining frictions of the applied trial, each a user's stumble."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import choicekit as ck
+from choicekit.cli import fit_command, main
+from choicekit.exceptions import ChoiceDataError, DataWarning, SpecificationError
+from choicekit.spec.specfile import read_data
+
+WIDE_SPEC = """
+[data]
+choice = "CHOICE"
+{extra}
+[data.alternatives]
+1 = "train"
+2 = "bus"
+3 = "car"
+
+[availability]
+train = "TRAIN_AV"
+bus = "BUS_AV"
+car = "CAR_AV"
+
+[parameters]
+ASC_TRAIN = 0.0
+ASC_BUS = 0.0
+B_TIME = 0.0
+B_COST = 0.0
+
+[utilities]
+train = "ASC_TRAIN + B_TIME * TRAIN_TT / 100 + B_COST * TRAIN_COST / 100"
+bus = "ASC_BUS + B_TIME * BUS_TT / 100 + B_COST * BUS_COST / 100"
+car = "B_TIME * CAR_TT / 100 + B_COST * CAR_COST / 100"
+"""
+
+
+def wide_files(tmp_path: Path, extra: str = "", frame: pd.DataFrame | None = None,
+               name: str = "data.csv") -> tuple[Path, Path]:
+    df = ck.datasets.load_simulated_modechoice() if frame is None else frame
+    data = tmp_path / name
+    df.to_csv(data, index=False)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(WIDE_SPEC.format(extra=extra))
+    return data, spec
+
+
+# ------------------------------------------------------------------ spec: invalid / missing
+def test_spec_invalid_drop(tmp_path):
+    df = ck.datasets.load_simulated_modechoice()
+    df.loc[[3, 7], "CHOICE"] = 9  # not an alternative's code
+    data, spec = wide_files(tmp_path, frame=df)
+    with pytest.raises(ChoiceDataError, match=r'invalid = "drop" in \[data\]'):
+        fit_command(str(data), str(spec))
+    data, spec = wide_files(tmp_path, 'invalid = "drop"', frame=df)
+    with pytest.warns(DataWarning, match="dropped these 2 cases"):
+        res, _ = fit_command(str(data), str(spec))
+    assert res.nobs == len(df) - 2
+
+
+def test_spec_missing_drop(tmp_path):
+    df = ck.datasets.load_simulated_modechoice()
+    df.loc[5, "TRAIN_TT"] = np.nan
+    data, spec = wide_files(tmp_path, frame=df)
+    with pytest.raises(ChoiceDataError, match=r'missing = "drop" in \[data\]'):
+        fit_command(str(data), str(spec))
+    data, spec = wide_files(tmp_path, 'missing = "drop"', frame=df)
+    with pytest.warns(DataWarning, match="dropped 1 of"):
+        res, _ = fit_command(str(data), str(spec))
+    assert res.nobs == len(df) - 1 and len(res.model.dropped_cases) == 1
+
+
+@pytest.mark.parametrize("extra, match", [
+    ('invalid = "skip"', "invalid"), ('missing = true', "missing"),
+    ('weight_type = "sample"', "Did you mean 'sampling'"),
+    ('weight_type = "sampling"', "names no weight column"),
+    ('drop_cases = ""', "drop_cases")])
+def test_spec_bad_options_are_named(tmp_path, extra, match):
+    data, spec = wide_files(tmp_path, extra)
+    with pytest.raises(SpecificationError, match=match):
+        fit_command(str(data), str(spec))
+
+
+def test_spec_weight_type(tmp_path):
+    df = ck.datasets.load_simulated_modechoice().assign(W=lambda d: 1 + (d["CHOICE"] == 2))
+    data, spec = wide_files(tmp_path, 'weight = "W"', frame=df)
+    res, text = fit_command(str(data), str(spec))
+    assert res.weight_type == "frequency" and res.cov_type == "classical"  # integers: counts
+    data, spec = wide_files(tmp_path, 'weight = "W"\nweight_type = "sampling"', frame=df)
+    res, text = fit_command(str(data), str(spec))
+    assert res.weight_type == "sampling" and res.cov_type == "robust"
+    assert "sampling (WESML)" in text
+
+
+# ------------------------------------------------------------------ spec: case-level filter
+def long_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 300
+    alts = ["air", "bus", "car"]
+    rows = []
+    for i in range(n):
+        x = rng.normal(size=3)
+        u = x + rng.gumbel(size=3)
+        for j, a in enumerate(alts):
+            rows.append({"case": i, "mode": a, "x": x[j], "choice": int(j == u.argmax())})
+    return pd.DataFrame(rows)
+
+
+def test_spec_drop_cases_by_a_case_level_condition(tmp_path):
+    df = long_frame()
+    data = tmp_path / "long.csv"
+    df.to_csv(data, index=False)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('formula = "choice ~ x | 0"\n[data]\nlayout = "long"\ncase = "case"\n'
+                    'alt = "mode"\nchoice = "choice"\n'
+                    "drop_cases = \"mode == 'bus' and choice == 1\"\n")
+    res, _ = fit_command(str(data), str(spec))
+    chose_bus = df.loc[(df["mode"] == "bus") & (df["choice"] == 1), "case"]
+    assert res.nobs == df["case"].nunique() - chose_bus.nunique()
+    assert not res.model.data.cases.isin(chose_bus).any()
+    # the row filter alone would have left those cases without a choice
+    spec.write_text(spec.read_text().replace("drop_cases", "filter").replace(
+        "mode == 'bus' and choice == 1", "not (mode == 'bus' and choice == 1)"))
+    with pytest.raises(ChoiceDataError, match='invalid = "drop"'):
+        fit_command(str(data), str(spec))
+
+
+def test_spec_drop_cases_wide(tmp_path):
+    data, spec = wide_files(tmp_path, 'drop_cases = "GA == 1"')
+    res, _ = fit_command(str(data), str(spec))
+    df = ck.datasets.load_simulated_modechoice()
+    assert res.nobs == int((df["GA"] != 1).sum())
+
+
+# ------------------------------------------------------------------ parquet
+@pytest.fixture()
+def no_parquet_engine(monkeypatch):
+    for name in ("pyarrow", "fastparquet"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import name` raises ImportError
+
+
+@pytest.mark.parametrize("name", ["data.parquet", "data.csv"])
+def test_parquet_without_pyarrow_says_pip_install(tmp_path, no_parquet_engine, name, capsys):
+    path = tmp_path / name
+    path.write_bytes(b"PAR1" + bytes(range(256)) * 4 + b"PAR1")  # parquet's magic, not UTF-8
+    with pytest.raises(ChoiceDataError, match="pip install pyarrow") as err:
+        read_data(path)
+    assert "utf-8" not in str(err.value).lower()
+    spec = tmp_path / "spec.toml"
+    spec.write_text(WIDE_SPEC.format(extra=""))
+    assert main(["fit", str(path), "--spec", str(spec)]) == 2
+    assert "pip install pyarrow" in capsys.readouterr().err
+
+
+def test_parquet_with_an_engine_is_read(tmp_path, monkeypatch):
+    df = ck.datasets.load_simulated_modechoice()
+    fake = types.ModuleType("pyarrow")
+    monkeypatch.setitem(sys.modules, "pyarrow", fake)
+    seen = {}
+
+    def read_parquet(path, engine=None):
+        seen["engine"] = engine
+        return df.copy()
+
+    monkeypatch.setattr(pd, "read_parquet", read_parquet)
+    data = tmp_path / "data.parquet"
+    data.write_bytes(b"PAR1....PAR1")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(WIDE_SPEC.format(extra=""))
+    res, _ = fit_command(str(data), str(spec))
+    assert seen["engine"] == "pyarrow" and res.nobs == len(df)
+
+
+def test_binary_data_file_is_not_a_decoding_message(tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_bytes(b"PK\x03\x04" + bytes(range(128, 256)) * 8)
+    with pytest.raises(ChoiceDataError, match="not text") as err:
+        read_data(path)
+    assert "codec" not in str(err.value)
+
+
