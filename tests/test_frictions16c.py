@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,55 @@ def test_binary_data_file_is_not_a_decoding_message(tmp_path):
     assert "codec" not in str(err.value)
 
 
+
+
+# ------------------------------------------------------------------ restrict_alternatives
+def wide_data() -> ck.ChoiceData:
+    df = ck.datasets.load_simulated_modechoice()
+    return ck.ChoiceData.from_wide(
+        df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
+        availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"},
+        variables={"tt": {"train": "TRAIN_TT", "bus": "BUS_TT", "car": "CAR_TT"},
+                   "cost": {"train": "TRAIN_COST", "bus": "BUS_COST", "car": "CAR_COST"}})
+
+
+def test_restrict_alternatives_removes_them():
+    data = wide_data()
+    sub = data.restrict_alternatives(["car", "train"])
+    assert sub.alternatives == ["train", "car"]  # the data's order
+    df = ck.datasets.load_simulated_modechoice()
+    assert sub.n_cases == int((df["CHOICE"] != 2).sum())
+    assert sub.variable("tt").shape == (sub.n_cases, 2)
+    kept = df.index[df["CHOICE"] != 2]
+    np.testing.assert_array_equal(sub.variable("tt")[:, 1], df.loc[kept, "CAR_TT"])
+    # a formula on the subset has no parameter of the removed alternative (they were 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ck.IdentificationWarning)
+        warnings.simplefilter("ignore", DataWarning)  # cases left with one alternative
+        res = ck.MNL.from_formula("CHOICE ~ tt + cost | INCOME", sub).fit()
+    assert res.param_names == ["ASC:car", "tt", "cost", "INCOME:car"]
+    assert res.bse.notna().all()
+    # the same numbers as building the subset from the frame
+    df = df[df["CHOICE"] != 2]
+    direct = ck.ChoiceData.from_wide(
+        df, choice="CHOICE", alternatives={1: "train", 3: "car"},
+        availability={"train": "TRAIN_AV", "car": "CAR_AV"},
+        variables={"tt": {"train": "TRAIN_TT", "car": "CAR_TT"},
+                   "cost": {"train": "TRAIN_COST", "car": "CAR_COST"}})
+    with pytest.warns(DataWarning, match="single available"):
+        ref = ck.MNL.from_formula("CHOICE ~ tt + cost | INCOME", direct).fit()
+    pd.testing.assert_series_equal(res.params, ref.params, rtol=1e-10)
+    pd.testing.assert_series_equal(res.bse, ref.bse, rtol=1e-8)
+
+
+def test_restrict_alternatives_long_and_refusals():
+    tm = ck.datasets.load_travelmode()
+    data = ck.ChoiceData.from_long(tm, case="individual", alt="mode", choice="choice")
+    sub = data.restrict_alternatives([1, 3])
+    assert sub.alternatives == [1, 3]
+    assert sub.variable("gc").shape == (sub.n_cases, 2)
+    with pytest.raises(SpecificationError, match="Unknown alternatives"):
+        data.restrict_alternatives([9])
+    sampled = data.sample_alternatives(2, rng=0)
+    with pytest.raises(SpecificationError, match="sampled choice sets"):
+        sampled.restrict_alternatives([1, 2])

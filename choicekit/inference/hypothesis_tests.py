@@ -41,7 +41,7 @@ from choicekit.design.linear import build_design
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 from choicekit.inference.covariance import sym_inverse
 from choicekit.inference.restrictions import parse_restrictions
-from choicekit.spec.expressions import Beta, Utility
+from choicekit.spec.expressions import Beta, Specification, Utility
 
 if TYPE_CHECKING:
     from choicekit.results.results import MNLResults
@@ -246,7 +246,9 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
 
     model = res.model
     data = model.data.restrict_alternatives(alternatives)  # type: ignore[attr-defined]
-    spec = model.specification
+    # the utilities of the kept alternatives: a parameter only in removed ones disappears
+    spec = Specification.from_mapping(
+        {a: model.specification.utilities[a] for a in data.alternatives}, data.alternatives)
     design = build_design(data, spec, missing=model._missing)
     vanish = {n for k, n in enumerate(design.param_names)
               if not design.fixed[k] and not np.any(design.column(k))}
@@ -257,6 +259,7 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
         utils[alt] = Utility(terms, u.offset)
     sub = model.rebuild(data, utils, param_order=model.param_names)
     start = res.params.where(~res.params.index.isin(sorted(vanish)), 0.0)
+    start = start[start.index.isin(sub.param_names)]
     free = ~sub.param_table.fixed
     H = sub.hessian(start).to_numpy()[np.ix_(free, free)]
     free_names = list(np.asarray(sub.param_names)[free])
