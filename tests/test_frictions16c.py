@@ -239,3 +239,50 @@ def test_restrict_alternatives_long_and_refusals():
     sampled = data.sample_alternatives(2, rng=0)
     with pytest.raises(SpecificationError, match="sampled choice sets"):
         sampled.restrict_alternatives([1, 2])
+
+
+# ------------------------------------------------------------------ warnings that say what happened
+def test_hausman_mcfadden_warns_once_at_the_users_line():
+    res = ck.MNL(wide_data(), {
+        "train": ck.Beta("ASC_TRAIN") + ck.Beta("B_TIME") * ck.Var("tt") / 100,
+        "bus": ck.Beta("ASC_BUS") + ck.Beta("B_TIME") * ck.Var("tt") / 100,
+        "car": ck.Beta("B_TIME") * ck.Var("tt") / 100}).fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res.hausman_mcfadden(["train", "car"])
+    data_warnings = [w for w in caught if issubclass(w.category, DataWarning)]
+    assert len(data_warnings) == 1, [str(w.message)[:80] for w in data_warnings]
+    assert "single available alternative" in str(data_warnings[0].message)
+    assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]
+
+
+def test_singular_hessian_after_a_failed_search_is_not_blamed_on_identification():
+    model = ck.NestedLogit(wide_data(), {
+        "train": ck.Beta("ASC_TRAIN") + ck.Beta("B_TIME") * ck.Var("tt") / 100
+        + ck.Beta("B_COST") * ck.Var("cost") / 100,
+        "bus": ck.Beta("ASC_BUS") + ck.Beta("B_TIME") * ck.Var("tt") / 100
+        + ck.Beta("B_COST") * ck.Var("cost") / 100,
+        "car": ck.Beta("B_TIME") * ck.Var("tt") / 100 + ck.Beta("B_COST") * ck.Var("cost") / 100},
+        [ck.Nest("public", ["train", "bus"], mu=ck.Beta("MU", 1.0, lower=1.0))])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(start={"B_TIME": 500.0, "B_COST": 500.0}, method="newton", maxiter=1)
+        se = res.bse
+    assert not res.converged and se.isna().any()
+    assert not [w for w in caught if issubclass(w.category, ck.IdentificationWarning)]
+    msg = [str(w.message) for w in caught if "last iterate" in str(w.message)]
+    assert len(msg) == 1 and "saturated" in msg[0] and "not evidence" in msg[0]
+    assert all(w.filename == __file__ for w in caught)
+
+
+def test_identification_warning_of_a_lazy_covariance_points_at_the_user():
+    model = ck.MNL(wide_data(), {
+        "train": ck.Beta("ASC_TRAIN") + ck.Beta("B_TIME") * ck.Var("tt") / 100
+        + ck.Beta("B_INC") * ck.Var("INCOME"),
+        "bus": ck.Beta("ASC_BUS") + ck.Beta("B_TIME") * ck.Var("tt") / 100
+        + ck.Beta("B_INC") * ck.Var("INCOME"),
+        "car": ck.Beta("B_TIME") * ck.Var("tt") / 100 + ck.Beta("B_INC") * ck.Var("INCOME")})
+    # the inverse Hessian is computed through a cached_property (it pointed into functools)
+    with pytest.warns(ck.IdentificationWarning, match="B_INC") as caught:
+        model.fit()
+    assert [w.filename for w in caught] == [__file__]

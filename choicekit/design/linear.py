@@ -23,7 +23,6 @@ are (:func:`choicekit.families.mnl.kernels.chunk_derivatives`).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from choicekit._validation import check_option, first_cases, plural, python_scalar
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData, alt_values
 from choicekit.data.layouts import WideVariable
 from choicekit.exceptions import ChoiceDataError, DataWarning
@@ -360,9 +360,9 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
                                   "the utilities use; nothing is left after missing='drop'.\n"
                                   + _missing_report(data, spec, columns, bad))
         k = int(bad.sum())
-        warnings.warn(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
+        warn_user(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
                       f"{n - k} remain (see `model.dropped_cases`).\n"
-                      + _missing_report(data, spec, columns, bad), DataWarning, stacklevel=3)
+                      + _missing_report(data, spec, columns, bad), DataWarning)
     chosen = data.chosen_array
     weight = data.weight_array
     group = data.group_array
@@ -378,12 +378,12 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
     # ChoiceData guarantees an available alternative in every case (data.py, data_changes.py)
     n_avail = avail.sum(axis=1)
     if need_choice and (n_avail == 1).any():
-        warnings.warn(
+        warn_user(
             f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
             "alternative. They are kept but carry no information: their chosen probability is 1 "
             "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
             f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
-            "that matters.", DataWarning, stacklevel=3)
+            "that matters.", DataWarning)
     for arr in (C, Z, offset, avail):
         if arr is not None:
             arr.setflags(write=False)
@@ -454,13 +454,13 @@ def _check_scale(design: Design, spec: Specification,
     rest = f"the other columns reach at most {others.max():.3g}" if others.size else \
         "a column of this size overwhelms every utility"
     verb = "is" if len(flagged) == 1 else "are"
-    warnings.warn(
+    warn_user(
         f"{len(flagged)} design {plural(len(flagged), 'column')} {verb}"
         f" many orders of magnitude larger than the rest ({rest}; typical {typical:.3g}):\n"
         + "\n".join(lines) + "\nRescale the variable (e.g. divide it by a power of 10, or use "
         "other units) so that it is of the order of the others, and check the extreme values "
         "for data errors or codes such as 9999 for 'missing': the estimation will stall at its "
-        "start values otherwise.", DataWarning, stacklevel=4)
+        "start values otherwise.", DataWarning)
 
 
 def _scan_block(values: np.ndarray, col_max: np.ndarray, bad: np.ndarray) -> None:

@@ -21,12 +21,11 @@ offset of every slot.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from choicekit._validation import first_cases, plural
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData
 from choicekit.data.sampling import ChoiceSets
 from choicekit.exceptions import ChoiceDataError, DataWarning, SpecificationError
@@ -145,9 +144,8 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         keep = ~bad
         dropped = cases[bad]
         k = int(bad.sum())
-        warnings.warn(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
-                      f"{n - k} remain (see `model.dropped_cases`).\n" + report, DataWarning,
-                      stacklevel=4)
+        warn_user(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
+                      f"{n - k} remain (see `model.dropped_cases`).\n" + report, DataWarning)
         C, avail, a = np.ascontiguousarray(C[:, :, keep]), avail[keep], a[keep]
         offset = None if offset is None else offset[keep]
         chosen = None if chosen is None else chosen[keep]
@@ -156,10 +154,10 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         cases = cases[keep]
     n_avail = avail.sum(axis=1)
     if need_choice and (n_avail == 1).any():
-        warnings.warn(
+        warn_user(
             f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
             "alternative. They are kept but carry no information: they add exactly 0 to the "
-            "log-likelihood, score and Hessian, and count in `nobs`.", DataWarning, stacklevel=4)
+            "log-likelihood, score and Hessian, and count in `nobs`.", DataWarning)
     for arr in (C, offset, avail, a):
         if arr is not None:
             arr.setflags(write=False)

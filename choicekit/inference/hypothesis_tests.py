@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from choicekit._lazy import stats
+from choicekit._warnings import warn_user
 from choicekit.design.linear import build_design
-from choicekit.exceptions import ChoiceKitWarning, SpecificationError
+from choicekit.exceptions import ChoiceKitWarning, DataWarning, SpecificationError
 from choicekit.inference.covariance import sym_inverse
 from choicekit.inference.restrictions import parse_restrictions
 from choicekit.spec.expressions import Beta, Specification, Utility
@@ -144,16 +145,16 @@ def lr_test(a: MNLResults, b: MNLResults, *, check_names: bool = True) -> TestRe
             )
     tol = 1e-6 * max(1.0, abs(u.llf))
     if r.llf > u.llf + tol:
-        warnings.warn(
+        warn_user(
             f"The restricted model fits better (LL {r.llf:.4f}) than the unrestricted one "
             f"(LL {u.llf:.4f}): the models are not nested or a fit did not converge.",
-            ChoiceKitWarning, stacklevel=3)
+            ChoiceKitWarning)
     if "sampling" in (getattr(a, "weight_type", None), getattr(b, "weight_type", None)):
-        warnings.warn(
+        warn_user(
             "These fits use sampling weights (WESML): twice the difference of their weighted "
             "log-likelihoods is not chi-squared, so this p-value is not valid. Test the "
             "restrictions with a Wald test on the robust covariance (res.wald_test(...)).",
-            ChoiceKitWarning, stacklevel=3)
+            ChoiceKitWarning)
     stat = 2.0 * (u.llf - r.llf)
     return _chi2("likelihood-ratio test", stat, u.df_model - r.df_model,
                  llf_restricted=r.llf, llf_unrestricted=u.llf)
@@ -249,7 +250,9 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
     # the utilities of the kept alternatives: a parameter only in removed ones disappears
     spec = Specification.from_mapping(
         {a: model.specification.utilities[a] for a in data.alternatives}, data.alternatives)
-    design = build_design(data, spec, missing=model._missing)
+    with warnings.catch_warnings():  # the rebuilt model below says it once, at the user's line
+        warnings.simplefilter("ignore", DataWarning)
+        design = build_design(data, spec, missing=model._missing)
     vanish = {n for k, n in enumerate(design.param_names)
               if not design.fixed[k] and not np.any(design.column(k))}
     utils = {}
@@ -265,7 +268,7 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
     free_names = list(np.asarray(sub.param_names)[free])
     inv = sym_inverse(-H, free_names, warn=False)
     if inv.unidentified:
-        bad = [free_names[k] for k in inv.unidentified]
+        bad = [str(free_names[k]) for k in inv.unidentified]
         raise SpecificationError(
             f"On the alternatives {list(alternatives)} the parameters {bad} are not identified "
             "(e.g. the dropped alternative is the reference of the constants). Keep the "
@@ -307,12 +310,12 @@ def hausman_mcfadden(full: MNLResults, subset: MNLResults | Sequence[Hashable]) 
     stat = float(d @ np.linalg.solve(Vd, d))
     evals = np.linalg.eigvalsh(0.5 * (Vd + Vd.T))
     if evals.min() <= 0:
-        warnings.warn(
+        warn_user(
             "The difference of the covariance matrices (subset - full) is not positive "
             f"definite (smallest eigenvalue {evals.min():.3g}); the Hausman-McFadden statistic "
             f"({stat:.4g}) is not a valid chi-square draw. Check that both fits use the same "
             "normalisation (reference alternative) and covariance type.",
-            ChoiceKitWarning, stacklevel=2)
+            ChoiceKitWarning)
     return _chi2("Hausman-McFadden IIA test", stat, len(common), compared=common,
                  difference=pd.Series(d, index=common), subset_results=sub)
 

@@ -22,6 +22,7 @@ import pandas as pd
 from choicekit._random import as_generator
 from choicekit._state import state_without_caches
 from choicekit._validation import check_int, check_option, suggest
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData
 from choicekit.design.linear import MISSING_POLICIES, Design, build_design
 from choicekit.estimation.objective import Objective
@@ -442,7 +443,7 @@ class ChoiceModel:
         problem = check_negative_definite(opt, obj)
         if problem is None:
             return opt
-        warnings.warn(problem, ConvergenceWarning, stacklevel=3)
+        warn_user(problem, ConvergenceWarning)
         return replace(opt, converged=False, message=f"{opt.message}; {problem}")
 
     def _resolve_groups(self, groups: Any) -> np.ndarray:

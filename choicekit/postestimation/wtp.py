@@ -35,7 +35,6 @@ Train, K. (2009). *Discrete Choice Methods with Simulation*, 2nd ed., section 2.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,6 +42,7 @@ import pandas as pd
 
 from choicekit._lazy import stats
 from choicekit._validation import check_option, suggest
+from choicekit._warnings import warn_user
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 
 __all__ = ["wtp_table", "fieller_interval", "WTP_METHODS"]
@@ -138,11 +138,11 @@ def wtp_table(params: pd.Series, cov: pd.DataFrame, attributes: str | Sequence[s
                 unbounded.append(nm)
         rows.append((est, se, lo, hi))
     if unbounded:
-        warnings.warn(
+        warn_user(
             f"Fieller confidence sets of {unbounded} are unbounded: the cost coefficient "
             f"{cost!r} is not significantly different from 0 at level {alpha}. The ratio is "
             "poorly determined; do not rely on delta-method intervals either.",
-            ChoiceKitWarning, stacklevel=3)
+            ChoiceKitWarning)
     out = pd.DataFrame(rows, columns=["wtp", "se", "lower", "upper"],
                        index=pd.Index(names, name="attribute"))
     out.attrs["cost"] = cost

@@ -17,7 +17,9 @@ import pandas as pd
 
 from choicekit._state import state_without_caches
 from choicekit._validation import check_option
-from choicekit.exceptions import SpecificationError
+from choicekit._warnings import warn_user
+from choicekit.exceptions import ConvergenceWarning, SpecificationError
+from choicekit.families.protocol import family_proba
 from choicekit.inference.covariance import COV_TYPES, covariance, sym_inverse
 from choicekit.postestimation.mixin import PostEstimationMixin
 
@@ -241,7 +243,34 @@ class Results(ResultsBase, PostEstimationMixin):
     def _bread(self) -> np.ndarray:
         free_names = list(np.asarray(self.param_names)[self._free])
         H = self._core.optimum.hessian
-        return sym_inverse(-H, free_names, "Hessian of the log-likelihood").inverse
+        if self.converged:
+            return sym_inverse(-H, free_names, "Hessian of the log-likelihood").inverse
+        # not at a maximum: a singular Hessian there is the optimizer's state (saturated
+        # probabilities after a bad start), not a property of the model and data
+        inv = sym_inverse(-H, free_names, warn=False)
+        separation = self.message.startswith("Perfect prediction")  # its warning said why
+        if inv.unidentified and not separation:
+            warn_user(self._singular_not_converged([str(free_names[k]) for k in inv.unidentified]),
+                      ConvergenceWarning)
+        return inv.inverse
+
+    def _singular_not_converged(self, names: list[str]) -> str:
+        """Why the Hessian of a fit that did not converge is singular, in words."""
+        core = self._core
+        d = core.objective.design
+        with np.errstate(all="ignore"):
+            P = family_proba(core.objective.family, core.params)
+            p = P[np.arange(d.n_cases), d.chosen]
+            saturated = int(((p < 1e-6) | (p > 1 - 1e-6))[d.avail.sum(axis=1) > 1].sum())
+        where = (f" {saturated} of {d.n_cases} cases have a chosen probability within 1e-6 of "
+                 "0 or 1 there (saturated probabilities, as when a line search from a bad start "
+                 "runs far out), which flattens the likelihood." if saturated else "")
+        return (f"The estimation did not converge ({self.message}), and the Hessian at its last "
+                f"iterate is singular for {names}: their standard errors are NaN.{where} This "
+                "is not evidence that the parameters are unidentified: refit from other "
+                "starting values (the Betas' own, or the estimates of a simpler model), raise "
+                "`maxiter`, or rescale the variables; model.check_identification() (MNL) "
+                "checks identification itself.")
 
     @cached_property
     def _score_obs(self) -> np.ndarray:
