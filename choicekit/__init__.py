@@ -7,6 +7,7 @@ formula) -> ``MNL`` (a model with its frozen design) -> ``fit()`` -> ``MNLResult
 from __future__ import annotations
 
 from choicekit import datasets, plots
+from choicekit._versions import show_versions
 from choicekit.data.choicedata import ChoiceData
 from choicekit.estimation.chunked import ChunkedDesign, ChunkedResults, DesignChunk, fit_chunked
 from choicekit.estimation.identification import IdentificationReport
@@ -55,6 +56,7 @@ __all__ = [
     "compare",
     "Comparison",
     "load_results",
+    "show_versions",
     "StoredResults",
     "Beta",
     "Var",

@@ -286,3 +286,92 @@ def test_identification_warning_of_a_lazy_covariance_points_at_the_user():
     with pytest.warns(ck.IdentificationWarning, match="B_INC") as caught:
         model.fit()
     assert [w.filename for w in caught] == [__file__]
+
+
+# ------------------------------------------------------------------ speed of the first calls
+def test_post_estimation_does_not_import_scipy_stats():
+    """scipy.stats took 1.2-3.7 s to import on the first wtp / interval / test; the normal
+    quantiles come from the standard library and the chi-square tail from scipy.special."""
+    import subprocess
+
+    code = """
+import sys
+import choicekit as ck
+B, V = ck.Beta, ck.Var
+df = ck.datasets.load_simulated_modechoice()
+data = ck.ChoiceData.from_wide(df, choice="CHOICE", alternatives={1: "train", 2: "bus", 3: "car"},
+    availability={"train": "TRAIN_AV", "bus": "BUS_AV", "car": "CAR_AV"})
+u = {"train": B("ASC_TRAIN") + B("B_TIME") * V("TRAIN_TT") + B("B_COST") * V("TRAIN_COST"),
+     "bus": B("ASC_BUS") + B("B_TIME") * V("BUS_TT") + B("B_COST") * V("BUS_COST"),
+     "car": B("B_TIME") * V("CAR_TT") + B("B_COST") * V("CAR_COST")}
+res = ck.MNL(data, u).fit()
+res.summary(); res.conf_int(); res.wtp("B_TIME", "B_COST")
+res.wtp("B_TIME", "B_COST", method="fieller")
+res.elasticities("TRAIN_COST"); res.predicted_shares()
+res.scenario({"TRAIN_COST": 1.1}, se="simulation", n_draws=20, rng=0)
+res.lr_test_market_share(); res.wald_test("B_TIME = 0")
+assert "scipy.stats" not in sys.modules, "scipy.stats was imported"
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_mnl_probabilities_and_logsums_unchanged_by_the_fast_path():
+    res = ck.MNL(wide_data(), {
+        "train": ck.Beta("ASC_TRAIN") + ck.Beta("B_TIME") * ck.Var("tt") / 100,
+        "bus": ck.Beta("ASC_BUS") + ck.Beta("B_TIME") * ck.Var("tt") / 100,
+        "car": ck.Beta("B_TIME") * ck.Var("tt") / 100}).fit()
+    fam = res.model.family()
+    d = res.model.design
+    theta = res.params.to_numpy()
+    V = d.utilities(theta)
+    np.testing.assert_allclose(fam.proba(theta), ck.softmax(V, available=d.avail), rtol=1e-13,
+                               atol=1e-300)
+    np.testing.assert_allclose(fam.logsum(theta), ck.logsum(V, available=d.avail), rtol=1e-13)
+
+
+# ------------------------------------------------------------------ which likelihood pass
+class _Dist:
+    def __init__(self, direct_url: str | None) -> None:
+        self.direct_url = direct_url
+
+    def read_text(self, name: str) -> str | None:
+        return self.direct_url if name == "direct_url.json" else None
+
+    def locate_file(self, path: str) -> str:
+        return "/site-packages"
+
+
+@pytest.mark.parametrize("direct_url, warns", [
+    ('{"url": "file:///src", "dir_info": {}}', True),  # pip install . : silent before
+    ('{"url": "file:///src", "dir_info": {"editable": true}}', False)])  # no compiler
+def test_source_checkout_without_its_build_says_numpy_once(monkeypatch, direct_url, warns):
+    import importlib.metadata
+
+    from choicekit.families.mnl import native
+
+    monkeypatch.setattr(native, "_library_path", lambda: None)
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _Dist(direct_url))
+    monkeypatch.delenv("CHOICEKIT_REQUIRE_NATIVE", raising=False)
+    native._load.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert not native.available()
+            assert not native.available()  # said once
+        found = [w for w in caught if issubclass(w.category, native.NativeLibraryWarning)]
+        assert len(found) == (1 if warns else 0)
+        if warns:
+            assert "source checkout" in str(found[0].message)
+            assert "NumPy kernel" in str(found[0].message)
+            assert "pip install -e ." in str(found[0].message)
+        report = ck.show_versions(as_dict=True)
+        assert report["likelihood pass"].startswith("NumPy kernel")
+    finally:
+        native._load.cache_clear()
+
+
+def test_show_versions_names_the_pass(capsys):
+    ck.show_versions()
+    out = capsys.readouterr().out
+    assert "likelihood pass" in out and ck.__version__ in out

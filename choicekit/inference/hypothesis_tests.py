@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from choicekit._lazy import stats
+from choicekit._lazy import special
 from choicekit._warnings import warn_user
 from choicekit.design.linear import build_design
 from choicekit.exceptions import ChoiceKitWarning, DataWarning, SpecificationError
@@ -85,7 +85,7 @@ class TestResult:
 
 
 def _chi2(name: str, stat: float, df: int, **details: Any) -> TestResult:
-    p = float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else np.nan
+    p = float(special.chdtrc(df, stat)) if np.isfinite(stat) else np.nan
     return TestResult(name, float(stat), int(df), p, details)
 
 
