@@ -85,7 +85,8 @@ class TestResult:
 
 
 def _chi2(name: str, stat: float, df: int, **details: Any) -> TestResult:
-    p = float(special.chdtrc(df, stat)) if np.isfinite(stat) else np.nan
+    # the chi-square tail (what stats.chi2.sf computes); 1 for a negative statistic, as there
+    p = float(special.chdtrc(df, max(stat, 0.0))) if np.isfinite(stat) else np.nan
     return TestResult(name, float(stat), int(df), p, details)
 
 
