@@ -7,6 +7,8 @@ formula) -> ``MNL`` (a model with its frozen design) -> ``fit()`` -> ``MNLResult
 from __future__ import annotations
 
 from choicekit import datasets, plots
+from choicekit._version import __version__ as __version__
+from choicekit._versions import show_versions
 from choicekit.data.choicedata import ChoiceData
 from choicekit.estimation.chunked import ChunkedDesign, ChunkedResults, DesignChunk, fit_chunked
 from choicekit.estimation.identification import IdentificationReport
@@ -33,6 +35,7 @@ from choicekit.models.mixed import MixedLogit, MixedLogitWarning
 from choicekit.models.mnl import MNL
 from choicekit.models.nested import CrossNestedLogit, NestedLogit, NestWarning
 from choicekit.results.compare import Comparison, compare
+from choicekit.results.persist import StoredResults, load_results
 from choicekit.results.results import MNLResults, Results
 from choicekit.simulation.derivation import DerivationCheck, derivation_check
 from choicekit.simulation.gumbel import GumbelCheck, gumbel_check
@@ -41,8 +44,6 @@ from choicekit.simulation.synthetic import SyntheticData, make_choice_data
 from choicekit.spec.draws import Draw
 from choicekit.spec.expressions import Beta, Var, exp, log
 from choicekit.spec.nests import Nest
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ChoiceData",
@@ -58,6 +59,9 @@ __all__ = [
     "Results",
     "compare",
     "Comparison",
+    "load_results",
+    "show_versions",
+    "StoredResults",
     "Beta",
     "Var",
     "log",

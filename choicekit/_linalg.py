@@ -8,12 +8,12 @@ streamed fit (:mod:`choicekit.estimation.chunked`).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from choicekit._warnings import warn_user
 from choicekit.exceptions import IdentificationWarning
 
 __all__ = ["SymmetricInverse", "sym_inverse"]
@@ -85,8 +85,8 @@ def sym_inverse(A: np.ndarray, names: Sequence[str], what: str = "information ma
     inv[list(involved), :] = np.nan
     inv[:, list(involved)] = np.nan
     if warn:
-        warnings.warn(_singular_message(null, [names[k] for k in involved], names, what),
-                      IdentificationWarning, stacklevel=3)
+        warn_user(_singular_message(null, [names[k] for k in involved], names, what),
+                  IdentificationWarning)
     return SymmetricInverse(inv, null, involved)
 
 

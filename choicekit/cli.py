@@ -55,6 +55,8 @@ row filter and derived variables, and the utilities (expressions) or a formula. 
 
 Instead of [parameters] + [utilities], a formula:  formula = "choice ~ cost + time | income"
 (with `reference = "car"` in a [formula] table to pick the base alternative).
+More [data] keys: drop_cases = "condition" (whole cases), invalid = "drop", missing = "drop",
+weight = "column" with weight_type = "sampling" or "frequency".
 Expressions allow column names, numbers, + - * / **, comparisons, and/or/not, `x in (1, 3)`
 and log/exp/abs; they are interpreted, never evaluated as Python code.
 See docs/cli.md for the full format.
@@ -261,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=_FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     fit.add_argument("data", metavar="DATA",
                      help="data file: CSV (comma-separated), or tab-separated if it ends in "
-                     ".dat, .tsv or .txt (override with `sep` in [data])")
+                     ".dat, .tsv or .txt (override with `sep` in [data]), or parquet (.parquet, "
+                     ".pq; needs pyarrow)")
     fit.add_argument("--spec", required=True, metavar="SPEC.toml",
                      help="TOML file describing the data layout and the model (see below)")
     fit.add_argument("--json", metavar="OUT", dest="json_out",

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from choicekit._validation import suggest
+from choicekit.data.layouts import WideVariable
+from choicekit.data.sampling import sparse_choice_sets
 from choicekit.exceptions import ChoiceDataError, SpecificationError
 
 if TYPE_CHECKING:
@@ -73,8 +75,8 @@ def with_variables(data: ChoiceData, values: Mapping[str, Any]) -> ChoiceData:
 
 
 def restrict_alternatives(data: ChoiceData, alternatives: Sequence[Hashable]) -> ChoiceData:
-    """Data on a subset of alternatives: the others become unavailable, and cases that chose
-    one of them are dropped (the restricted choice set of the Hausman-McFadden test).
+    """Data on a subset of alternatives: the others are removed, and cases that chose one of
+    them are dropped (the restricted choice set of the Hausman-McFadden test).
 
     Parameters
     ----------
@@ -85,7 +87,17 @@ def restrict_alternatives(data: ChoiceData, alternatives: Sequence[Hashable]) ->
     Returns
     -------
     ChoiceData
-        Same alternatives list (so the same utilities apply), fewer cases, smaller choice sets.
+        Only the kept alternatives (in the data's order), fewer cases, smaller choice sets.
+        A formula on them creates no parameter for a removed alternative; utilities given as
+        a dict name only the kept alternatives. (The alternatives used to stay, unavailable
+        everywhere, so that a formula created constants and coefficients of the removed
+        alternatives, unidentified and shown as 0.)
+
+    Raises
+    ------
+    SpecificationError
+        For an unknown alternative, or on sampled choice sets (the sampling correction is
+        that of the full set).
     """
     alts = data.alternatives
     keep = list(alternatives)
@@ -93,7 +105,15 @@ def restrict_alternatives(data: ChoiceData, alternatives: Sequence[Hashable]) ->
     if unknown:
         raise SpecificationError(f"Unknown alternatives {unknown}.{suggest(str(unknown[0]), alts)}"
                                  f" The alternatives are {alts}.")
-    mask = np.isin(np.arange(data.n_alts), [alts.index(a) for a in keep])
+    if not keep:
+        raise SpecificationError("Give at least one alternative to keep.")
+    if data.is_sampled:
+        raise SpecificationError(
+            "restrict_alternatives does not apply to sampled choice sets: the sampling "
+            "correction belongs to the full choice set. Restrict the data first, then sample.")
+    cols = np.array(sorted({alts.index(a) for a in keep}), dtype=np.intp)
+    mask = np.zeros(data.n_alts, dtype=bool)
+    mask[cols] = True
     avail = data.avail_array & mask
     rows = avail.any(axis=1)
     if data.chosen_array is not None:
@@ -101,4 +121,27 @@ def restrict_alternatives(data: ChoiceData, alternatives: Sequence[Hashable]) ->
     if not rows.any():
         raise ChoiceDataError(f"No case chose one of {keep}; nothing is left.")
     sub = data.take(np.flatnonzero(rows))
-    return sub._replace(avail=np.ascontiguousarray(avail[rows]))
+    new_index = np.full(data.n_alts, -1, dtype=np.intp)
+    new_index[cols] = np.arange(len(cols))
+    long_cache = {}
+    for name, v in sub._long_cache.items():
+        if isinstance(v, WideVariable):
+            long_cache[name] = WideVariable(v.n, [v.columns[j] for j in cols])
+        elif v.ndim == 2:
+            arr = np.ascontiguousarray(v[:, cols])
+            arr.setflags(write=False)
+            long_cache[name] = arr
+        else:
+            long_cache[name] = v
+    avail = np.ascontiguousarray(avail[rows][:, cols])
+    meta = dict(sub._meta)
+    kept = {alts[j] for j in cols}
+    if "variables" in meta:  # wide: {variable: {alternative: column}}
+        meta["variables"] = {k: {a: c for a, c in m.items() if a in kept}
+                             for k, m in meta["variables"].items()}
+    sets = None
+    if data._sets is not None:  # sparse choice sets: rebuilt on the kept alternatives
+        sets = sparse_choice_sets(avail, force=True)
+    chosen = None if sub._chosen is None else new_index[sub._chosen]
+    return sub._replace(alternatives=[alts[j] for j in cols], avail=avail, chosen=chosen,
+                        long_cache=long_cache, meta=meta, sets=sets)

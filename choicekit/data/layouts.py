@@ -11,7 +11,6 @@ same listing, and the frame without them is read again).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from choicekit._validation import (
     to_float,
     zero_one,
 )
+from choicekit._warnings import warn_user
 from choicekit.exceptions import ChoiceDataError, DataWarning
 
 __all__ = ["read_long", "read_wide", "INVALID_POLICIES"]
@@ -171,13 +171,14 @@ def _finish(problems: Problems, layout: str, n_cases_bad: int, n_cases: int,
     head = (f"The {layout} frame has {k} {plural(k, 'kind')} of invalid data, affecting "
             f"{n_cases_bad} of {n_cases} {plural(n_cases, 'case')}:\n{problems.listing()}")
     if invalid == "raise" or n_cases_bad >= n_cases:
-        tail = ("\nFix the data, or pass invalid='drop' to drop the affected cases. (The values "
-                "of the variables are checked when a model uses them: see MNL(missing=...).)"
+        tail = ("\nFix the data, or pass invalid='drop' to drop the affected cases (in a spec "
+                "file: invalid = \"drop\" in [data]). (The values of the variables are checked "
+                "when a model uses them: see MNL(missing=...).)"
                 if invalid == "raise" else "\nNo valid case is left after invalid='drop'.")
         raise ChoiceDataError(head + tail)
-    warnings.warn(f"{head}\ninvalid='drop': dropped these {n_cases_bad} "
+    warn_user(f"{head}\ninvalid='drop': dropped these {n_cases_bad} "
                   f"{plural(n_cases_bad, 'case')}; {n_cases - n_cases_bad} remain "
-                  "(see `data.dropped_cases`).", DataWarning, stacklevel=4)
+                  "(see `data.dropped_cases`).", DataWarning)
 
 
 def _label_kind(label: Hashable) -> str:
@@ -203,12 +204,12 @@ def _warn_mixed_labels(alts: list[Hashable], codes: np.ndarray, rank: np.ndarray
         in_rows = np.isin(model_idx, js)
         shown = ", ".join(repr(alts[j]) for j in js[:6]) + (", ..." if len(js) > 6 else "")
         parts.append(f"{kind} {plural(len(js), 'label')} {shown} in {first_rows(rows[in_rows])}")
-    warnings.warn(
+    warn_user(
         f"alt column {column!r} mixes alternative labels of different types: "
         f"{'; '.join(parts)}. Each label is a separate alternative ({len(alts)} here: "
         f"{alts}), so a number among names (or the reverse) becomes an alternative of its own. "
         f"If that is not meant, recode the column to one type (e.g. "
-        f"df[{column!r}].replace({{1: 'air'}}), or .astype(str)).", DataWarning, stacklevel=4)
+        f"df[{column!r}].replace({{1: 'air'}}), or .astype(str)).", DataWarning)
 
 
 def read_long(df: pd.DataFrame, case: str, alt: str, choice: str | None,

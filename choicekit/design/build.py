@@ -8,12 +8,11 @@ each block is in cache.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from choicekit._validation import check_option, plural, python_scalar
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData, alt_values
 from choicekit.data.layouts import WideVariable
 from choicekit.design.linear import (
@@ -166,7 +165,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         if missing == "raise":
             raise ChoiceDataError(_missing_report(data, spec, columns, bad)
                                   + "\nClean the data, or pass missing='drop' to drop those "
-                                  "cases.")
+                                  "cases (in a spec file: missing = \"drop\" in [data]).")
         keep = ~bad
         dropped = data.cases[bad]
         if not keep.any():
@@ -174,9 +173,9 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
                                   "the utilities use; nothing is left after missing='drop'.\n"
                                   + _missing_report(data, spec, columns, bad))
         k = int(bad.sum())
-        warnings.warn(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
+        warn_user(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
                       f"{n - k} remain (see `model.dropped_cases`).\n"
-                      + _missing_report(data, spec, columns, bad), DataWarning, stacklevel=3)
+                      + _missing_report(data, spec, columns, bad), DataWarning)
     chosen = data.chosen_array
     weight = data.weight_array
     group = data.group_array
@@ -191,7 +190,7 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         cases = cases[keep]
     # ChoiceData guarantees an available alternative in every case (data.py, data_changes.py)
     if need_choice:
-        warn_single_available(cases, avail, stacklevel=4)
+        warn_single_available(cases, avail)
     for arr in (C, Z, offset, avail):
         if arr is not None:
             arr.setflags(write=False)
@@ -263,13 +262,13 @@ def _check_scale(design: Design, spec: Specification,
     rest = f"the other columns reach at most {others.max():.3g}" if others.size else \
         "a column of this size overwhelms every utility"
     verb = "is" if len(flagged) == 1 else "are"
-    warnings.warn(
+    warn_user(
         f"{len(flagged)} design {plural(len(flagged), 'column')} {verb}"
         f" many orders of magnitude larger than the rest ({rest}; typical {typical:.3g}):\n"
         + "\n".join(lines) + "\nRescale the variable (e.g. divide it by a power of 10, or use "
         "other units) so that it is of the order of the others, and check the extreme values "
         "for data errors or codes such as 9999 for 'missing': the estimation will stall at its "
-        "start values otherwise.", DataWarning, stacklevel=4)
+        "start values otherwise.", DataWarning)
 
 
 def _sparse_parameters(terms: list[tuple[int, int, Expr]]

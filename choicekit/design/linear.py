@@ -23,7 +23,6 @@ are (:func:`choicekit.families.mnl.kernels.chunk_derivatives`).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from choicekit._validation import first_cases, plural
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData, alt_values
 from choicekit.data.layouts import WideVariable
 from choicekit.exceptions import DataWarning
@@ -121,6 +121,13 @@ class Design:
         """Log-likelihood of equal shares over each case's available alternatives."""
         ll_obs = -np.log(self.avail.sum(axis=1))
         return float(ll_obs.sum() if self.weight is None else ll_obs @ self.weight)
+
+    def __getstate__(self) -> dict:
+        # the dense X is a cache as large as the design (rebuilt on use); the column maxima
+        # (K numbers, a pass over the design to recompute) travel
+        state = self.__dict__.copy()
+        state.pop("X", None)
+        return state
 
     def chosen_alternatives(self) -> np.ndarray | None:
         """Index into ``alternatives`` of the chosen alternative per case (``chosen`` is the
@@ -239,16 +246,16 @@ def _scan_block(values: np.ndarray, col_max: np.ndarray, bad: np.ndarray) -> Non
         bad |= ~np.isfinite(values).all(axis=tuple(range(values.ndim - 1)))
 
 
-def warn_single_available(cases: pd.Index, avail: np.ndarray, *, stacklevel: int) -> None:
+def warn_single_available(cases: pd.Index, avail: np.ndarray) -> None:
     """The DataWarning for cases with a single available alternative (estimation only)."""
     n_avail = avail.sum(axis=1)
     if (n_avail == 1).any():
-        warnings.warn(
+        warn_user(
             f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
             "alternative. They are kept but carry no information: their chosen probability is 1 "
             "whatever the parameters, so they add exactly 0 to the log-likelihood, score and "
             f"Hessian; they do count in `nobs` (and so in BIC). Drop them (`data.take(...)`) if "
-            "that matters.", DataWarning, stacklevel=stacklevel + 1)
+            "that matters.", DataWarning)
 
 
 def _missing_report(data: ChoiceData, spec: Specification,

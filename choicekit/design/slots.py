@@ -21,12 +21,11 @@ offset of every slot.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from choicekit._validation import plural
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData
 from choicekit.data.sampling import ChoiceSets
 from choicekit.design.linear import Design, _missing_report, _scan_block, warn_single_available
@@ -135,7 +134,8 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         report = _missing_report(data, spec, columns, bad)
         if missing == "raise":
             raise ChoiceDataError(report + "\nClean the data, or pass missing='drop' to drop "
-                                  "those cases.")
+                                  "those cases (in a spec file: missing = \"drop\" in "
+                                  "[data]).")
         if bad.all():
             raise ChoiceDataError("Every case has missing or non-numeric values in the variables "
                                   "the utilities use; nothing is left after missing='drop'.\n"
@@ -143,9 +143,8 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         keep = ~bad
         dropped = cases[bad]
         k = int(bad.sum())
-        warnings.warn(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
-                      f"{n - k} remain (see `model.dropped_cases`).\n" + report, DataWarning,
-                      stacklevel=4)
+        warn_user(f"missing='drop' dropped {k} of {n} {plural(n, 'case')}; "
+                      f"{n - k} remain (see `model.dropped_cases`).\n" + report, DataWarning)
         C, avail, a = np.ascontiguousarray(C[:, :, keep]), avail[keep], a[keep]
         offset = None if offset is None else offset[keep]
         chosen = None if chosen is None else chosen[keep]
@@ -153,7 +152,7 @@ def build_slot_design(data: ChoiceData, spec: Specification, sets: ChoiceSets, *
         group = None if group is None else group[keep]
         cases = cases[keep]
     if need_choice:
-        warn_single_available(cases, avail, stacklevel=5)
+        warn_single_available(cases, avail)
     for arr in (C, offset, avail, a):
         if arr is not None:
             arr.setflags(write=False)

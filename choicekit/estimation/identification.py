@@ -57,6 +57,7 @@ import pandas as pd
 
 from choicekit._lazy import linalg, optimize
 from choicekit._validation import first_cases, plural
+from choicekit._warnings import warn_user
 from choicekit.exceptions import IdentificationWarning, SeparationWarning
 
 if TYPE_CHECKING:
@@ -409,16 +410,16 @@ def flag_separation(objective: Objective, optimum: Optimum) -> Optimum:
     n_rows = int(d.avail.sum()) - d.n_cases if hasattr(d, "avail") else MAX_LP_ROWS + 1
     if n_rows > MAX_LP_ROWS:  # the exact check would take minutes: say what we see instead
         if optimum.converged:
-            warnings.warn(
+            warn_user(
                 f"The fit shows signs of perfect prediction (a flat or singular Hessian, or a "
                 f"Newton step that stays large), but the exact separation check was skipped on "
                 f"this large design ({n_rows} comparisons > {MAX_LP_ROWS}). Check for chosen "
                 "probabilities of 1 and for estimates that grow when `gtol` is tightened.",
-                IdentificationWarning, stacklevel=3)
+                IdentificationWarning)
         return optimum
     sep = detect_separation(objective)
     if sep is None:
         return optimum
     msg = sep.message(d.n_cases)
-    warnings.warn(msg, SeparationWarning, stacklevel=3)
+    warn_user(msg, SeparationWarning)
     return replace(optimum, converged=False, message=msg)

@@ -96,6 +96,16 @@ class Objective:
         #: gradient and Hessian at the same point in turn, so one fused pass serves all three
         self.eager_order = 2
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the last evaluation is a cache (and the fast path a bound method of the family)
+        state = self.__dict__.copy()
+        state.update(_key=None, _order=-1, _val=(np.nan, None, None), _fast=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fast = getattr(self.family, "fast_sums", None)
+
     @property
     def design(self) -> Design:
         """The family's linear design."""

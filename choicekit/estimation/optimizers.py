@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from choicekit._warnings import warn_user
 from choicekit.estimation.objective import Objective
 from choicekit.exceptions import ConvergenceWarning, EstimationError, SpecificationError
 
@@ -255,12 +256,12 @@ def maximize_loglike(objective: Objective, start: np.ndarray, *, method: str = "
     if not converged:
         names = np.asarray(d.names)[free]
         worst = names[np.argsort(-np.abs(g))[:3]] if g.size else []
-        warnings.warn(
+        warn_user(
             f"Estimation did not converge ({method}, {iterations} iterations): {message}. "
             f"Scaled gradient max-norm {gnorm:.3g}, largest for {[str(w) for w in worst]}. "
             "Try other starting values, rescale variables, raise `maxiter`, or check "
             "identification.",
-            ConvergenceWarning, stacklevel=3)
+            ConvergenceWarning)
     return Optimum(theta, ll, g, H, converged, message, iterations, method, gnorm)
 
 

@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from choicekit._lazy import stats
+from choicekit._lazy import special
+from choicekit._warnings import warn_user
 from choicekit.design.build import build_design
-from choicekit.exceptions import ChoiceKitWarning, SpecificationError
+from choicekit.exceptions import ChoiceKitWarning, DataWarning, SpecificationError
 from choicekit.inference.covariance import sym_inverse
 from choicekit.inference.restrictions import parse_restrictions
-from choicekit.spec.expressions import Beta, Utility
+from choicekit.spec.expressions import Beta, Specification, Utility
 
 if TYPE_CHECKING:
     from choicekit.results.results import MNLResults
@@ -84,7 +85,8 @@ class TestResult:
 
 
 def _chi2(name: str, stat: float, df: int, **details: Any) -> TestResult:
-    p = float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else np.nan
+    # the chi-square tail (what stats.chi2.sf computes); 1 for a negative statistic, as there
+    p = float(special.chdtrc(df, max(stat, 0.0))) if np.isfinite(stat) else np.nan
     return TestResult(name, float(stat), int(df), p, details)
 
 
@@ -144,16 +146,16 @@ def lr_test(a: MNLResults, b: MNLResults, *, check_names: bool = True) -> TestRe
             )
     tol = 1e-6 * max(1.0, abs(u.llf))
     if r.llf > u.llf + tol:
-        warnings.warn(
+        warn_user(
             f"The restricted model fits better (LL {r.llf:.4f}) than the unrestricted one "
             f"(LL {u.llf:.4f}): the models are not nested or a fit did not converge.",
-            ChoiceKitWarning, stacklevel=3)
+            ChoiceKitWarning)
     if "sampling" in (getattr(a, "weight_type", None), getattr(b, "weight_type", None)):
-        warnings.warn(
+        warn_user(
             "These fits use sampling weights (WESML): twice the difference of their weighted "
             "log-likelihoods is not chi-squared, so this p-value is not valid. Test the "
             "restrictions with a Wald test on the robust covariance (res.wald_test(...)).",
-            ChoiceKitWarning, stacklevel=3)
+            ChoiceKitWarning)
     stat = 2.0 * (u.llf - r.llf)
     return _chi2("likelihood-ratio test", stat, u.df_model - r.df_model,
                  llf_restricted=r.llf, llf_unrestricted=u.llf)
@@ -246,8 +248,12 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
 
     model = res.model
     data = model.data.restrict_alternatives(alternatives)  # type: ignore[attr-defined]
-    spec = model.specification
-    design = build_design(data, spec, missing=model._missing)
+    # the utilities of the kept alternatives: a parameter only in removed ones disappears
+    spec = Specification.from_mapping(
+        {a: model.specification.utilities[a] for a in data.alternatives}, data.alternatives)
+    with warnings.catch_warnings():  # the rebuilt model below says it once, at the user's line
+        warnings.simplefilter("ignore", DataWarning)
+        design = build_design(data, spec, missing=model._missing)
     vanish = {n for k, n in enumerate(design.param_names)
               if not design.fixed[k] and not np.any(design.column(k))}
     utils = {}
@@ -257,12 +263,13 @@ def subset_fit(res: MNLResults, alternatives: Sequence[Hashable], **fit_kwargs: 
         utils[alt] = Utility(terms, u.offset)
     sub = model.rebuild(data, utils, param_order=model.param_names)
     start = res.params.where(~res.params.index.isin(sorted(vanish)), 0.0)
+    start = start[start.index.isin(sub.param_names)]
     free = ~sub.param_table.fixed
     H = sub.hessian(start).to_numpy()[np.ix_(free, free)]
     free_names = list(np.asarray(sub.param_names)[free])
     inv = sym_inverse(-H, free_names, warn=False)
     if inv.unidentified:
-        bad = [free_names[k] for k in inv.unidentified]
+        bad = [str(free_names[k]) for k in inv.unidentified]
         raise SpecificationError(
             f"On the alternatives {list(alternatives)} the parameters {bad} are not identified "
             "(e.g. the dropped alternative is the reference of the constants). Keep the "
@@ -304,12 +311,12 @@ def hausman_mcfadden(full: MNLResults, subset: MNLResults | Sequence[Hashable]) 
     stat = float(d @ np.linalg.solve(Vd, d))
     evals = np.linalg.eigvalsh(0.5 * (Vd + Vd.T))
     if evals.min() <= 0:
-        warnings.warn(
+        warn_user(
             "The difference of the covariance matrices (subset - full) is not positive "
             f"definite (smallest eigenvalue {evals.min():.3g}); the Hausman-McFadden statistic "
             f"({stat:.4g}) is not a valid chi-square draw. Check that both fits use the same "
             "normalisation (reference alternative) and covariance type.",
-            ChoiceKitWarning, stacklevel=2)
+            ChoiceKitWarning)
     return _chi2("Hausman-McFadden IIA test", stat, len(common), compared=common,
                  difference=pd.Series(d, index=common), subset_results=sub)
 

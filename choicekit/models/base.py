@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from choicekit._random import as_generator
+from choicekit._state import state_without_caches
 from choicekit._validation import check_int, check_option, suggest
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData
 from choicekit.data.dask import DaskChoiceData
 from choicekit.design.build import MISSING_POLICIES, build_design
@@ -120,6 +122,10 @@ class ChoiceModel:
             )
         utils, order = utilities_from_formula(formula, data, reference=reference)
         return cls(data, utils, missing=missing, _param_order=order, **options)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the family (with the MNL's compiled pass) and the all-free objective are caches
+        return state_without_caches(self)
 
     # ------------------------------------------------------------------ family hooks
     def _specifications(self, spec: Specification, param_order: list[str] | None
@@ -496,7 +502,7 @@ class ChoiceModel:
         problem = check_negative_definite(opt, obj)
         if problem is None:
             return opt
-        warnings.warn(problem, ConvergenceWarning, stacklevel=3)
+        warn_user(problem, ConvergenceWarning)
         return replace(opt, converged=False, message=f"{opt.message}; {problem}")
 
     def _resolve_groups(self, groups: Any) -> np.ndarray:

@@ -11,12 +11,12 @@ generic ones.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData
 from choicekit.estimation.objective import Objective
 from choicekit.estimation.optimizers import Optimum
@@ -99,12 +99,12 @@ class _GevModel(ChoiceModel):
         outside = [(n, float(v)) for n, v in zip(self._gev.nest_names, lam)
                    if not 0 < v <= 1 + 1e-8]
         if outside:
-            warnings.warn(
+            warn_user(
                 f"Estimated lambda outside (0, 1] for nests {outside} (lambda = 1 / mu): the "
                 "model is not consistent with random utility maximisation for all values of "
                 "the data (McFadden 1978; Boersch-Supan 1990 for local consistency). Bound the "
                 "nest parameters (e.g. lower=0.01, upper=1.0, or mu's lower=1.0) or revise "
-                "the nests.", NestWarning, stacklevel=3)
+                "the nests.", NestWarning)
         return opt
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from choicekit._random import as_generator
 from choicekit._validation import check_int
+from choicekit._warnings import warn_user
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
 from choicekit.postestimation.shares import PostContext
 
@@ -197,8 +198,8 @@ def bootstrap(res: MNLResults, n_boot: int = 200, *,
         raise SpecificationError(f"Only {len(ok)} of {n_boot} bootstrap replicates converged; "
                                  "check the model's identification.")
     if n_failed:
-        warnings.warn(f"{n_failed} of {n_boot} bootstrap replicates did not converge and are "
-                      "left out.", ChoiceKitWarning, stacklevel=3)
+        warn_user(f"{n_failed} of {n_boot} bootstrap replicates did not converge and are "
+                      "left out.", ChoiceKitWarning)
     params = pd.DataFrame(np.array([o[0] for o in ok]), columns=res.param_names)
     stats_df = stats_est = None
     if func is not None:

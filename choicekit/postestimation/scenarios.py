@@ -31,7 +31,6 @@ Train, K. (2009). *Discrete Choice Methods with Simulation*, 2nd ed., section 3.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from choicekit._validation import check_option, suggest
+from choicekit._warnings import warn_user
 from choicekit.data.choicedata import ChoiceData
 from choicekit.exceptions import ChoiceDataError, ChoiceKitWarning, SpecificationError
 from choicekit.inference.delta import DeltaResult, standard_errors
@@ -211,11 +211,11 @@ def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | Non
                                      f"{cost_scale!r}.")
         k_cost = names.index(cost)
         if ctx.beta[k_cost] * cost_scale >= 0:
-            warnings.warn(
+            warn_user(
                 f"The cost coefficient {cost!r} times cost_scale is "
                 f"{ctx.beta[k_cost] * cost_scale:.4g} >= 0: the marginal utility of money is "
                 "not positive, so the consumer-surplus change has no welfare meaning.",
-                ChoiceKitWarning, stacklevel=3)
+                ChoiceKitWarning)
     w = ctx.weight
     codes, labels, S, index = segment_layout(by, ctx)
     W = np.bincount(codes, weights=w, minlength=S)

@@ -207,8 +207,12 @@ def segment_layout(by: Any, ctx: PostContext
 
 def _segment_means(M: np.ndarray, w: np.ndarray, codes: np.ndarray, S: int) -> np.ndarray:
     """Weighted mean of the rows of ``M`` (n, J) within each segment, ``(S, J)``."""
-    num = np.zeros((S, M.shape[1]))
-    np.add.at(num, codes, M * w[:, None])
+    if S == 1:  # the whole sample: one matrix-vector product
+        num = (w @ M)[None, :]
+    else:  # one bincount per column (np.add.at took 0.7 ms of each 2.8 ms share evaluation)
+        Mw = M * w[:, None]
+        num = np.stack([np.bincount(codes, weights=Mw[:, j], minlength=S)
+                        for j in range(M.shape[1])], axis=1)
     den = np.bincount(codes, weights=w, minlength=S)
     with np.errstate(invalid="ignore", divide="ignore"):
         return num / den[:, None]

@@ -35,15 +35,15 @@ Train, K. (2009). *Discrete Choice Methods with Simulation*, 2nd ed., section 2.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from choicekit._lazy import stats
 from choicekit._validation import check_option, suggest
+from choicekit._warnings import warn_user
 from choicekit.exceptions import ChoiceKitWarning, SpecificationError
+from choicekit.inference.delta import z_two_sided
 
 __all__ = ["wtp_table", "fieller_interval", "WTP_METHODS"]
 
@@ -57,7 +57,7 @@ def fieller_interval(a: float, c: float, vaa: float, vac: float, vcc: float,
     Returns ``(-inf, inf)`` when every ratio is accepted and ``(nan, nan)`` when the set is
     the complement of an interval (two half-lines).
     """
-    z2 = stats.norm.isf(alpha / 2) ** 2
+    z2 = z_two_sided(alpha) ** 2
     # (c^2 - z2 vcc) t^2 - 2 (a c - z2 vac) t + (a^2 - z2 vaa) <= 0
     A = c * c - z2 * vcc
     Bh = a * c - z2 * vac
@@ -117,7 +117,7 @@ def wtp_table(params: pd.Series, cov: pd.DataFrame, attributes: str | Sequence[s
     if c == 0:
         raise SpecificationError(f"The cost coefficient {cost!r} is exactly 0; the ratio is "
                                  "undefined.")
-    z = stats.norm.isf(alpha / 2)
+    z = z_two_sided(alpha)
     rows = []
     unbounded = []
     for nm in names:
@@ -138,11 +138,11 @@ def wtp_table(params: pd.Series, cov: pd.DataFrame, attributes: str | Sequence[s
                 unbounded.append(nm)
         rows.append((est, se, lo, hi))
     if unbounded:
-        warnings.warn(
+        warn_user(
             f"Fieller confidence sets of {unbounded} are unbounded: the cost coefficient "
             f"{cost!r} is not significantly different from 0 at level {alpha}. The ratio is "
             "poorly determined; do not rely on delta-method intervals either.",
-            ChoiceKitWarning, stacklevel=3)
+            ChoiceKitWarning)
     out = pd.DataFrame(rows, columns=["wtp", "se", "lower", "upper"],
                        index=pd.Index(names, name="attribute"))
     out.attrs["cost"] = cost

@@ -51,7 +51,7 @@ def weight_note(res: MNLResults) -> str | None:
     wtype = res.weight_type
     if wtype is None:
         return None
-    inferred = res.model.data.weight_type_inferred
+    inferred = res._weight_type_inferred
     if wtype == "sampling":
         text = ("Weighted fit, sampling weights (WESML, Manski and Lerman 1977): the "
                 "log-likelihood, AIC and BIC are weighted sums (a pseudo-log-likelihood), not "
@@ -65,7 +65,7 @@ def weight_note(res: MNLResults) -> str | None:
             text += (" The weights are not all integers, so they were read as sampling "
                      "weights; pass weight_type='frequency' if they count identical cases.")
         return text
-    total = res._weight_sum
+    total = res._weight_total
     text = (f"Weighted fit, frequency weights: each case counts as its weight's number of "
             f"identical cases ({_count(total)} in all over {res.nobs} cases; BIC uses "
             f"{_count(total)}); estimates and standard errors equal those of the replicated "
@@ -153,15 +153,16 @@ class Summary:
         fixed = res.fixed
         nan_se = ~fixed & se.isna()
         model_name = _FAMILY_NAMES.get(res.family_name, res.family_name)
-        draws = getattr(res.model, "n_draws", None)
-        units = ([("Units (panel groups)" if getattr(res.model, "panel", False) else "Cases",
-                   f"{res.nobs}"), ("Choices", f"{res.model.n_cases}"),
-                  ("Draws", f"{draws} per unit ({res.model.draw_type})")]
-                 if draws is not None else [("Cases", f"{res.nobs}")])
+        mixed = res._simulated_model  # a model with draws (mixed logit), else None
+        draws = None if mixed is None else mixed.n_draws
+        units = ([("Units (panel groups)" if mixed.panel else "Cases", f"{res.nobs}"),
+                  ("Choices", f"{mixed.n_cases}"),
+                  ("Draws", f"{draws} per unit ({mixed.draw_type})")]
+                 if mixed is not None else [("Cases", f"{res.nobs}")])
         header = [
             ("Model", model_name),
             *units,
-            ("Alternatives", f"{len(res.model.design.alternatives)}"),
+            ("Alternatives", f"{res._n_alternatives}"),
             ("Estimated parameters", f"{res.df_model}"),
             ("Log-likelihood", f"{res.llf:.6f}"),
             ("Null log-likelihood", f"{res.llnull:.6f}"),
@@ -195,12 +196,12 @@ class Summary:
         if nan_se.any():
             notes.append("Not identified (NaN standard errors): "
                          + ", ".join(nan_se.index[nan_se]))
-        if len(res.model.dropped_cases):
-            notes.append(f"{len(res.model.dropped_cases)} cases dropped for missing values.")
+        if res._n_dropped:
+            notes.append(f"{res._n_dropped} cases dropped for missing values.")
         if not res.converged:
             notes.append(f"WARNING: did not converge: {res.message}")
         if draws is not None:
-            gone = res.model.collapsed(res.params)
+            gone = mixed.collapsed(res.params)
             if gone:
                 notes.append("Random parameters collapsed (spread fitted at 0; SE and t-test "
                              "against 0 at the boundary): " + ", ".join(gone))

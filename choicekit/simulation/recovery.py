@@ -56,6 +56,7 @@ from choicekit.exceptions import (
     SpecificationError,
 )
 from choicekit.inference.covariance import COV_TYPES
+from choicekit.inference.delta import z_two_sided
 from choicekit.models.base import ChoiceModel
 from choicekit.simulation.choices import (
     ErrorKind,
@@ -170,7 +171,7 @@ class RecoveryStudy:
         truth = self.true_params.to_numpy()
         R = est.shape[0]
         sd = est.std(axis=0, ddof=1) if R > 1 else np.full(len(truth), np.nan)
-        z = stats.norm.isf(self.alpha / 2.0)
+        z = z_two_sided(self.alpha)
         lo, hi = self.coverage_band(band_level) if R else (np.nan, np.nan)
         frames = []
         for ct, se_frame in self.std_errors.items():

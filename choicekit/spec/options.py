@@ -47,8 +47,24 @@ def check_data_options(data: Mapping[str, Any], source: str) -> None:
     for key in _COLUMN_KEYS:
         if key in data:
             _column(data[key], f"{source}: [data] {key}", what[key])
-    if "filter" in data:
-        _expression(data["filter"], f"{source}: [data] filter")
+    for key in ("filter", "drop_cases"):
+        if key in data:
+            _expression(data[key], f"{source}: [data] {key}")
+    for key, allowed, what in (
+            ("invalid", ("raise", "drop"), "cases with invalid data (no or several choices, "
+             "bad availability, weights or groups)"),
+            ("missing", ("raise", "drop"), "cases with missing or non-numeric values in the "
+             "variables the utilities use"),
+            ("weight_type", ("sampling", "frequency"), "what the weights mean")):
+        if key in data and data[key] not in allowed:
+            value = data[key]
+            hint = suggest(value, list(allowed)) if isinstance(value, str) else ""
+            raise SpecificationError(f"{source}: [data] {key} ({what}) must be one of "
+                                     f"{', '.join(repr(a) for a in allowed)}, {_got(value)}."
+                                     f"{hint}")
+    if "weight_type" in data and "weight" not in data:
+        raise SpecificationError(f"{source}: [data] weight_type says what the weights mean, "
+                                 "but [data] names no weight column (weight = \"column\").")
     if "sep" in data:
         sep = data["sep"]
         if not isinstance(sep, str) or sep == "":

@@ -6,7 +6,9 @@ and derived variables, and the utilities (as expressions) or an mlogit-style for
     [data]
     layout = "wide"                  # or "long" (then: case = ..., alt = ...)
     choice = "CHOICE"
-    filter = "PURPOSE in (1, 3) and CHOICE != 0"
+    filter = "PURPOSE in (1, 3) and CHOICE != 0"   # rows to keep
+    # drop_cases = "..."             # whole cases to drop: the condition holds on a row
+    # invalid = "drop"; missing = "drop"; weight = "W"; weight_type = "sampling"
 
     [data.alternatives]              # wide: code in the choice column = name
     1 = "train"
@@ -68,7 +70,10 @@ MAX_EXPRESSION_LENGTH = 10_000
 _SECTIONS = {"data", "availability", "variables", "parameters", "utilities", "formula",
              "estimation"}
 _DATA_KEYS = {"layout", "choice", "alternatives", "case", "alt", "availability", "weight",
-              "group", "filter", "sep", "variables"}
+              "group", "filter", "sep", "variables", "invalid", "missing", "weight_type",
+              "drop_cases"}
+#: file suffixes read as parquet (any file starting with parquet's magic bytes is, too)
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _ESTIMATION_KEYS = {"cov_type", "method", "maxiter", "gtol", "groups"}
 
 
@@ -655,8 +660,11 @@ def load_spec(path: str | Path) -> ModelSpec:
 
 
 def read_data(path: str | Path, sep: str | None = None) -> pd.DataFrame:
-    """Read a CSV (``,``) or tab-separated (``.dat``, ``.tsv``, ``.txt``) data file."""
+    """Read a CSV (``,``), tab-separated (``.dat``, ``.tsv``, ``.txt``) or parquet
+    (``.parquet``, ``.pq``; needs pyarrow or fastparquet) data file."""
     p = Path(path)
+    if _is_parquet(p):
+        return _read_parquet(p)
     if sep is None:
         sep = "\t" if p.suffix.lower() in (".dat", ".tsv", ".txt") else ","
     if not isinstance(sep, str) or not sep:
@@ -666,8 +674,49 @@ def read_data(path: str | Path, sep: str | None = None) -> pd.DataFrame:
         return pd.read_csv(p, sep=sep)
     except FileNotFoundError:
         raise ChoiceDataError(f"Data file {str(p)!r} does not exist.") from None
-    except (OSError, UnicodeDecodeError, ValueError) as err:  # pandas' parser errors too
+    except UnicodeDecodeError:
+        raise ChoiceDataError(
+            f"Cannot read data file {str(p)!r}: it is not text (CSV or tab-separated, UTF-8). "
+            "choicekit fit reads CSV, tab-separated and parquet (.parquet) files; convert "
+            "other formats (Excel, Stata, ...) to one of these first.") from None
+    except (OSError, ValueError) as err:  # pandas' parser errors too
         raise ChoiceDataError(f"Cannot read data file {str(p)!r}: {_one_line(err)}.") from None
+
+
+def _is_parquet(p: Path) -> bool:
+    """A parquet file by its suffix, or by its magic bytes (``PAR1``) whatever its name."""
+    if p.suffix.lower() in PARQUET_SUFFIXES:
+        return True
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False  # read_csv says what is wrong with the path
+
+
+def _read_parquet(p: Path) -> pd.DataFrame:
+    import importlib
+
+    engines = []
+    for name in ("pyarrow", "fastparquet"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        engines.append(name)
+    if not p.exists():
+        raise ChoiceDataError(f"Data file {str(p)!r} does not exist.")
+    if not engines:
+        raise ChoiceDataError(
+            f"Data file {str(p)!r} is a parquet file; reading parquet needs pyarrow: "
+            "pip install pyarrow (or save the data as CSV).")
+    try:
+        return pd.read_parquet(p, engine=engines[0])
+    except (OSError, ValueError) as err:
+        raise ChoiceDataError(f"Cannot read parquet file {str(p)!r}: {_one_line(err)}.") from None
+    except Exception as err:  # the engines' own errors (e.g. pyarrow.ArrowInvalid)
+        raise ChoiceDataError(f"Cannot read parquet file {str(p)!r}: "
+                              f"{type(err).__name__}: {_one_line(err)}.") from None
 
 
 def _one_line(err: BaseException) -> str:
@@ -740,6 +789,8 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
         df = df.loc[keep.to_numpy()]
         if len(df) == 0:
             raise ChoiceDataError(f"{src}: [data] filter {d['filter']!r} keeps no rows.")
+    if "drop_cases" in d:
+        df = _drop_cases(spec, df)
     if d["layout"] == "wide":
         if d["choice"] not in df.columns:
             raise ChoiceDataError(f"{src}: the choice column {d['choice']!r} is not in the data."
@@ -758,7 +809,8 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
             df, choice=d["choice"], alternatives=alternatives,
             availability={a: f"_av_{a}" for a in spec.availability},
             variables=d.get("variables"), weight=d.get("weight"), group=d.get("group"),
-            case=d.get("case"))
+            case=d.get("case"), invalid=d.get("invalid", "raise"),
+            weight_type=d.get("weight_type"))
     else:
         if spec.availability:
             raise SpecificationError(f"{src}: in a long layout availability is a column: "
@@ -766,10 +818,12 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
                                      "section.")
         data = ChoiceData.from_long(df, case=d["case"], alt=d["alt"], choice=d["choice"],
                                     availability=d.get("availability"), weight=d.get("weight"),
-                                    group=d.get("group"))
+                                    group=d.get("group"), invalid=d.get("invalid", "raise"),
+                                    weight_type=d.get("weight_type"))
+    missing = d.get("missing", "raise")
     if spec.formula:
         return MNL.from_formula(spec.formula["formula"], data,
-                                reference=spec.formula.get("reference"))
+                                reference=spec.formula.get("reference"), missing=missing)
     alts = {str(a): a for a in data.alternatives}
     unknown = [a for a in spec.utilities if a not in alts]
     if unknown:
@@ -784,7 +838,27 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     if unused:
         raise SpecificationError(f"{src}: parameters {unused} are declared in [parameters] but "
                                  "used in no utility.")
-    return MNL(data, utilities)
+    return MNL(data, utilities, missing=missing)
+
+
+def _drop_cases(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without the cases on one of whose rows ``[data] drop_cases`` holds (wide: the
+    rows themselves; long: every row of such a case, e.g. the cases that chose bus)."""
+    src, d = spec.source, spec.data
+    hit = evaluate_expression(d["drop_cases"], df, where=f"{src}: [data] drop_cases")
+    if not isinstance(hit, pd.Series) or hit.dtype != bool:
+        raise SpecificationError(
+            f"{src}: [data] drop_cases must be a condition (a comparison, possibly combined "
+            f"with and/or), e.g. \"mode == 'bus' and choice == 1\", got {d['drop_cases']!r}.")
+    if d["layout"] == "long":
+        if d["case"] not in df.columns:
+            raise ChoiceDataError(f"{src}: the case column {d['case']!r} is not in the data."
+                                  f"{suggest(d['case'], [str(c) for c in df.columns])}")
+        hit = hit.groupby(df[d["case"]].to_numpy()).transform("any")
+    df = df.loc[~hit.to_numpy()]
+    if len(df) == 0:
+        raise ChoiceDataError(f"{src}: [data] drop_cases {d['drop_cases']!r} drops every case.")
+    return df
 
 
 def fit_spec(spec: ModelSpec, frame: pd.DataFrame) -> Any:

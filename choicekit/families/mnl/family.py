@@ -32,7 +32,6 @@ from typing import ClassVar
 import numpy as np
 
 from choicekit.design.linear import Design
-from choicekit.families.logit import log_softmax, logsum
 from choicekit.families.mnl import native
 from choicekit.families.mnl.kernels import (
     KernelWorkspace,
@@ -218,7 +217,17 @@ class MNLFamily:
     def proba(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
         """Choice probabilities ``(n, J)``, 0 where unavailable."""
         d = self.design
-        return np.exp(log_softmax(d.utilities(theta, rows), available=d.avail[rows]))
+        V = d.utilities(theta, rows)
+        avail = d.avail[rows]
+        if not avail.all():
+            V[~avail] = -np.inf
+        # exp(V - max) / sum: the probabilities directly (half the passes of exp(log_softmax),
+        # which post-estimation by simulation evaluates thousands of times)
+        m = _row_max(V)
+        np.subtract(V, m[:, None], out=V)
+        np.exp(V, out=V)
+        V /= _row_sum(V)[:, None]
+        return V
 
     def dproba(self, theta: np.ndarray, dv: np.ndarray, rows: slice = ALL,
                proba: np.ndarray | None = None) -> np.ndarray:
@@ -230,7 +239,15 @@ class MNLFamily:
     def logsum(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
         """:math:`\\log\\sum_{j\\in A_n} \\exp V_{nj}` per case."""
         d = self.design
-        return logsum(d.utilities(theta, rows), available=d.avail[rows])
+        V = d.utilities(theta, rows)
+        avail = d.avail[rows]
+        if not avail.all():
+            V[~avail] = -np.inf
+        m = _row_max(V)
+        np.subtract(V, m[:, None], out=V)
+        np.exp(V, out=V)
+        with np.errstate(divide="ignore"):
+            return np.log(_row_sum(V)) + m
 
     def simulate(self, theta: np.ndarray, rng: np.random.Generator,
                  rows: slice = ALL) -> np.ndarray:
@@ -349,6 +366,25 @@ class MNLFamily:
                 max(sl.stop - sl.start for sl in self.slices), self.design.n_alts,
                 self.n_stored))
         return self._workspaces[worker]
+
+
+def _row_max(V: np.ndarray) -> np.ndarray:
+    """The finite row maxima of ``V`` ``(n, J)`` (0 where a row has none). For few
+    alternatives a column-by-column maximum: NumPy's reduction along a short contiguous axis
+    took 0.37 ms of each 1 ms evaluation on 6,768 x 3 (Swissmetro)."""
+    if V.shape[1] <= 16 and V.shape[1] > 0:
+        m = V[:, 0].copy()
+        for j in range(1, V.shape[1]):
+            np.maximum(m, V[:, j], out=m)
+    else:
+        m = V.max(axis=1)
+    m[~np.isfinite(m)] = 0.0
+    return m
+
+
+def _row_sum(V: np.ndarray) -> np.ndarray:
+    """Row sums by a matrix-vector product (faster than a short-axis reduction)."""
+    return V @ np.ones(V.shape[1])
 
 
 def _sub(rows: slice, sl: slice) -> slice:

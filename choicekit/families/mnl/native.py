@@ -36,7 +36,7 @@ import numpy as np
 from choicekit.exceptions import ChoiceKitWarning
 
 __all__ = ["available", "NativePass", "NativeLibraryWarning", "ABI_VERSION",
-           "default_chunk_cases", "native_exp", "native_log"]
+           "default_chunk_cases", "native_exp", "native_log", "pass_in_use"]
 
 _i64 = ctypes.c_int64
 _ptr = ctypes.c_void_p
@@ -101,6 +101,51 @@ def _stale(path: str) -> bool:
         return False
 
 
+def _checkout_without_build() -> str | None:
+    """Why a source checkout imported without its compiled pass is using NumPy, or None.
+
+    The C source sits beside this module only in a source tree. Without a built library
+    there, and with choicekit installed non-editable (``pip install .``: the build went to
+    site-packages), Python imports the checkout (the current directory comes first on
+    ``sys.path``) and silently ran the NumPy kernel. An editable install whose build failed
+    (no C compiler) is the documented optional case and stays silent.
+    """
+    if not os.path.exists(_SOURCE):
+        return None
+    import importlib.metadata
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(_SOURCE))))
+    try:
+        dist = importlib.metadata.distribution("choicekit")
+    except importlib.metadata.PackageNotFoundError:
+        where = "choicekit is not installed"
+    else:
+        try:
+            url = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            url = {}
+        if url.get("dir_info", {}).get("editable", False):
+            return None
+        where = f"choicekit is installed non-editable in {dist.locate_file('')}"
+    return (f"choicekit is imported from the source checkout {root}, whose compiled likelihood "
+            f"pass is not built ({where}, which this import does not use); estimation uses "
+            "the NumPy kernel, which gives the same results, more slowly. Run "
+            "`pip install -e .` in the checkout, or run from another directory to use the "
+            "installed copy; ck.show_versions() says which pass is in use.")
+
+
+def pass_in_use() -> str:
+    """Which likelihood pass estimation uses, in words (for :func:`choicekit.show_versions`)."""
+    if os.environ.get("CHOICEKIT_NATIVE", "1").strip() in ("0", "false", "no", "off"):
+        return "NumPy kernel (CHOICEKIT_NATIVE=0)"
+    lib, problem = _load()
+    if lib is not None:
+        return f"compiled ({_library_path()})"
+    return f"NumPy kernel (the compiled pass {problem})" if not problem.startswith(
+        "choicekit is imported") else f"NumPy kernel ({problem.split(';')[0]})"
+
+
 def _required() -> bool:
     return os.environ.get("CHOICEKIT_REQUIRE_NATIVE", "").strip() == "1"
 
@@ -117,7 +162,10 @@ def _load() -> tuple[ctypes.CDLL | None, str | None]:
     """
     path = _library_path()
     if path is None:
-        return None, "is not built (no C compiler when choicekit was installed?)"
+        checkout = _checkout_without_build()
+        if checkout is not None and not _required():
+            warnings.warn(checkout, NativeLibraryWarning, stacklevel=4)
+        return None, checkout or "is not built (no C compiler when choicekit was installed?)"
     lib, problem = _open(path)
     if problem is not None:
         if not _required():
