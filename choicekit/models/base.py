@@ -431,9 +431,10 @@ class ChoiceModel:
         # projected (safeguarded) Newton steps from the start
         concave = self.family_class.concave
         auto = method == "auto"
-        polish = auto and table.has_bounds and concave
         if method == "auto":
             method = self._auto_method(table)
+        polish = auto and table.has_bounds and method == "lbfgsb" and (
+            concave or self._polish_quasi_newton)
         if isinstance(start, (pd.Series, Mapping)):  # partial: the others from the Betas
             start = {**dict(zip(table.names, table.start)), **dict(start.items())}
         values = table.start if start is None else self.params_vector(start)
@@ -462,6 +463,10 @@ class ChoiceModel:
                                      bounded=table.has_bounds)
         opt = self._after_fit(obj, opt)
         return Results._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
+
+    #: whether a non-concave family's ``auto`` L-BFGS-B fit gets the Newton polish (as the
+    #: MNL's bounded fits do)
+    _polish_quasi_newton: ClassVar[bool] = False
 
     def _auto_method(self, table: ParamTable) -> str:
         """The optimizer of ``method="auto"``: L-BFGS-B (then a Newton polish) for a concave

@@ -178,3 +178,12 @@ class CrossNestedLogit(_GevModel):
 
     family_class: ClassVar[type] = CrossNestedFamily
     _build_spec = staticmethod(cross_nested_spec)
+    _polish_quasi_newton: ClassVar[bool] = True
+
+    def _auto_method(self, table: ParamTable) -> str:
+        """With estimated allocations, L-BFGS-B then a Newton polish: started at the MNL (every
+        lambda 1, the usual start) the allocations are not identified, and safeguarded
+        Newton steps stall there (Swissmetro b11cnl: 32 iterations and a second start)."""
+        if table.has_bounds and len(self._family.fd_hessian_params):
+            return "lbfgsb"
+        return super()._auto_method(table)
