@@ -41,6 +41,7 @@ from typing import ClassVar
 import numpy as np
 
 from choicekit.design.linear import Design
+from choicekit.families.mixed import native
 from choicekit.families.mixed.structure import MixedStructure
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
 from choicekit.spec.draws import standard_variate
@@ -50,6 +51,10 @@ __all__ = ["MixedFamily", "BLOCK_ELEMENTS"]
 #: values of the (cases x draws x alternatives) temporaries per block: 2^19 doubles (4 MiB),
 #: a few of which live at once
 BLOCK_ELEMENTS = 1 << 19
+
+#: design values (cases x alternatives x slots) kept per family for the compiled pass (beyond,
+#: each block's design is rebuilt per evaluation)
+DESIGN_CACHE_ELEMENTS = 1 << 25
 
 
 @register_family
@@ -71,6 +76,9 @@ class MixedFamily:
         Weight of every unit.
     chunk_size : int, optional
         Cases per block (rounded to whole units).
+    use_native : bool, optional
+        Use the compiled per-unit pass (:mod:`choicekit.families.mixed.native`); by default
+        whenever it is built. The NumPy pass is the reference and the fallback.
     """
 
     name: ClassVar[str] = "MXL"
@@ -79,7 +87,8 @@ class MixedFamily:
 
     def __init__(self, design: Design, *, structure: MixedStructure, draws: np.ndarray,
                  case_unit: np.ndarray, unit: str = "group",
-                 unit_weight: np.ndarray | None = None, chunk_size: int | None = None) -> None:
+                 unit_weight: np.ndarray | None = None, chunk_size: int | None = None,
+                 use_native: bool | None = None) -> None:
         self.design = design
         self.structure = structure
         self.draws = np.ascontiguousarray(draws, dtype=np.float64)
@@ -96,8 +105,9 @@ class MixedFamily:
         self._fixed = s.fixed_slots
         self._fixed_k = s.lin_k[self._fixed]
         self._rand = s.random_slots
-        # the chosen rows of the design, used by the score
-        self._rows_all = np.arange(design.n_cases)
+        self.use_native = native.available() if use_native is None else bool(use_native)
+        self._xcache: dict[tuple[int, int], np.ndarray] = {}
+        self._xcached = 0
 
     # ------------------------------------------------------------------ protocol basics
     @property
@@ -194,10 +204,61 @@ class MixedFamily:
         return V, np.log(S) + mx
 
     # ------------------------------------------------------------------ likelihood
+    def _design_block(self, start: int, stop: int) -> np.ndarray:
+        """The dense design ``(m, J, P)`` of cases ``start:stop`` (cached while small)."""
+        key = (start, stop)
+        X = self._xcache.get(key)
+        if X is None:
+            X = self.design.block(slice(start, stop))
+            if self._xcached + X.size <= DESIGN_CACHE_ELEMENTS:
+                self._xcache[key] = X
+                self._xcached += X.size
+        return X
+
     def _unit_pass(self, theta: np.ndarray, rows: slice, order: int
                    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-unit simulated log-likelihood ``(n_u,)`` and (order >= 1) scores ``(n_u, K)``
-        of the whole units in ``rows`` (one block)."""
+        of the whole units in ``rows`` (one block): the compiled pass where available, else
+        :meth:`_unit_pass_numpy`."""
+        if self.use_native:
+            return self._unit_pass_native(theta, rows, order)
+        return self._unit_pass_numpy(theta, rows, order)
+
+    def _unit_pass_native(self, theta: np.ndarray, rows: slice, order: int
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
+        d = self.design
+        s = self.structure
+        start, stop, u0, u1 = self._units_of(rows)
+        if self.unit_start[u0] != start or self.unit_start[u1] != stop:
+            raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
+                             "family.blocks()")
+        sl = slice(start, stop)
+        z = self.draws[:, u0:u1, :]
+        R = z.shape[2]
+        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, u1 - u0, R))
+        V0 = d.utilities(self._fixed_coefs(theta), sl)
+        ll_units, WG = native.mxl_pass(self.unit_start[u0:u1 + 1] - start,
+                                       self._design_block(start, stop), V0, d.avail[sl],
+                                       d.chosen[sl], self._rand, C, R, order >= 1)
+        if order < 1:
+            return ll_units, None
+        # WG (n_u, P, R): the per-draw slot derivatives times the draws' posterior shares
+        S = np.zeros((u1 - u0, len(theta)))
+        if len(self._fixed):
+            np.add.at(S.T, self._fixed_k, WG.sum(axis=2)[:, self._fixed].T)
+        for i, p in enumerate(self._rand):
+            Gu = WG[:, p, :]
+            if s.kind[p] == 0:
+                S[:, s.lin_k[p]] += np.einsum("ur,ur->u", Gu, z[s.lin_d[p]])
+            else:
+                GC = Gu * C[i]
+                for k, dd, c in s.exp_terms[p]:
+                    S[:, k] += c * ((GC * z[dd]).sum(axis=1) if dd >= 0 else GC.sum(axis=1))
+        return ll_units, S
+
+    def _unit_pass_numpy(self, theta: np.ndarray, rows: slice, order: int
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The NumPy pass: the reference of the compiled one."""
         d = self.design
         s = self.structure
         start, stop, u0, u1 = self._units_of(rows)
