@@ -155,9 +155,6 @@ class PostEstimationMixin:
         """
 
         check_option("kind", kind, _EFFECT_KINDS, SpecificationError)
-        if kind != "arc":
-            self._refuse_random_coefficients("Point and aggregate elasticities",
-                                             "kind='arc' (from simulated probabilities) works")
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -177,8 +174,6 @@ class PostEstimationMixin:
         """
 
         check_option("kind", kind, _ME_KINDS, SpecificationError)
-        self._refuse_random_coefficients("Marginal effects", "arc elasticities "
-                                         "(elasticities(kind='arc')) work")
         ctx = self._ctx(data)
         perts = resolve_perturbations(variable, ctx)
         if kind == "point":
@@ -221,11 +216,18 @@ class PostEstimationMixin:
         Notes
         -----
         No sign change is applied (mlogit's convention); see :mod:`choicekit.postestimation.wtp`.
+        A mixed logit returns the distribution of the WTP over its draws instead
+        (:meth:`MixedLogit.wtp_distribution`: mean, sd, median and quantiles with SEs).
         """
 
-        self._refuse_random_coefficients(
-            "A ratio of estimates", "the distribution of the coefficients is in "
-            "random_parameters(); a WTP-space specification estimates WTP directly")
+        model = self.model  # type: ignore[attr-defined]
+        if hasattr(model, "wtp_distribution"):
+            # random coefficients: the distribution of the ratio, simulated per draw
+            if method != "delta":
+                raise SpecificationError("wtp of a random-coefficient model: method='delta' "
+                                         "only (SEs of the simulated mean and median).")
+            return model.wtp_distribution(self.params, self.cov_params(),  # type: ignore
+                                          attributes, cost, scale=scale, alpha=alpha)
         return wtp_table(self.params, self.cov_params(), attributes, cost,  # type: ignore
                          scale=scale, method=method, alpha=alpha)
 

@@ -381,6 +381,25 @@ class MixedFamily:
             out.append((P * (dvb - (P * dvb).sum(axis=2, keepdims=True))).mean(axis=1))
         return np.concatenate(out)
 
+    def dproba_design(self, theta: np.ndarray, DX: np.ndarray,
+                      doff: np.ndarray | None = None) -> np.ndarray:
+        """Derivative ``(n, J)`` of the simulated probabilities along a change of the data
+        whose slot multipliers move by ``DX`` ``(n, J, P)`` (and the offset by ``doff``): per
+        draw :math:`dV_r = DX \\cdot c(\\theta, z_r) + d_o`, then the mean over the unit's draws
+        of :math:`P_r (dV_r - \\sum_j P_{jr} dV_{jr})` (the random coefficients move the
+        utilities differently at every draw, so one ``dv`` per case, :meth:`dproba`, cannot)."""
+        out = []
+        for b in self._proba_blocks(ALL):
+            _, _, u0, u1 = self._units_of(b)
+            P = self._draw_proba(theta, b)  # (m, R, J)
+            Cs = self.draw_coefficients(theta, self.draws[:, u0:u1, :])  # (P, n_u, R)
+            cu = self.case_unit[b] - u0
+            dV = np.einsum("mjp,pmr->mrj", DX[b], Cs[:, cu, :])
+            if doff is not None:
+                dV += doff[b][:, None, :]
+            out.append((P * (dV - (P * dV).sum(axis=2, keepdims=True))).mean(axis=1))
+        return np.concatenate(out) if out else np.zeros((0, self.design.n_alts))
+
     def logsum(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
         """Mean over the unit's draws of :math:`\\log\\sum_j \\exp V_{njr}` (consumer surplus
         with a fixed cost coefficient; with a random one divide per draw, see
