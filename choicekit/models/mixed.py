@@ -263,7 +263,7 @@ class MixedLogit(ChoiceModel):
                            unit_weight=uw, **options)
 
     def _fit_options(self, chunk_size: int | None, threads: int | None) -> dict[str, Any]:
-        return {"chunk_size": chunk_size}
+        return {"chunk_size": chunk_size, "threads": threads}
 
     def _options(self) -> dict[str, Any]:
         draws: Any = self._given if self._given is not None else self._draw_kind
@@ -414,7 +414,7 @@ class MixedLogit(ChoiceModel):
         fam = self._family
         s = self._structure
         out = []
-        for b in fam.blocks():
+        for b in fam.unit_blocks():
             _, _, u0, u1 = fam._units_of(b)
             z = fam.draws[:, u0:u1, :]
             lu = _unit_ell(fam, theta, b)

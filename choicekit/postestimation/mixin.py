@@ -180,15 +180,6 @@ class PostEstimationMixin:
             return point_effects(ctx, perts, relative=False)
         return aggregate_effects(ctx, perts, relative=False, se=se, n_draws=n_draws, rng=rng)
 
-    def _refuse_random_coefficients(self, what: str, instead: str) -> None:
-        """Refuse a quantity the derivative path of a fixed-coefficient model computes, on a
-        model with random coefficients (a mixed logit), by name."""
-        model = self.model  # type: ignore[attr-defined]
-        if getattr(model, "n_draws", None) is not None:
-            raise SpecificationError(
-                f"{what} of a {type(model).__name__} are not implemented: its coefficients "
-                f"vary over draws, so the derivative is taken per draw; {instead}.")
-
     # ------------------------------------------------------------------ WTP
     def wtp(self, attributes: str | Sequence[str], cost: str, *, scale: float = 1.0,
             method: Literal["delta", "fieller"] = "delta", alpha: float = 0.05

@@ -20,10 +20,13 @@ the simulated log-likelihood is :math:`\\sum_u w_u \\log L_u` and its score is
 slot coefficients :math:`c_p` of :mod:`choicekit.families.mixed.structure`. Slots with a fixed
 coefficient enter through :math:`\\bar P_{nj} = \\sum_r \\omega_{ur} P_{njr}` only.
 
-Units are processed in blocks of whole units (:meth:`MixedFamily.blocks`) whose temporaries are
-``(cases x draws x alternatives)`` of at most :data:`BLOCK_ELEMENTS` values: nothing of size
-units x draws x alternatives x parameters is ever formed. The Hessian is not analytic: the
-objective differentiates the analytic score (``analytic_hessian = False``).
+Units are processed in blocks of whole units (:meth:`MixedFamily.unit_blocks`) whose
+temporaries are ``(cases x draws x alternatives)`` of at most :data:`BLOCK_ELEMENTS` values:
+nothing of size units x draws x alternatives x parameters is ever formed. The objective sums
+one block of all cases (:meth:`MixedFamily.blocks`); :meth:`MixedFamily.sums` runs the unit
+blocks of the compiled pass (:mod:`choicekit.families.mixed.native`) on the cores. The Hessian
+is not analytic: the objective differentiates the analytic score (``analytic_hessian =
+False``).
 
 References
 ----------
@@ -43,6 +46,7 @@ import numpy as np
 from choicekit.design.linear import Design
 from choicekit.families.mixed import native
 from choicekit.families.mixed.structure import MixedStructure
+from choicekit.families.mnl.family import cores, executor
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
 from choicekit.spec.draws import standard_variate
 
@@ -51,6 +55,10 @@ __all__ = ["MixedFamily", "BLOCK_ELEMENTS"]
 #: values of the (cases x draws x alternatives) temporaries per block: 2^19 doubles (4 MiB),
 #: a few of which live at once
 BLOCK_ELEMENTS = 1 << 19
+
+#: (cases x draws x alternatives) values per thread below which a pass runs on one thread
+#: (a thread's share of the work should outweigh handing it to the pool, ~50 us)
+VALUES_PER_THREAD = 1 << 19
 
 #: design values (cases x alternatives x slots) kept per family for the compiled pass (beyond,
 #: each block's design is rebuilt per evaluation)
@@ -79,6 +87,10 @@ class MixedFamily:
     use_native : bool, optional
         Use the compiled per-unit pass (:mod:`choicekit.families.mixed.native`); by default
         whenever it is built. The NumPy pass is the reference and the fallback.
+    threads : int, optional
+        Threads of the compiled pass (blocks of units in contiguous groups, added in block
+        order, so the sums do not depend on it). Default: the cores, when each gets at least
+        :data:`VALUES_PER_THREAD` values; 1 for the NumPy pass.
     """
 
     name: ClassVar[str] = "MXL"
@@ -88,7 +100,7 @@ class MixedFamily:
     def __init__(self, design: Design, *, structure: MixedStructure, draws: np.ndarray,
                  case_unit: np.ndarray, unit: str = "group",
                  unit_weight: np.ndarray | None = None, chunk_size: int | None = None,
-                 use_native: bool | None = None) -> None:
+                 use_native: bool | None = None, threads: int | None = None) -> None:
         self.design = design
         self.structure = structure
         self.draws = np.ascontiguousarray(draws, dtype=np.float64)
@@ -108,6 +120,12 @@ class MixedFamily:
         self.use_native = native.available() if use_native is None else bool(use_native)
         self._xcache: dict[tuple[int, int], np.ndarray] = {}
         self._xcached = 0
+        if threads is None:
+            work = design.n_cases * self.n_draws * design.n_alts
+            threads = min(cores(), max(1, work // VALUES_PER_THREAD)) if self.use_native else 1
+        self.threads = max(1, int(threads))
+        self._columns: np.ndarray | None = None  # distinct design columns (compiled pass)
+        self._column_of: np.ndarray | None = None  # slot -> its distinct column
 
     # ------------------------------------------------------------------ protocol basics
     @property
@@ -127,6 +145,14 @@ class MixedFamily:
         return self.structure.params
 
     def blocks(self, chunk_size: int | None = None) -> list[slice]:
+        """What the objective sums over: one slice of all the cases. :meth:`sums` splits it
+        into :meth:`unit_blocks` itself and runs them on :attr:`threads` threads; with
+        ``chunk_size`` (or the family's), the unit blocks themselves."""
+        if chunk_size is not None or self.chunk_size is not None:
+            return self.unit_blocks(chunk_size)
+        return [slice(0, self.design.n_cases)] if self.design.n_cases else []
+
+    def unit_blocks(self, chunk_size: int | None = None) -> list[slice]:
         """Slices of cases holding whole units, each with about :data:`BLOCK_ELEMENTS`
         values of ``(cases x draws x alternatives)`` (or ``chunk_size`` cases)."""
         d = self.design
@@ -204,12 +230,34 @@ class MixedFamily:
         return V, np.log(S) + mx
 
     # ------------------------------------------------------------------ likelihood
+    def _distinct_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The slots' distinct design columns and each slot's column: a normal coefficient
+        ``B + S * z`` has two slots on one column (the mean's and the spread's), so the
+        compiled pass differentiates each column once."""
+        if self._columns is None:
+            d = self.design
+            reps: list[int] = []
+            column_of = np.empty(d.n_params, dtype=np.intp)
+            for p in range(d.n_params):
+                col = d.column(p)
+                hit = next((i for i, q in enumerate(reps) if np.array_equal(d.column(q), col)),
+                           None)
+                if hit is None:
+                    reps.append(p)
+                    hit = len(reps) - 1
+                column_of[p] = hit
+            self._columns = np.array(reps, dtype=np.intp)
+            self._column_of = column_of
+        assert self._column_of is not None
+        return self._columns, self._column_of
+
     def _design_block(self, start: int, stop: int) -> np.ndarray:
-        """The dense design ``(m, J, P)`` of cases ``start:stop`` (cached while small)."""
+        """The dense design ``(m, J, U)`` of cases ``start:stop`` over the distinct columns
+        (:meth:`_distinct_columns`; cached while small)."""
         key = (start, stop)
         X = self._xcache.get(key)
         if X is None:
-            X = self.design.block(slice(start, stop))
+            X = self.design.block(slice(start, stop), params=self._distinct_columns()[0])
             if self._xcached + X.size <= DESIGN_CACHE_ELEMENTS:
                 self._xcache[key] = X
                 self._xcached += X.size
@@ -231,23 +279,26 @@ class MixedFamily:
         start, stop, u0, u1 = self._units_of(rows)
         if self.unit_start[u0] != start or self.unit_start[u1] != stop:
             raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
-                             "family.blocks()")
+                             "family.unit_blocks()")
         sl = slice(start, stop)
         z = self.draws[:, u0:u1, :]
         R = z.shape[2]
         C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, u1 - u0, R))
         V0 = d.utilities(self._fixed_coefs(theta), sl)
-        ll_units, WG = native.mxl_pass(self.unit_start[u0:u1 + 1] - start,
-                                       self._design_block(start, stop), V0, d.avail[sl],
-                                       d.chosen[sl], self._rand, C, R, order >= 1)
+        X = self._design_block(start, stop)
+        _, col = self._distinct_columns()
+        ll_units, WG = native.mxl_pass(self.unit_start[u0:u1 + 1] - start, X, V0,
+                                       d.avail[sl], d.chosen[sl], col[self._rand], C, R,
+                                       order >= 1)
         if order < 1:
             return ll_units, None
-        # WG (n_u, P, R): the per-draw slot derivatives times the draws' posterior shares
+        # WG (n_u, U, R): the per-draw derivatives in each distinct column's coefficient
+        # times the draws' posterior shares
         S = np.zeros((u1 - u0, len(theta)))
         if len(self._fixed):
-            np.add.at(S.T, self._fixed_k, WG.sum(axis=2)[:, self._fixed].T)
+            np.add.at(S.T, self._fixed_k, WG.sum(axis=2)[:, col[self._fixed]].T)
         for i, p in enumerate(self._rand):
-            Gu = WG[:, p, :]
+            Gu = WG[:, col[p], :]
             if s.kind[p] == 0:
                 S[:, s.lin_k[p]] += np.einsum("ur,ur->u", Gu, z[s.lin_d[p]])
             else:
@@ -264,7 +315,7 @@ class MixedFamily:
         start, stop, u0, u1 = self._units_of(rows)
         if self.unit_start[u0] != start or self.unit_start[u1] != stop:
             raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
-                             "family.blocks()")
+                             "family.unit_blocks()")
         sl = slice(start, stop)
         m = stop - start
         z = self.draws[:, u0:u1, :]
@@ -313,19 +364,34 @@ class MixedFamily:
     def sums(self, theta: np.ndarray, rows: slice = ALL, order: int = 1) -> Sums:
         """Simulated log-likelihood and score over the whole units in ``rows`` (no Hessian:
         ``analytic_hessian`` is False)."""
-        K = len(theta)
+        subs = self._sub_blocks(rows)
+        workers = min(self.threads, len(subs)) if self.use_native else 1
+        if workers <= 1:
+            parts = [self._block_sums(theta, sub, order) for sub in subs]
+        else:  # contiguous groups of blocks; each block's sums kept apart and added in order
+            bounds = np.linspace(0, len(subs), workers + 1).astype(int)
+            groups = [subs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            done = executor(workers).map(
+                lambda grp: [self._block_sums(theta, sub, order) for sub in grp], groups)
+            parts = [p for grp in done for p in grp]
         ll = 0.0
-        g = np.zeros(K) if order >= 1 else None
+        g = np.zeros(len(theta)) if order >= 1 else None
         n = 0
-        for sub in self._sub_blocks(rows):
-            lu, S = self._unit_pass(theta, sub, order)
-            _, _, u0, u1 = self._units_of(sub)
-            w = None if self.unit_weight is None else self.unit_weight[u0:u1]
-            ll += float(lu.sum() if w is None else lu @ w)
-            if order >= 1:
-                g += S.sum(axis=0) if w is None else w @ S
-            n += u1 - u0
+        for lb, gb, nb in parts:
+            ll += lb
+            if g is not None:
+                g += gb
+            n += nb
         return Sums(ll, g, None, n)
+
+    def _block_sums(self, theta: np.ndarray, sub: slice, order: int
+                    ) -> tuple[float, np.ndarray | None, int]:
+        lu, S = self._unit_pass(theta, sub, order)
+        _, _, u0, u1 = self._units_of(sub)
+        w = None if self.unit_weight is None else self.unit_weight[u0:u1]
+        ll = float(lu.sum() if w is None else lu @ w)
+        g = None if order < 1 else (S.sum(axis=0) if w is None else w @ S)
+        return ll, g, u1 - u0
 
     def _sub_blocks(self, rows: slice) -> list[slice]:
         """The family's blocks inside ``rows`` (``rows`` holds whole units)."""
@@ -334,8 +400,8 @@ class MixedFamily:
             return []
         if self.unit_start[u0] != start or self.unit_start[u1] != stop:
             raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
-                             "family.blocks()")
-        return [b for b in self.blocks() if b.start >= start and b.stop <= stop] or [
+                             "family.unit_blocks()")
+        return [b for b in self.unit_blocks() if b.start >= start and b.stop <= stop] or [
             slice(start, stop)]
 
     def score_obs(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
@@ -345,7 +411,7 @@ class MixedFamily:
 
     def unit_loglike(self, theta: np.ndarray) -> np.ndarray:
         """Simulated log-likelihood of every unit ``(n_units,)`` (unweighted)."""
-        return np.concatenate([self._unit_pass(theta, b, 0)[0] for b in self.blocks()])
+        return np.concatenate([self._unit_pass(theta, b, 0)[0] for b in self.unit_blocks()])
 
     # ------------------------------------------------------------------ prediction
     def _proba_blocks(self, rows: slice) -> list[slice]:
