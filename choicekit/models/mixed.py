@@ -89,8 +89,9 @@ class MixedLogit(ChoiceModel):
     Panel data whose groups are not contiguous are reordered by group (stably) once; results
     are indexed by case id as always. ``nobs`` is the number of units; robust and cluster
     covariances sum the scores of units. The default optimizer is BFGS with the analytic score,
-    then Newton steps on the Hessian from central differences of the analytic score (which
-    also gives the classical covariance). Starting values are the MNL estimates (spreads 0.1).
+    then Newton steps on one Hessian (analytic with the compiled pass, else central differences
+    of the analytic score), which also gives the classical covariance. Starting values are the
+    MNL estimates (spreads 0.1).
 
     References
     ----------
@@ -309,7 +310,8 @@ class MixedLogit(ChoiceModel):
 
         ``start`` defaults to :meth:`mnl_start` (the MNL estimates, spreads 0.1). The default
         ``method="auto"`` is BFGS with the analytic score (L-BFGS-B with bounds), polished by
-        Newton steps with the Hessian from central differences of the analytic score;
+        Newton steps on one Hessian (analytic with the compiled pass, else central differences
+        of the analytic score), which is also the classical covariance's;
         ``method="bhhh"`` uses the outer product of the per-unit scores.
         """
         if start is None:
@@ -351,12 +353,13 @@ class MixedLogit(ChoiceModel):
         return pd.Series(theta, index=list(t.names), name="start")
 
     def _after_fit(self, obj: Objective, opt: Optimum) -> Optimum:
-        # Newton polish on one Hessian: the optimizer's result carries the Hessian from central
-        # differences of the analytic score at BFGS's end point (2K score passes, needed for
-        # the covariance anyway). Steps H^-1 g on that fixed Hessian cost one score pass each
-        # and converge linearly at rate ~ the Hessian's relative change over the step (BFGS
-        # stops within ~1e-5 relative, so two or three steps reach 1e-10); the Hessian is not
-        # recomputed: over a step that small it changes less than its finite-difference error.
+        # Newton polish on one Hessian: the optimizer's result carries the Hessian at BFGS's
+        # end point (analytic with the compiled pass, else central differences of the
+        # analytic score: 2K score passes; needed for the covariance anyway). Steps H^-1 g on
+        # that fixed Hessian cost one score pass each and converge linearly at rate ~ the
+        # Hessian's relative change over the step (BFGS stops within ~1e-5 relative, so two or
+        # three steps reach 1e-10); the Hessian is not recomputed: over a step that small it
+        # changes by less than 1e-5 relative, far inside what the covariance needs.
         if opt.method in ("bfgs", "lbfgsb") and np.isfinite(opt.loglike) and not (
                 obj.params.has_bounds):
             opt = _polish_fixed_hessian(obj, opt)

@@ -15,6 +15,11 @@
  *     G_upr = omega_ur sum_{n in u} (X_n,c_n,p - sum_j P_njr X_njp),
  *     omega_ur = exp(ell_ur) / sum_r' exp(ell_ur').
  *
+ * With M, G is not weighted by omega, and M holds the (unweighted) information of each draw in the coefficients,
+ *
+ *     M_upqr = sum_{n in u} sum_j P_njr (x_njp - xbar_nrp)(x_njq - xbar_nrq)   (q <= p),
+ *
+ * minus the Hessian of ell_ur in the coefficients, for the analytic Hessian (family.py).
  * The chain rule from slot coefficients to the parameters (times the draws) is left to NumPy
  * (family.py): it is (units x draws) per random slot, small next to the pass. Unavailable
  * alternatives (avail = 0) are skipped. No temporaries beyond one case's alternatives.
@@ -121,14 +126,17 @@ int64_t ck_mxl_pass(int64_t n_units, int64_t R, int64_t J, int64_t P, int64_t Pr
                     int64_t with_grad,
                     double *ell,               /* out (n_units, R) */
                     double *llu,               /* out (n_units,): log mean_r exp(ell_ur) */
-                    double *G)                 /* out (n_units, P, R) when with_grad */
+                    double *G,                 /* out (n_units, P, R) when with_grad */
+                    double *M)                 /* out (n_units, P, P, R) or NULL */
 {
     const size_t JR = (size_t)(J > 0 ? J : 1) * (size_t)(R > 0 ? R : 1);
     double *restrict V = (double *)malloc(sizeof(double) * JR);
     double *restrict mx = (double *)malloc(sizeof(double) * (size_t)(R > 0 ? R : 1));
     double *restrict sm = (double *)malloc(sizeof(double) * (size_t)(R > 0 ? R : 1));
-    if (!V || !mx || !sm) {
-        free(V); free(mx); free(sm);
+    double *restrict xb = (double *)malloc(sizeof(double) * (size_t)(P > 0 ? P : 1) *
+                                           (size_t)(R > 0 ? R : 1));
+    if (!V || !mx || !sm || !xb) {
+        free(V); free(mx); free(sm); free(xb);
         return -1;
     }
     for (int64_t u = 0; u < n_units; ++u) {
@@ -137,6 +145,8 @@ int64_t ck_mxl_pass(int64_t n_units, int64_t R, int64_t J, int64_t P, int64_t Pr
         for (int64_t r = 0; r < R; ++r) e[r] = 0.0;
         double *g = with_grad ? G + u * P * R : NULL;
         if (g) memset(g, 0, sizeof(double) * (size_t)(P * R));
+        double *h = (g && M) ? M + u * P * P * R : NULL;
+        if (h) memset(h, 0, sizeof(double) * (size_t)(P * P * R));
         for (int64_t n = n0; n < n1; ++n) {
             const double *Xn = X + n * J * P;
             const double *V0n = V0 + n * J;
@@ -184,15 +194,35 @@ int64_t ck_mxl_pass(int64_t n_units, int64_t R, int64_t J, int64_t P, int64_t Pr
                 for (int64_t r = 0; r < R; ++r) v[r] *= sm[r]; /* probabilities */
             }
             for (int64_t p = 0; p < P; ++p) {
-                double *restrict gp = g + p * R;
-                const double xcp = xc[p];
-                for (int64_t r = 0; r < R; ++r) gp[r] += xcp;
+                /* xbar_p = sum_j P_j x_jp */
+                double *restrict b = xb + p * R;
+                for (int64_t r = 0; r < R; ++r) b[r] = 0.0;
                 for (int64_t j = 0; j < J; ++j) {
                     if (!an[j]) continue;
                     const double xjp = Xn[j * P + p];
                     if (xjp == 0.0) continue;
                     const double *restrict v = V + j * R;
-                    for (int64_t r = 0; r < R; ++r) gp[r] -= xjp * v[r];
+                    for (int64_t r = 0; r < R; ++r) b[r] += xjp * v[r];
+                }
+                double *restrict gp = g + p * R;
+                const double xcp = xc[p];
+                for (int64_t r = 0; r < R; ++r) gp[r] += xcp - b[r];
+            }
+            if (!h) continue;
+            /* h_pq += sum_j P_j x_jp x_jq - xbar_p xbar_q (lower triangle, q <= p) */
+            for (int64_t p = 0; p < P; ++p) {
+                for (int64_t q = 0; q <= p; ++q) {
+                    double *restrict hp = h + (p * P + q) * R;
+                    const double *restrict bp = xb + p * R;
+                    const double *restrict bq = xb + q * R;
+                    for (int64_t r = 0; r < R; ++r) hp[r] -= bp[r] * bq[r];
+                    for (int64_t j = 0; j < J; ++j) {
+                        if (!an[j]) continue;
+                        const double xx = Xn[j * P + p] * Xn[j * P + q];
+                        if (xx == 0.0) continue;
+                        const double *restrict v = V + j * R;
+                        for (int64_t r = 0; r < R; ++r) hp[r] += xx * v[r];
+                    }
                 }
             }
         }
@@ -207,7 +237,7 @@ int64_t ck_mxl_pass(int64_t n_units, int64_t R, int64_t J, int64_t P, int64_t Pr
             tot += sm[r];
         }
         llu[u] = m + log(tot) - log((double)R);
-        if (!g) continue;
+        if (!g || h) continue; /* with M, G stays unweighted (the caller weights) */
         const double it = 1.0 / tot;
         for (int64_t r = 0; r < R; ++r) sm[r] *= it;
         for (int64_t p = 0; p < P; ++p) {
@@ -215,6 +245,6 @@ int64_t ck_mxl_pass(int64_t n_units, int64_t R, int64_t J, int64_t P, int64_t Pr
             for (int64_t r = 0; r < R; ++r) gp[r] *= sm[r];
         }
     }
-    free(V); free(mx); free(sm);
+    free(V); free(mx); free(sm); free(xb);
     return 0;
 }

@@ -24,9 +24,10 @@ Units are processed in blocks of whole units (:meth:`MixedFamily.unit_blocks`) w
 temporaries are ``(cases x draws x alternatives)`` of at most :data:`BLOCK_ELEMENTS` values:
 nothing of size units x draws x alternatives x parameters is ever formed. The objective sums
 one block of all cases (:meth:`MixedFamily.blocks`); :meth:`MixedFamily.sums` runs the unit
-blocks of the compiled pass (:mod:`choicekit.families.mixed.native`) on the cores. The Hessian
-is not analytic: the objective differentiates the analytic score (``analytic_hessian =
-False``).
+blocks of the compiled pass (:mod:`choicekit.families.mixed.native`) on the cores. With the
+compiled pass the Hessian is analytic (each draw's information in the coefficients, chained to
+the parameters: :meth:`MixedFamily._unit_hessian_native`); with the NumPy pass
+``analytic_hessian`` is False and the objective differentiates the analytic score.
 
 References
 ----------
@@ -95,7 +96,7 @@ class MixedFamily:
 
     name: ClassVar[str] = "MXL"
     concave: ClassVar[bool] = False
-    analytic_hessian: ClassVar[bool] = False
+    analytic_hessian: bool = False  # per instance: True with the compiled pass
 
     def __init__(self, design: Design, *, structure: MixedStructure, draws: np.ndarray,
                  case_unit: np.ndarray, unit: str = "group",
@@ -118,6 +119,8 @@ class MixedFamily:
         self._fixed_k = s.lin_k[self._fixed]
         self._rand = s.random_slots
         self.use_native = native.available() if use_native is None else bool(use_native)
+        # the compiled pass also gives each draw's information: an analytic Hessian
+        self.analytic_hessian = self.use_native
         self._xcache: dict[tuple[int, int], np.ndarray] = {}
         self._xcached = 0
         if threads is None:
@@ -287,9 +290,9 @@ class MixedFamily:
         V0 = d.utilities(self._fixed_coefs(theta), sl)
         X = self._design_block(start, stop)
         _, col = self._distinct_columns()
-        ll_units, WG = native.mxl_pass(self.unit_start[u0:u1 + 1] - start, X, V0,
-                                       d.avail[sl], d.chosen[sl], col[self._rand], C, R,
-                                       order >= 1)
+        ll_units, WG, _, _ = native.mxl_pass(
+            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
+            col[self._rand], C, R, order >= 1)
         if order < 1:
             return ll_units, None
         # WG (n_u, U, R): the per-draw derivatives in each distinct column's coefficient
@@ -306,6 +309,77 @@ class MixedFamily:
                 for k, dd, c in s.exp_terms[p]:
                     S[:, k] += c * ((GC * z[dd]).sum(axis=1) if dd >= 0 else GC.sum(axis=1))
         return ll_units, S
+
+    def _jacobian(self, theta: np.ndarray, z: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """``(n_u, R, U, K)``: derivative of each distinct column's coefficient at each draw
+        in the parameters."""
+        s = self.structure
+        cols, col = self._distinct_columns()
+        n_u, R = z.shape[1], z.shape[2]
+        Jm = np.zeros((n_u, R, len(cols), len(theta)))
+        for p in self._fixed:
+            Jm[:, :, col[p], s.lin_k[p]] += 1.0
+        for i, p in enumerate(self._rand):
+            if s.kind[p] == 0:
+                Jm[:, :, col[p], s.lin_k[p]] += z[s.lin_d[p]]
+            else:
+                for k, dd, c in s.exp_terms[p]:
+                    Jm[:, :, col[p], k] += c * C[i] * (z[dd] if dd >= 0 else 1.0)
+        return Jm
+
+    def _unit_hessian_native(self, theta: np.ndarray, rows: slice
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
+        block, analytic: with :math:`g_r = J_r^T G_r` the draw's score and :math:`M_r` its
+        information in the coefficients (the compiled pass),
+
+        .. math::
+
+            H_u = \\sum_r \\omega_r \\big(g_r g_r^T - J_r^T M_r J_r
+            + \\sum_p G_{rp} \\partial^2 c_p\\big) - s_u s_u^T,
+            \\qquad s_u = \\sum_r \\omega_r g_r
+
+        (the second derivatives of lognormal coefficients in the last sum)."""
+        d = self.design
+        s = self.structure
+        start, stop, u0, u1 = self._units_of(rows)
+        sl = slice(start, stop)
+        z = self.draws[:, u0:u1, :]
+        R = z.shape[2]
+        n_u = u1 - u0
+        K = len(theta)
+        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, n_u, R))
+        V0 = d.utilities(self._fixed_coefs(theta), sl)
+        X = self._design_block(start, stop)
+        cols, col = self._distinct_columns()
+        U = len(cols)
+        ll_units, G, M, ell = native.mxl_pass(
+            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
+            col[self._rand], C, R, True, True)
+        w = np.exp(ell - ell.max(axis=1, keepdims=True))
+        omega = w / w.sum(axis=1, keepdims=True)  # (n_u, R)
+        Jm = self._jacobian(theta, z, C)  # (n_u, R, U, K)
+        Gt = np.ascontiguousarray(G.transpose(0, 2, 1))  # (n_u, R, U)
+        gr = np.einsum("urc,urck->urk", Gt, Jm)  # per-draw scores (n_u, R, K)
+        S = np.einsum("ur,urk->uk", omega, gr)
+        Mf = np.ascontiguousarray(M.transpose(0, 3, 1, 2))  # (n_u, R, U, U), lower filled
+        Mf = Mf + np.swapaxes(np.tril(Mf, -1), 2, 3)
+        T = np.matmul(Mf.reshape(n_u * R, U, U), Jm.reshape(n_u * R, U, K)).reshape(
+            n_u, R * U, K)
+        Jw = (Jm * omega[:, :, None, None]).reshape(n_u, R * U, K)
+        H = -np.matmul(Jw.transpose(0, 2, 1), T)
+        grw = gr * omega[:, :, None]
+        H += np.matmul(grw.transpose(0, 2, 1), gr)
+        for i, p in enumerate(self._rand):
+            if s.kind[p] != 1:
+                continue
+            a = np.zeros((n_u, R, K))
+            for k, dd, c in s.exp_terms[p]:
+                a[:, :, k] += c * (z[dd] if dd >= 0 else 1.0)
+            wv = omega * Gt[:, :, col[p]] * C[i]
+            H += np.einsum("ur,urk,url->ukl", wv, a, a)
+        H -= S[:, :, None] * S[:, None, :]
+        return ll_units, S, H
 
     def _unit_pass_numpy(self, theta: np.ndarray, rows: slice, order: int
                          ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -362,8 +436,8 @@ class MixedFamily:
         return ll_units, S
 
     def sums(self, theta: np.ndarray, rows: slice = ALL, order: int = 1) -> Sums:
-        """Simulated log-likelihood and score over the whole units in ``rows`` (no Hessian:
-        ``analytic_hessian`` is False)."""
+        """Simulated log-likelihood, score and (order 2, compiled pass) the analytic Hessian
+        over the whole units in ``rows``."""
         subs = self._sub_blocks(rows)
         workers = min(self.threads, len(subs)) if self.use_native else 1
         if workers <= 1:
@@ -376,22 +450,30 @@ class MixedFamily:
             parts = [p for grp in done for p in grp]
         ll = 0.0
         g = np.zeros(len(theta)) if order >= 1 else None
+        H = np.zeros((len(theta), len(theta))) if order >= 2 and self.analytic_hessian else None
         n = 0
-        for lb, gb, nb in parts:
+        for lb, gb, hb, nb in parts:
             ll += lb
             if g is not None:
                 g += gb
+            if H is not None:
+                H += hb
             n += nb
-        return Sums(ll, g, None, n)
+        return Sums(ll, g, None if H is None else 0.5 * (H + H.T), n)
 
     def _block_sums(self, theta: np.ndarray, sub: slice, order: int
-                    ) -> tuple[float, np.ndarray | None, int]:
-        lu, S = self._unit_pass(theta, sub, order)
+                    ) -> tuple[float, np.ndarray | None, np.ndarray | None, int]:
         _, _, u0, u1 = self._units_of(sub)
         w = None if self.unit_weight is None else self.unit_weight[u0:u1]
+        Hb = None
+        if order >= 2 and self.analytic_hessian:
+            lu, S, Hu = self._unit_hessian_native(theta, sub)
+            Hb = Hu.sum(axis=0) if w is None else np.einsum("u,ukl->kl", w, Hu)
+        else:
+            lu, S = self._unit_pass(theta, sub, order)
         ll = float(lu.sum() if w is None else lu @ w)
         g = None if order < 1 else (S.sum(axis=0) if w is None else w @ S)
-        return ll, g, u1 - u0
+        return ll, g, Hb, u1 - u0
 
     def _sub_blocks(self, rows: slice) -> list[slice]:
         """The family's blocks inside ``rows`` (``rows`` holds whole units)."""

@@ -60,7 +60,7 @@ def _open(path: str) -> tuple[ctypes.CDLL | None, str | None]:
         return None, (f"has interface version {version}, but this choicekit needs version "
                       f"{ABI_VERSION}")
     try:
-        lib.ck_mxl_pass.argtypes = [_i64] * 5 + [_ptr] * 7 + [_i64, _ptr, _ptr, _ptr]
+        lib.ck_mxl_pass.argtypes = [_i64] * 5 + [_ptr] * 7 + [_i64, _ptr, _ptr, _ptr, _ptr]
         lib.ck_mxl_pass.restype = _i64
     except AttributeError as err:
         return None, f"lacks a function this choicekit calls ({err})"
@@ -113,10 +113,13 @@ def _addr(a: np.ndarray) -> int:
 
 def mxl_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avail: np.ndarray,
              chosen: np.ndarray, rand_idx: np.ndarray, C: np.ndarray, R: int,
-             with_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+             with_grad: bool, with_info: bool = False
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
     """Units' simulated log-likelihoods ``(n_u,)`` and (``with_grad``) ``G (n_u, P, R)``, the
     posterior-weighted derivatives of each draw's log-likelihood in the slot coefficients, of
-    one block of whole units.
+    one block of whole units, and (``with_info``) ``M (n_u, P, P, R)``, each draw's
+    information in the coefficients (lower triangle ``q <= p`` filled; then ``G`` is not
+    weighted by the posterior shares either), and the per-draw log-likelihoods ``ell (n_u, R)``.
 
     ``unit_start`` (n_u + 1) local case offsets, ``X (m, J, P)``, ``V0 (m, J)``, ``avail (m, J)``
     bool, ``chosen (m,)``, ``rand_idx (Pr,)`` slots, ``C (Pr, n_u, R)`` their coefficients.
@@ -139,9 +142,11 @@ def mxl_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avail: np.nd
     ell = np.empty((n_u, R))
     llu = np.empty(n_u)
     G = np.empty((n_u, P, R)) if with_grad else np.empty(1)
+    M = np.empty((n_u, P, P, R)) if (with_grad and with_info) else None
     rc = lib.ck_mxl_pass(n_u, R, J, P, Pr, _addr(us), _addr(X), _addr(V0), _addr(av),
                          _addr(ch), _addr(ri) if Pr else None, _addr(C), int(with_grad),
-                         _addr(ell), _addr(llu), _addr(G))
+                         _addr(ell), _addr(llu), _addr(G),
+                         None if M is None else _addr(M))
     if rc != 0:
         raise MemoryError("the compiled mixed logit pass could not allocate its workspace")
-    return llu, (G if with_grad else None)
+    return llu, (G if with_grad else None), M, ell
