@@ -57,6 +57,10 @@ __all__ = ["MixedFamily", "BLOCK_ELEMENTS"]
 #: a few of which live at once
 BLOCK_ELEMENTS = 1 << 19
 
+#: values per block of the compiled pass: (cases x draws) times the larger of the alternatives
+#: and the per-draw outputs per case (2 x columns; columns^2 with the Hessian). 2^21: 16 MiB
+NATIVE_BLOCK_ELEMENTS = 1 << 21
+
 #: (cases x draws x alternatives) values per thread below which a pass runs on one thread
 #: (a thread's share of the work should outweigh handing it to the pool, ~50 us)
 VALUES_PER_THREAD = 1 << 19
@@ -127,6 +131,7 @@ class MixedFamily:
             work = design.n_cases * self.n_draws * design.n_alts
             threads = min(cores(), max(1, work // VALUES_PER_THREAD)) if self.use_native else 1
         self.threads = max(1, int(threads))
+        self._pass_block_cache: dict[int, list[slice]] = {}
         self._columns: np.ndarray | None = None  # distinct design columns (compiled pass)
         self._column_of: np.ndarray | None = None  # slot -> its distinct column
 
@@ -161,6 +166,30 @@ class MixedFamily:
         d = self.design
         per = chunk_size or self.chunk_size or max(
             1, BLOCK_ELEMENTS // max(1, self.n_draws * d.n_alts))
+        return self._blocks_of(per)
+
+    def _pass_blocks(self, order: int) -> list[slice]:
+        """The blocks of one compiled pass: larger than :meth:`unit_blocks` (the pass keeps
+        no (cases x draws x alternatives) temporaries; its outputs are (units x draws x
+        columns), and with the Hessian (units x draws x columns^2), bounded by
+        :data:`NATIVE_BLOCK_ELEMENTS`), and at least one per thread."""
+        if self.chunk_size is not None:
+            return self.unit_blocks()
+        key = min(order, 2)
+        if key not in self._pass_block_cache:
+            U = len(self._distinct_columns()[0])
+            R, J = self.n_draws, self.design.n_alts
+            width = max(J, U * U) if order >= 2 else max(J, 2 * U)
+            per = max(1, NATIVE_BLOCK_ELEMENTS // max(1, R * width))
+            n = self.design.n_cases
+            nb = -(-n // per)  # blocks, then a multiple of the threads: even shares
+            nb = -(-nb // self.threads) * self.threads
+            # blocks end at the last unit starting before start + per: pad by a unit's size
+            per = max(1, -(-n // nb) + int(np.diff(self.unit_start).max(initial=1)) - 1)
+            self._pass_block_cache[key] = self._blocks_of(per)
+        return self._pass_block_cache[key]
+
+    def _blocks_of(self, per: int) -> list[slice]:
         out = []
         starts = self.unit_start
         u = 0
@@ -438,7 +467,7 @@ class MixedFamily:
     def sums(self, theta: np.ndarray, rows: slice = ALL, order: int = 1) -> Sums:
         """Simulated log-likelihood, score and (order 2, compiled pass) the analytic Hessian
         over the whole units in ``rows``."""
-        subs = self._sub_blocks(rows)
+        subs = self._sub_blocks(rows, order)
         workers = min(self.threads, len(subs)) if self.use_native else 1
         if workers <= 1:
             parts = [self._block_sums(theta, sub, order) for sub in subs]
@@ -475,16 +504,19 @@ class MixedFamily:
         g = None if order < 1 else (S.sum(axis=0) if w is None else w @ S)
         return ll, g, Hb, u1 - u0
 
-    def _sub_blocks(self, rows: slice) -> list[slice]:
-        """The family's blocks inside ``rows`` (``rows`` holds whole units)."""
+    def _sub_blocks(self, rows: slice, order: int = 1) -> list[slice]:
+        """The family's blocks inside ``rows`` (``rows`` holds whole units): the compiled
+        pass's (:meth:`_pass_blocks`) or the NumPy pass's (:meth:`unit_blocks`)."""
         start, stop, u0, u1 = self._units_of(rows)
         if stop <= start:
             return []
         if self.unit_start[u0] != start or self.unit_start[u1] != stop:
             raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
                              "family.unit_blocks()")
-        return [b for b in self.unit_blocks() if b.start >= start and b.stop <= stop] or [
-            slice(start, stop)]
+        blocks = self._pass_blocks(order) if self.use_native else self.unit_blocks()
+        # both hold whole units, so do their intersections
+        return [slice(max(b.start, start), min(b.stop, stop)) for b in blocks
+                if b.start < stop and b.stop > start]
 
     def score_obs(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
         """Per-unit (unweighted) scores ``(n_units, K)`` of the units in ``rows``."""
