@@ -36,6 +36,7 @@ from choicekit.families.mixed.family import MixedFamily
 from choicekit.families.mixed.structure import MixedStructure, build_structure
 from choicekit.families.mnl.family import MNLFamily
 from choicekit.families.protocol import ParamTable
+from choicekit.inference.delta import standard_errors
 from choicekit.models.base import ChoiceModel, _check_overflow
 from choicekit.spec.draws import Draw
 from choicekit.spec.expressions import Beta, Specification, Utility, as_utility, exp
@@ -88,8 +89,9 @@ class MixedLogit(ChoiceModel):
     Panel data whose groups are not contiguous are reordered by group (stably) once; results
     are indexed by case id as always. ``nobs`` is the number of units; robust and cluster
     covariances sum the scores of units. The default optimizer is BFGS with the analytic score,
-    then Newton steps on the Hessian from central differences of the analytic score (which
-    also gives the classical covariance). Starting values are the MNL estimates (spreads 0.1).
+    then Newton steps on one Hessian (analytic with the compiled pass, else central differences
+    of the analytic score), which also gives the classical covariance. Starting values are the
+    MNL estimates (spreads 0.1).
 
     References
     ----------
@@ -179,6 +181,13 @@ class MixedLogit(ChoiceModel):
         return self._n_draws
 
     @property
+    def derivative_specification(self) -> tuple[Specification, tuple[str, ...]]:
+        """The slot specification and slot names: post-estimation differentiates the slots'
+        (draw-free) multipliers and the family applies the coefficients of every draw
+        (:meth:`MixedFamily.dproba_design`)."""
+        return self._design_spec, self._structure.slot_names
+
+    @property
     def draw_type(self) -> str:
         return self._draw_kind
 
@@ -255,7 +264,7 @@ class MixedLogit(ChoiceModel):
                            unit_weight=uw, **options)
 
     def _fit_options(self, chunk_size: int | None, threads: int | None) -> dict[str, Any]:
-        return {"chunk_size": chunk_size}
+        return {"chunk_size": chunk_size, "threads": threads}
 
     def _options(self) -> dict[str, Any]:
         draws: Any = self._given if self._given is not None else self._draw_kind
@@ -301,7 +310,8 @@ class MixedLogit(ChoiceModel):
 
         ``start`` defaults to :meth:`mnl_start` (the MNL estimates, spreads 0.1). The default
         ``method="auto"`` is BFGS with the analytic score (L-BFGS-B with bounds), polished by
-        Newton steps with the Hessian from central differences of the analytic score;
+        Newton steps on one Hessian (analytic with the compiled pass, else central differences
+        of the analytic score), which is also the classical covariance's;
         ``method="bhhh"`` uses the outer product of the per-unit scores.
         """
         if start is None:
@@ -343,19 +353,16 @@ class MixedLogit(ChoiceModel):
         return pd.Series(theta, index=list(t.names), name="start")
 
     def _after_fit(self, obj: Objective, opt: Optimum) -> Optimum:
-        # Newton polish: the FD Hessian of the analytic score is computed for the covariance
-        # anyway; two or three steps take BFGS's estimates to full precision
-        if opt.method in ("bfgs", "lbfgsb") and np.isfinite(opt.loglike):
-            with warnings.catch_warnings(record=True):
-                warnings.simplefilter("always")
-                pol = maximize_loglike(obj, opt.theta, method="newton", maxiter=20,
-                                       gtol=1e-10)
-            if pol.loglike >= opt.loglike - 1e-9 * abs(opt.loglike) and (
-                    pol.converged or pol.gradient_norm <= opt.gradient_norm):
-                opt = replace(pol, converged=pol.converged or opt.converged,
-                              method=f"{opt.method}+newton",
-                              message=f"{opt.message}; Newton polish: {pol.message}",
-                              iterations=opt.iterations + pol.iterations)
+        # Newton polish on one Hessian: the optimizer's result carries the Hessian at BFGS's
+        # end point (analytic with the compiled pass, else central differences of the
+        # analytic score: 2K score passes; needed for the covariance anyway). Steps H^-1 g on
+        # that fixed Hessian cost one score pass each and converge linearly at rate ~ the
+        # Hessian's relative change over the step (BFGS stops within ~1e-5 relative, so two or
+        # three steps reach 1e-10); the Hessian is not recomputed: over a step that small it
+        # changes by less than 1e-5 relative, far inside what the covariance needs.
+        if opt.method in ("bfgs", "lbfgsb") and np.isfinite(opt.loglike) and not (
+                obj.params.has_bounds):
+            opt = _polish_fixed_hessian(obj, opt)
         opt = super()._after_fit(obj, opt)
         self._warn_collapsed(obj.full_params(opt.theta))
         return opt
@@ -410,7 +417,7 @@ class MixedLogit(ChoiceModel):
         fam = self._family
         s = self._structure
         out = []
-        for b in fam.blocks():
+        for b in fam.unit_blocks():
             _, _, u0, u1 = fam._units_of(b)
             z = fam.draws[:, u0:u1, :]
             lu = _unit_ell(fam, theta, b)
@@ -423,6 +430,119 @@ class MixedLogit(ChoiceModel):
         frame = pd.DataFrame({name: M[:, idx].sum(axis=1) for name, idx in cols.items()},
                              index=self.unit_ids)
         return frame
+
+    def coefficient_draws(self, params: Any) -> dict[str, np.ndarray]:
+        """Every coefficient at every unit's estimation draws: ``{name: (n_units, R)}``.
+
+        Random ones are named as in :meth:`conditional_params` (a normal ``B + S * z`` under
+        ``B``'s name, a lognormal one under its ``exp`` name, as a magnitude: its sign is the
+        data multiplier's); fixed ones under their parameter's name."""
+        theta = self.params_vector(params)
+        fam = self._family
+        C = fam.draw_coefficients(theta, fam.draws)  # (P, n_units, R)
+        return {name: C[idx].sum(axis=0) for name, idx in self._coefficient_slots().items()}
+
+    def _coefficient_slots(self) -> dict[str, list[int]]:
+        """Slots of every coefficient (random ones combined as in conditional_params)."""
+        s = self._structure
+        cols = _coefficient_columns(s, self._design)
+        used = {p for idx in cols.values() for p in idx}
+        for p in s.fixed_slots:  # fixed coefficients: constant over draws
+            if int(p) not in used:
+                cols[s.slot_names[int(p)]] = [int(p)]
+        return cols
+
+    def wtp_distribution(self, params: Any, cov: pd.DataFrame, attributes: Any, cost: str, *,
+                         scale: float = 1.0, alpha: float = 0.05) -> pd.DataFrame:
+        """The distribution of willingness to pay ``scale * beta_attribute / beta_cost`` over
+        the population, simulated with the estimation draws (each unit's draws of both
+        coefficients, so correlated and lognormal coefficients keep their joint law).
+
+        Returns
+        -------
+        DataFrame
+            Index: attribute; columns ``mean, sd, median, q_lo, q_hi`` (the ``alpha/2`` and
+            ``1 - alpha/2`` quantiles of the WTP over units and draws) and delta-method SEs
+            ``mean_se, median_se`` (the draws held fixed). With a cost coefficient whose
+            distribution reaches 0 (a normal one) the ratio has no mean (a Cauchy-like tail):
+            mean and sd are NaN and a warning says to use the median and quantiles or a
+            lognormal cost or a WTP-space model.
+        """
+        attrs = [attributes] if isinstance(attributes, str) else list(attributes)
+        names = list(self.coefficient_draws(params))
+        for a in [*attrs, cost]:
+            if a not in names:
+                raise SpecificationError(
+                    f"wtp: {a!r} is not a coefficient of this mixed logit; its coefficients "
+                    f"are {names}.")
+        vec = self.params_vector(params)
+        k = len(attrs)
+
+        def stats(v: np.ndarray) -> np.ndarray:
+            co = self.coefficient_draws(v)
+            c = co[cost].ravel()
+            out = np.empty((k, 5))
+            for i, a in enumerate(attrs):
+                w = scale * co[a].ravel() / c
+                out[i] = [w.mean(), w.std(), np.median(w), np.quantile(w, alpha / 2),
+                          np.quantile(w, 1 - alpha / 2)]
+            return out
+
+        est = stats(vec)
+        c0 = self.coefficient_draws(vec)[cost]
+        crosses = bool((c0 > 0).any() and (c0 < 0).any())
+        r = standard_errors(lambda v: stats(v)[:, [0, 2]].ravel(), vec, cov.to_numpy(),
+                            ~self._structure.params.fixed, method="delta")
+        se = np.sqrt(np.maximum(np.diag(r.cov), 0.0)).reshape(k, 2)
+        frame = pd.DataFrame(
+            {"mean": est[:, 0], "mean_se": se[:, 0], "sd": est[:, 1], "median": est[:, 2],
+             "median_se": se[:, 1], "q_lo": est[:, 3], "q_hi": est[:, 4]},
+            index=pd.Index(attrs, name="attribute"))
+        if crosses:
+            frame[["mean", "mean_se", "sd"]] = np.nan
+            warnings.warn(
+                f"The cost coefficient {cost!r} takes both signs over the draws: the ratio has "
+                "no mean or variance (its tails are Cauchy-like). Use the median and quantiles, "
+                "a lognormal cost coefficient, or a WTP-space model.", MixedLogitWarning,
+                stacklevel=3)
+        return frame
+
+    def surplus_change(self, params: Any, before: Design, after: Design, cost: str,
+                       cost_scale: float = 1.0) -> np.ndarray:
+        """Change in expected consumer surplus per case from ``before`` to ``after`` (designs
+        of the same cases), with the cost coefficient per draw (Train 2009, ch. 6):
+        :math:`\\frac1R \\sum_r (LS^1_{nr} - LS^0_{nr}) / \\lambda_{ur}`, :math:`\\lambda_{ur} =
+        -c_{ur} \\cdot` ``cost_scale`` with :math:`c_{ur}` the coefficient ``cost`` (a name of
+        :meth:`coefficient_draws`) at the unit's draw. A negative lognormal cost written
+        ``-ck.exp(...) * cost`` has a positive coefficient (its sign is the data's): pass
+        ``cost_scale=-1``. Draws at which :math:`\\lambda \\le 0` are warned about (no welfare
+        meaning; a normal cost coefficient has them)."""
+        slots = self._coefficient_slots()
+        if cost not in slots:
+            raise SpecificationError(
+                f"Cost coefficient {cost!r} is not a coefficient of this mixed logit; its "
+                f"coefficients are {list(slots)}.")
+        if not (isinstance(cost_scale, (int, float)) and np.isfinite(cost_scale)
+                and cost_scale != 0):
+            raise SpecificationError(f"`cost_scale` must be a non-zero number. Got "
+                                     f"{cost_scale!r}.")
+        theta = self.params_vector(params)
+        f0 = self.family(None if before is self._design else before)
+        f1 = self.family(None if after is self._design else after)
+        C = f0.draw_coefficients(theta, f0.draws)
+        lam_u = -C[slots[cost]].sum(axis=0) * cost_scale  # (n_units, R)
+        if (lam_u <= 0).any():
+            warnings.warn(
+                f"The cost coefficient {cost!r} times cost_scale is >= 0 at "
+                f"{(lam_u <= 0).mean():.1%} of the draws: there the marginal utility of money "
+                "is not positive and the surplus has no welfare meaning (use a lognormal cost "
+                "coefficient).", MixedLogitWarning, stacklevel=4)
+        out = []
+        for b in f0._proba_blocks(slice(None)):
+            lam = lam_u[f0.case_unit[b]]
+            out.append(((f1.draw_logsums(theta, b) - f0.draw_logsums(theta, b)) / lam)
+                       .mean(axis=1))
+        return np.concatenate(out)
 
     def random_parameters_table(self, params: Any, cov: pd.DataFrame) -> pd.DataFrame:
         """The random parameters: per random coefficient its distribution, mean and spread
@@ -577,6 +697,36 @@ class MixedLogit(ChoiceModel):
                 acc = acc + (coef[name] if name in coef else b) * m
             new[alt] = acc
         return cls(data, new, missing=missing, _param_order=order + extra, **options)
+
+
+def _polish_fixed_hessian(obj: Objective, opt: Optimum, maxiter: int = 10,
+                          xtol: float = 1e-10) -> Optimum:
+    """Newton steps on the fixed Hessian ``opt.hessian`` (score passes only); kept when the
+    log-likelihood does not fall. The Hessian reported stays the one computed at the start."""
+    H = opt.hessian
+    try:
+        L = np.linalg.cholesky(-H)
+    except np.linalg.LinAlgError:
+        return opt  # not negative definite there: leave it to the checks
+    theta, ll, g = opt.theta, opt.loglike, opt.score
+    steps = 0
+    for _ in range(maxiter):
+        step = np.linalg.solve(L.T, np.linalg.solve(L, g))  # (-H)^-1 g
+        new = theta + step
+        ll_new, g_new, _ = obj.evaluate(new, order=1)
+        if not np.isfinite(ll_new) or ll_new < ll - 1e-9 * abs(ll):
+            break
+        theta, ll, g = new, ll_new, g_new
+        steps += 1
+        if np.abs(step).max() <= xtol * max(1.0, float(np.abs(theta).max())):
+            break
+    if steps == 0:
+        return opt
+    gnorm = float(np.abs(g / obj.scale).max()) if g.size else 0.0
+    return replace(opt, theta=theta, loglike=ll, score=g, gradient_norm=gnorm,
+                   converged=opt.converged or gnorm < 1e-6, method=f"{opt.method}+newton",
+                   message=f"{opt.message}; Newton polish ({steps} steps on one Hessian)",
+                   iterations=opt.iterations + steps)
 
 
 def _fixed_slots_of(s: MixedStructure, fixed: np.ndarray) -> np.ndarray:

@@ -198,10 +198,14 @@ def derivative_design(data: ChoiceData, ctx: PostContext, p: Perturbation, *,
     \\partial t` ``(n, J)`` (or None) at :math:`t = 0`, rows aligned to the design's cases and
     zero at unavailable alternatives.
     """
-    spec, design = ctx.model.specification, ctx.design
+    design = ctx.design
+    # a model with random coefficients differentiates its slots' multipliers (draw-free data
+    # expressions; the family applies each draw's coefficients, see _dP)
+    slots = getattr(ctx.model, "derivative_specification", None)
+    spec, names = (ctx.model.specification, ctx.param_names) if slots is None else slots
     rows = ctx.data_rows
-    n, J, K = len(rows), data.n_alts, len(ctx.param_names)
-    index = {name: k for k, name in enumerate(ctx.param_names)}
+    n, J, K = len(rows), data.n_alts, len(names)
+    index = {name: k for k, name in enumerate(names)}
     x = data.variable(p.name)
     DX = np.zeros((n, J, K))
     doff = None
@@ -249,6 +253,9 @@ def _dP(ctx: PostContext, P: np.ndarray, DX: np.ndarray, doff: np.ndarray | None
     """:math:`\\partial P_{nk}/\\partial t = \\sum_j (\\partial P_{nk}/\\partial V_{nj}) D_{nj}`
     with :math:`D = \\partial V / \\partial t`, from the family (for the MNL,
     :math:`P_{nk}(D_{nk} - \\sum_j P_{nj} D_{nj})`)."""
+    if getattr(ctx.model, "derivative_specification", None) is not None:
+        # random coefficients: the derivative of the utilities differs per draw
+        return ctx.family().dproba_design(beta, DX, doff)
     n, J, K = DX.shape
     D = (DX.reshape(n * J, K) @ beta).reshape(n, J)
     if doff is not None:

@@ -171,9 +171,6 @@ class PostEstimationMixin:
         """
 
         check_option("kind", kind, _EFFECT_KINDS, SpecificationError)
-        if kind != "arc":
-            self._refuse_random_coefficients("Point and aggregate elasticities",
-                                             "kind='arc' (from simulated probabilities) works")
         if self._on_dask(data) and kind == "aggregate":
             return _dask.aggregate_elasticities(self, variable, relative=True, se=se,
                                                 n_draws=n_draws, rng=rng)
@@ -196,8 +193,6 @@ class PostEstimationMixin:
         """
 
         check_option("kind", kind, _ME_KINDS, SpecificationError)
-        self._refuse_random_coefficients("Marginal effects", "arc elasticities "
-                                         "(elasticities(kind='arc')) work")
         if self._on_dask(data) and kind == "average":
             return _dask.aggregate_elasticities(self, variable, relative=False, se=se,
                                                 n_draws=n_draws, rng=rng)
@@ -206,15 +201,6 @@ class PostEstimationMixin:
         if kind == "point":
             return point_effects(ctx, perts, relative=False)
         return aggregate_effects(ctx, perts, relative=False, se=se, n_draws=n_draws, rng=rng)
-
-    def _refuse_random_coefficients(self, what: str, instead: str) -> None:
-        """Refuse a quantity the derivative path of a fixed-coefficient model computes, on a
-        model with random coefficients (a mixed logit), by name."""
-        model = self.model  # type: ignore[attr-defined]
-        if getattr(model, "n_draws", None) is not None:
-            raise SpecificationError(
-                f"{what} of a {type(model).__name__} are not implemented: its coefficients "
-                f"vary over draws, so the derivative is taken per draw; {instead}.")
 
     # ------------------------------------------------------------------ WTP
     def wtp(self, attributes: str | Sequence[str], cost: str, *, scale: float = 1.0,
@@ -243,11 +229,18 @@ class PostEstimationMixin:
         Notes
         -----
         No sign change is applied (mlogit's convention); see :mod:`choicekit.postestimation.wtp`.
+        A mixed logit returns the distribution of the WTP over its draws instead
+        (:meth:`MixedLogit.wtp_distribution`: mean, sd, median and quantiles with SEs).
         """
 
-        self._refuse_random_coefficients(
-            "A ratio of estimates", "the distribution of the coefficients is in "
-            "random_parameters(); a WTP-space specification estimates WTP directly")
+        model = self.model  # type: ignore[attr-defined]
+        if hasattr(model, "wtp_distribution"):
+            # random coefficients: the distribution of the ratio, simulated per draw
+            if method != "delta":
+                raise SpecificationError("wtp of a random-coefficient model: method='delta' "
+                                         "only (SEs of the simulated mean and median).")
+            return model.wtp_distribution(self.params, self.cov_params(),  # type: ignore
+                                          attributes, cost, scale=scale, alpha=alpha)
         return wtp_table(self.params, self.cov_params(), attributes, cost,  # type: ignore
                          scale=scale, method=method, alpha=alpha)
 

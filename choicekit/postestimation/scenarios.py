@@ -200,7 +200,12 @@ def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | Non
             "made some variables missing or non-finite. Check the new values."
         )
     k_cost = None
-    if cost is not None:
+    per_draw = getattr(ctx.model, "surplus_change", None)
+    if cost is not None and per_draw is not None:
+        # random coefficients: the cost coefficient per draw (the model checks the name)
+        k_cost = -1
+        per_draw(ctx.beta, d0, d0, cost, cost_scale)
+    elif cost is not None:
         names = list(ctx.param_names)
         if cost not in names:
             raise SpecificationError(f"Cost parameter {cost!r} is not in the model."
@@ -221,6 +226,8 @@ def evaluate_scenario(ctx: PostContext, new_data: ChoiceData, *, cost: str | Non
     W = np.bincount(codes, weights=w, minlength=S)
 
     def cs_cases(beta: np.ndarray) -> np.ndarray:
+        if per_draw is not None:
+            return per_draw(beta, d0, d1, cost, cost_scale)
         lam = -beta[k_cost] * cost_scale
         return (ctx.logsum(beta, d1) - ctx.logsum(beta, d0)) / lam
 

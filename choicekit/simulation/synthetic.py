@@ -26,6 +26,7 @@ independent across a person's choices, so the plain MNL is the true model.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +38,12 @@ from choicekit._validation import check_int
 from choicekit.data.choicedata import ChoiceData
 from choicekit.exceptions import SpecificationError
 from choicekit.models.base import ChoiceModel
+from choicekit.models.mixed import RANDOM_KINDS, MixedLogit, MixedLogitWarning
 from choicekit.models.mnl import MNL
 from choicekit.models.nested import CrossNestedLogit, NestedLogit
 from choicekit.simulation.choices import as_generator
-from choicekit.spec.expressions import Beta, Var
+from choicekit.spec.draws import Draw
+from choicekit.spec.expressions import Beta, Var, exp
 from choicekit.spec.nests import Nest
 
 __all__ = ["SyntheticData", "make_choice_data", "DEFAULT_ATTRIBUTES", "DEFAULT_PARAMS"]
@@ -80,14 +83,24 @@ class SyntheticData:
     utilities: dict[Hashable, Any]
     scale: float = 1.0
     nests: tuple[Nest, ...] | None = None
+    random: dict[str, str] | None = None
 
-    def model(self) -> ChoiceModel:
-        """The generating specification on :attr:`data`: an :class:`~choicekit.MNL`, or the
-        nested / cross-nested logit of :attr:`nests`."""
-        return _model(self.data, self.utilities, self.nests)
+    def model(self, **options: Any) -> ChoiceModel:
+        """The generating specification on :attr:`data`: an :class:`~choicekit.MNL`, the
+        nested / cross-nested logit of :attr:`nests`, or with :attr:`random` coefficients a
+        :class:`~choicekit.MixedLogit` (panel when the data have persons; ``options`` such
+        as ``n_draws`` go to it)."""
+        return _model(self.data, self.utilities, self.nests, self.random, **options)
 
 
-def _model(data: ChoiceData, utilities: dict, nests: tuple[Nest, ...] | None) -> ChoiceModel:
+def _model(data: ChoiceData, utilities: dict, nests: tuple[Nest, ...] | None,
+           random: dict[str, str] | None = None, **options: Any) -> ChoiceModel:
+    if random:
+        options.setdefault("n_draws", 200)
+        options.setdefault("panel", data.group_array is not None)
+        with warnings.catch_warnings():  # the draw-count advice is the fit's business
+            warnings.simplefilter("ignore", MixedLogitWarning)
+            return MixedLogit(data, utilities, **options)
     if not nests:
         return MNL(data, utilities)
     cross = any(n.allocations is not None for n in nests)
@@ -157,6 +170,7 @@ def make_choice_data(
     choices_per_person: int | None = None,
     scale: float = 1.0,
     nests: Sequence[Nest] | None = None,
+    random: Mapping[str, str] | None = None,
     rng: Any = None,
 ) -> SyntheticData:
     """Build a choice dataset from scratch with choices drawn from a known logit.
@@ -197,6 +211,13 @@ def make_choice_data(
         A nested (members listed) or cross-nested (members mapped to allocations) logit truth:
         choices are then drawn from its correlated extreme-value errors. The nest parameters'
         true values come from ``params`` or else their Betas' values.
+    random : mapping, optional
+        A mixed logit truth: ``{attribute: "n" | "ln" | "u" | "t"}`` makes that attribute's
+        coefficient random as in :meth:`MixedLogit.from_formula` (normal ``x + sd:x * z``,
+        lognormal ``exp(x + sd:x * z)``, uniform or triangular on ``x -/+ sd:x``), drawn once
+        per person with ``choices_per_person`` (a panel) or per case. Spreads ``sd:x`` default
+        to half the mean's magnitude (normal, uniform, triangular); a lognormal's location
+        ``x`` and ``sd:x`` need values in ``params``.
     rng : int, Generator, SeedSequence or None
         Seed; the same seed gives the same dataset.
 
@@ -260,6 +281,22 @@ def make_choice_data(
         + [a.beta for a in (sub.allocations or {}).values() if a.beta is not None]}
     values.update({k: v for k, v in nest_params.items() if k not in given})
     names += list(nest_params)
+    rand = dict(random or {})
+    if rand and (nests or scale != 1.0):
+        raise SpecificationError("`random` (a mixed logit truth) does not combine with `nests` "
+                                 "or `scale`.")
+    for k, kind in rand.items():
+        if kind not in RANDOM_KINDS:
+            raise SpecificationError(f"random[{k!r}] must be one of {list(RANDOM_KINDS)}. Got "
+                                     f"{kind!r} instead.")
+        if k not in attrs:
+            raise SpecificationError(f"random names {k!r}, which is not an attribute (the "
+                                     f"attributes are {list(attrs)}).")
+        names.append(f"sd:{k}")
+        if kind != "ln" and f"sd:{k}" not in given and k in values:
+            values[f"sd:{k}"] = 0.5 * abs(values[k])
+        if kind == "ln" and k not in given:
+            values.pop(k, None)  # the default is a coefficient, not a log-location
     unknown = [k for k in given if k not in names]
     if unknown:
         raise SpecificationError(f"`params` names unknown parameters {unknown}; the model's "
@@ -268,9 +305,19 @@ def make_choice_data(
     if missing:
         raise SpecificationError(f"True values are missing for parameters {missing}; give them "
                                  "in `params`.")
+    def coefficient(k: str) -> Any:
+        kind = rand.get(k)
+        mean, sd = Beta(k), Beta(f"sd:{k}")
+        if kind is None:
+            return mean
+        if kind == "ln":
+            return exp(mean + sd * Draw(k))
+        dist = {"n": "normal", "u": "uniform_sym", "t": "triangular"}[kind]
+        return mean + sd * Draw(k, dist)
+
     utilities: dict[Hashable, Any] = {}
     for j, a in enumerate(alts):
-        terms = [Beta(k) * Var(k) for k in attrs]
+        terms = [coefficient(k) * Var(k) for k in attrs]
         if j > 0:
             if asc:
                 terms.insert(0, Beta(f"ASC_{a}"))
@@ -308,15 +355,15 @@ def make_choice_data(
                                 group=None if person is None else "person")
 
     # ---- choices, through the model's own design and simulate()
-    model = _model(base, utilities, nests)
+    model = _model(base, utilities, nests, rand or None, n_draws=1)
     truth = pd.Series([values[k] for k in model.param_names], index=model.param_names,
                       name="true")
-    data = model.simulate(truth, rng=gen) if nests else model.simulate(truth, rng=gen,
-                                                                        scale=scale)
+    data = (model.simulate(truth, rng=gen) if nests or rand
+            else model.simulate(truth, rng=gen, scale=scale))
     chosen = np.zeros((n, J), dtype=np.int8)
     # the data order alternatives as ChoiceData sorts them; the frame is in the given order
     position = np.array([alts.index(a) for a in data.alternatives], dtype=np.intp)
     chosen[np.arange(n), position[data.chosen_array]] = 1
     frame["chosen"] = chosen.ravel()
     return SyntheticData(data=data, frame=frame, params=truth, utilities=utilities,
-                         scale=float(scale), nests=nests)
+                         scale=float(scale), nests=nests, random=rand or None)

@@ -20,10 +20,14 @@ the simulated log-likelihood is :math:`\\sum_u w_u \\log L_u` and its score is
 slot coefficients :math:`c_p` of :mod:`choicekit.families.mixed.structure`. Slots with a fixed
 coefficient enter through :math:`\\bar P_{nj} = \\sum_r \\omega_{ur} P_{njr}` only.
 
-Units are processed in blocks of whole units (:meth:`MixedFamily.blocks`) whose temporaries are
-``(cases x draws x alternatives)`` of at most :data:`BLOCK_ELEMENTS` values: nothing of size
-units x draws x alternatives x parameters is ever formed. The Hessian is not analytic: the
-objective differentiates the analytic score (``analytic_hessian = False``).
+Units are processed in blocks of whole units (:meth:`MixedFamily.unit_blocks`) whose
+temporaries are ``(cases x draws x alternatives)`` of at most :data:`BLOCK_ELEMENTS` values:
+nothing of size units x draws x alternatives x parameters is ever formed. The objective sums
+one block of all cases (:meth:`MixedFamily.blocks`); :meth:`MixedFamily.sums` runs the unit
+blocks of the compiled pass (:mod:`choicekit.families.mixed.native`) on the cores. With the
+compiled pass the Hessian is analytic (each draw's information in the coefficients, chained to
+the parameters: :meth:`MixedFamily._unit_hessian_native`); with the NumPy pass
+``analytic_hessian`` is False and the objective differentiates the analytic score.
 
 References
 ----------
@@ -41,7 +45,9 @@ from typing import ClassVar
 import numpy as np
 
 from choicekit.design.linear import Design
+from choicekit.families.mixed import native
 from choicekit.families.mixed.structure import MixedStructure
+from choicekit.families.mnl.family import cores, executor
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
 from choicekit.spec.draws import standard_variate
 
@@ -50,6 +56,18 @@ __all__ = ["MixedFamily", "BLOCK_ELEMENTS"]
 #: values of the (cases x draws x alternatives) temporaries per block: 2^19 doubles (4 MiB),
 #: a few of which live at once
 BLOCK_ELEMENTS = 1 << 19
+
+#: values per block of the compiled pass: (cases x draws) times the larger of the alternatives
+#: and the per-draw outputs per case (2 x columns; columns^2 with the Hessian). 2^21: 16 MiB
+NATIVE_BLOCK_ELEMENTS = 1 << 21
+
+#: (cases x draws x alternatives) values per thread below which a pass runs on one thread
+#: (a thread's share of the work should outweigh handing it to the pool, ~50 us)
+VALUES_PER_THREAD = 1 << 19
+
+#: design values (cases x alternatives x slots) kept per family for the compiled pass (beyond,
+#: each block's design is rebuilt per evaluation)
+DESIGN_CACHE_ELEMENTS = 1 << 25
 
 
 @register_family
@@ -71,15 +89,23 @@ class MixedFamily:
         Weight of every unit.
     chunk_size : int, optional
         Cases per block (rounded to whole units).
+    use_native : bool, optional
+        Use the compiled per-unit pass (:mod:`choicekit.families.mixed.native`); by default
+        whenever it is built. The NumPy pass is the reference and the fallback.
+    threads : int, optional
+        Threads of the compiled pass (blocks of units in contiguous groups, added in block
+        order, so the sums do not depend on it). Default: the cores, when each gets at least
+        :data:`VALUES_PER_THREAD` values; 1 for the NumPy pass.
     """
 
     name: ClassVar[str] = "MXL"
     concave: ClassVar[bool] = False
-    analytic_hessian: ClassVar[bool] = False
+    analytic_hessian: bool = False  # per instance: True with the compiled pass
 
     def __init__(self, design: Design, *, structure: MixedStructure, draws: np.ndarray,
                  case_unit: np.ndarray, unit: str = "group",
-                 unit_weight: np.ndarray | None = None, chunk_size: int | None = None) -> None:
+                 unit_weight: np.ndarray | None = None, chunk_size: int | None = None,
+                 use_native: bool | None = None, threads: int | None = None) -> None:
         self.design = design
         self.structure = structure
         self.draws = np.ascontiguousarray(draws, dtype=np.float64)
@@ -96,8 +122,18 @@ class MixedFamily:
         self._fixed = s.fixed_slots
         self._fixed_k = s.lin_k[self._fixed]
         self._rand = s.random_slots
-        # the chosen rows of the design, used by the score
-        self._rows_all = np.arange(design.n_cases)
+        self.use_native = native.available() if use_native is None else bool(use_native)
+        # the compiled pass also gives each draw's information: an analytic Hessian
+        self.analytic_hessian = self.use_native
+        self._xcache: dict[tuple[int, int], np.ndarray] = {}
+        self._xcached = 0
+        if threads is None:
+            work = design.n_cases * self.n_draws * design.n_alts
+            threads = min(cores(), max(1, work // VALUES_PER_THREAD)) if self.use_native else 1
+        self.threads = max(1, int(threads))
+        self._pass_block_cache: dict[int, list[slice]] = {}
+        self._columns: np.ndarray | None = None  # distinct design columns (compiled pass)
+        self._column_of: np.ndarray | None = None  # slot -> its distinct column
 
     # ------------------------------------------------------------------ protocol basics
     @property
@@ -117,11 +153,43 @@ class MixedFamily:
         return self.structure.params
 
     def blocks(self, chunk_size: int | None = None) -> list[slice]:
+        """What the objective sums over: one slice of all the cases. :meth:`sums` splits it
+        into :meth:`unit_blocks` itself and runs them on :attr:`threads` threads; with
+        ``chunk_size`` (or the family's), the unit blocks themselves."""
+        if chunk_size is not None or self.chunk_size is not None:
+            return self.unit_blocks(chunk_size)
+        return [slice(0, self.design.n_cases)] if self.design.n_cases else []
+
+    def unit_blocks(self, chunk_size: int | None = None) -> list[slice]:
         """Slices of cases holding whole units, each with about :data:`BLOCK_ELEMENTS`
         values of ``(cases x draws x alternatives)`` (or ``chunk_size`` cases)."""
         d = self.design
         per = chunk_size or self.chunk_size or max(
             1, BLOCK_ELEMENTS // max(1, self.n_draws * d.n_alts))
+        return self._blocks_of(per)
+
+    def _pass_blocks(self, order: int) -> list[slice]:
+        """The blocks of one compiled pass: larger than :meth:`unit_blocks` (the pass keeps
+        no (cases x draws x alternatives) temporaries; its outputs are (units x draws x
+        columns), and with the Hessian (units x draws x columns^2), bounded by
+        :data:`NATIVE_BLOCK_ELEMENTS`), and at least one per thread."""
+        if self.chunk_size is not None:
+            return self.unit_blocks()
+        key = min(order, 2)
+        if key not in self._pass_block_cache:
+            U = len(self._distinct_columns()[0])
+            R, J = self.n_draws, self.design.n_alts
+            width = max(J, U * U) if order >= 2 else max(J, 2 * U)
+            per = max(1, NATIVE_BLOCK_ELEMENTS // max(1, R * width))
+            n = self.design.n_cases
+            nb = -(-n // per)  # blocks, then a multiple of the threads: even shares
+            nb = -(-nb // self.threads) * self.threads
+            # blocks end at the last unit starting before start + per: pad by a unit's size
+            per = max(1, -(-n // nb) + int(np.diff(self.unit_start).max(initial=1)) - 1)
+            self._pass_block_cache[key] = self._blocks_of(per)
+        return self._pass_block_cache[key]
+
+    def _blocks_of(self, per: int) -> list[slice]:
         out = []
         starts = self.unit_start
         u = 0
@@ -194,16 +262,163 @@ class MixedFamily:
         return V, np.log(S) + mx
 
     # ------------------------------------------------------------------ likelihood
+    def _distinct_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The slots' distinct design columns and each slot's column: a normal coefficient
+        ``B + S * z`` has two slots on one column (the mean's and the spread's), so the
+        compiled pass differentiates each column once."""
+        if self._columns is None:
+            d = self.design
+            reps: list[int] = []
+            column_of = np.empty(d.n_params, dtype=np.intp)
+            for p in range(d.n_params):
+                col = d.column(p)
+                hit = next((i for i, q in enumerate(reps) if np.array_equal(d.column(q), col)),
+                           None)
+                if hit is None:
+                    reps.append(p)
+                    hit = len(reps) - 1
+                column_of[p] = hit
+            self._columns = np.array(reps, dtype=np.intp)
+            self._column_of = column_of
+        assert self._column_of is not None
+        return self._columns, self._column_of
+
+    def _design_block(self, start: int, stop: int) -> np.ndarray:
+        """The dense design ``(m, J, U)`` of cases ``start:stop`` over the distinct columns
+        (:meth:`_distinct_columns`; cached while small)."""
+        key = (start, stop)
+        X = self._xcache.get(key)
+        if X is None:
+            X = self.design.block(slice(start, stop), params=self._distinct_columns()[0])
+            if self._xcached + X.size <= DESIGN_CACHE_ELEMENTS:
+                self._xcache[key] = X
+                self._xcached += X.size
+        return X
+
     def _unit_pass(self, theta: np.ndarray, rows: slice, order: int
                    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-unit simulated log-likelihood ``(n_u,)`` and (order >= 1) scores ``(n_u, K)``
-        of the whole units in ``rows`` (one block)."""
+        of the whole units in ``rows`` (one block): the compiled pass where available, else
+        :meth:`_unit_pass_numpy`."""
+        if self.use_native:
+            return self._unit_pass_native(theta, rows, order)
+        return self._unit_pass_numpy(theta, rows, order)
+
+    def _unit_pass_native(self, theta: np.ndarray, rows: slice, order: int
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
         d = self.design
         s = self.structure
         start, stop, u0, u1 = self._units_of(rows)
         if self.unit_start[u0] != start or self.unit_start[u1] != stop:
             raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
-                             "family.blocks()")
+                             "family.unit_blocks()")
+        sl = slice(start, stop)
+        z = self.draws[:, u0:u1, :]
+        R = z.shape[2]
+        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, u1 - u0, R))
+        V0 = d.utilities(self._fixed_coefs(theta), sl)
+        X = self._design_block(start, stop)
+        _, col = self._distinct_columns()
+        ll_units, WG, _, _ = native.mxl_pass(
+            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
+            col[self._rand], C, R, order >= 1)
+        if order < 1:
+            return ll_units, None
+        # WG (n_u, U, R): the per-draw derivatives in each distinct column's coefficient
+        # times the draws' posterior shares
+        S = np.zeros((u1 - u0, len(theta)))
+        if len(self._fixed):
+            np.add.at(S.T, self._fixed_k, WG.sum(axis=2)[:, col[self._fixed]].T)
+        for i, p in enumerate(self._rand):
+            Gu = WG[:, col[p], :]
+            if s.kind[p] == 0:
+                S[:, s.lin_k[p]] += np.einsum("ur,ur->u", Gu, z[s.lin_d[p]])
+            else:
+                GC = Gu * C[i]
+                for k, dd, c in s.exp_terms[p]:
+                    S[:, k] += c * ((GC * z[dd]).sum(axis=1) if dd >= 0 else GC.sum(axis=1))
+        return ll_units, S
+
+    def _jacobian(self, theta: np.ndarray, z: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """``(n_u, R, U, K)``: derivative of each distinct column's coefficient at each draw
+        in the parameters."""
+        s = self.structure
+        cols, col = self._distinct_columns()
+        n_u, R = z.shape[1], z.shape[2]
+        Jm = np.zeros((n_u, R, len(cols), len(theta)))
+        for p in self._fixed:
+            Jm[:, :, col[p], s.lin_k[p]] += 1.0
+        for i, p in enumerate(self._rand):
+            if s.kind[p] == 0:
+                Jm[:, :, col[p], s.lin_k[p]] += z[s.lin_d[p]]
+            else:
+                for k, dd, c in s.exp_terms[p]:
+                    Jm[:, :, col[p], k] += c * C[i] * (z[dd] if dd >= 0 else 1.0)
+        return Jm
+
+    def _unit_hessian_native(self, theta: np.ndarray, rows: slice
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
+        block, analytic: with :math:`g_r = J_r^T G_r` the draw's score and :math:`M_r` its
+        information in the coefficients (the compiled pass),
+
+        .. math::
+
+            H_u = \\sum_r \\omega_r \\big(g_r g_r^T - J_r^T M_r J_r
+            + \\sum_p G_{rp} \\partial^2 c_p\\big) - s_u s_u^T,
+            \\qquad s_u = \\sum_r \\omega_r g_r
+
+        (the second derivatives of lognormal coefficients in the last sum)."""
+        d = self.design
+        s = self.structure
+        start, stop, u0, u1 = self._units_of(rows)
+        sl = slice(start, stop)
+        z = self.draws[:, u0:u1, :]
+        R = z.shape[2]
+        n_u = u1 - u0
+        K = len(theta)
+        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, n_u, R))
+        V0 = d.utilities(self._fixed_coefs(theta), sl)
+        X = self._design_block(start, stop)
+        cols, col = self._distinct_columns()
+        U = len(cols)
+        ll_units, G, M, ell = native.mxl_pass(
+            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
+            col[self._rand], C, R, True, True)
+        w = np.exp(ell - ell.max(axis=1, keepdims=True))
+        omega = w / w.sum(axis=1, keepdims=True)  # (n_u, R)
+        Jm = self._jacobian(theta, z, C)  # (n_u, R, U, K)
+        Gt = np.ascontiguousarray(G.transpose(0, 2, 1))  # (n_u, R, U)
+        gr = np.einsum("urc,urck->urk", Gt, Jm)  # per-draw scores (n_u, R, K)
+        S = np.einsum("ur,urk->uk", omega, gr)
+        Mf = np.ascontiguousarray(M.transpose(0, 3, 1, 2))  # (n_u, R, U, U), lower filled
+        Mf = Mf + np.swapaxes(np.tril(Mf, -1), 2, 3)
+        T = np.matmul(Mf.reshape(n_u * R, U, U), Jm.reshape(n_u * R, U, K)).reshape(
+            n_u, R * U, K)
+        Jw = (Jm * omega[:, :, None, None]).reshape(n_u, R * U, K)
+        H = -np.matmul(Jw.transpose(0, 2, 1), T)
+        grw = gr * omega[:, :, None]
+        H += np.matmul(grw.transpose(0, 2, 1), gr)
+        for i, p in enumerate(self._rand):
+            if s.kind[p] != 1:
+                continue
+            a = np.zeros((n_u, R, K))
+            for k, dd, c in s.exp_terms[p]:
+                a[:, :, k] += c * (z[dd] if dd >= 0 else 1.0)
+            wv = omega * Gt[:, :, col[p]] * C[i]
+            H += np.einsum("ur,urk,url->ukl", wv, a, a)
+        H -= S[:, :, None] * S[:, None, :]
+        return ll_units, S, H
+
+    def _unit_pass_numpy(self, theta: np.ndarray, rows: slice, order: int
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The NumPy pass: the reference of the compiled one."""
+        d = self.design
+        s = self.structure
+        start, stop, u0, u1 = self._units_of(rows)
+        if self.unit_start[u0] != start or self.unit_start[u1] != stop:
+            raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
+                             "family.unit_blocks()")
         sl = slice(start, stop)
         m = stop - start
         z = self.draws[:, u0:u1, :]
@@ -250,32 +465,58 @@ class MixedFamily:
         return ll_units, S
 
     def sums(self, theta: np.ndarray, rows: slice = ALL, order: int = 1) -> Sums:
-        """Simulated log-likelihood and score over the whole units in ``rows`` (no Hessian:
-        ``analytic_hessian`` is False)."""
-        K = len(theta)
+        """Simulated log-likelihood, score and (order 2, compiled pass) the analytic Hessian
+        over the whole units in ``rows``."""
+        subs = self._sub_blocks(rows, order)
+        workers = min(self.threads, len(subs)) if self.use_native else 1
+        if workers <= 1:
+            parts = [self._block_sums(theta, sub, order) for sub in subs]
+        else:  # contiguous groups of blocks; each block's sums kept apart and added in order
+            bounds = np.linspace(0, len(subs), workers + 1).astype(int)
+            groups = [subs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            done = executor(workers).map(
+                lambda grp: [self._block_sums(theta, sub, order) for sub in grp], groups)
+            parts = [p for grp in done for p in grp]
         ll = 0.0
-        g = np.zeros(K) if order >= 1 else None
+        g = np.zeros(len(theta)) if order >= 1 else None
+        H = np.zeros((len(theta), len(theta))) if order >= 2 and self.analytic_hessian else None
         n = 0
-        for sub in self._sub_blocks(rows):
-            lu, S = self._unit_pass(theta, sub, order)
-            _, _, u0, u1 = self._units_of(sub)
-            w = None if self.unit_weight is None else self.unit_weight[u0:u1]
-            ll += float(lu.sum() if w is None else lu @ w)
-            if order >= 1:
-                g += S.sum(axis=0) if w is None else w @ S
-            n += u1 - u0
-        return Sums(ll, g, None, n)
+        for lb, gb, hb, nb in parts:
+            ll += lb
+            if g is not None:
+                g += gb
+            if H is not None:
+                H += hb
+            n += nb
+        return Sums(ll, g, None if H is None else 0.5 * (H + H.T), n)
 
-    def _sub_blocks(self, rows: slice) -> list[slice]:
-        """The family's blocks inside ``rows`` (``rows`` holds whole units)."""
+    def _block_sums(self, theta: np.ndarray, sub: slice, order: int
+                    ) -> tuple[float, np.ndarray | None, np.ndarray | None, int]:
+        _, _, u0, u1 = self._units_of(sub)
+        w = None if self.unit_weight is None else self.unit_weight[u0:u1]
+        Hb = None
+        if order >= 2 and self.analytic_hessian:
+            lu, S, Hu = self._unit_hessian_native(theta, sub)
+            Hb = Hu.sum(axis=0) if w is None else np.einsum("u,ukl->kl", w, Hu)
+        else:
+            lu, S = self._unit_pass(theta, sub, order)
+        ll = float(lu.sum() if w is None else lu @ w)
+        g = None if order < 1 else (S.sum(axis=0) if w is None else w @ S)
+        return ll, g, Hb, u1 - u0
+
+    def _sub_blocks(self, rows: slice, order: int = 1) -> list[slice]:
+        """The family's blocks inside ``rows`` (``rows`` holds whole units): the compiled
+        pass's (:meth:`_pass_blocks`) or the NumPy pass's (:meth:`unit_blocks`)."""
         start, stop, u0, u1 = self._units_of(rows)
         if stop <= start:
             return []
         if self.unit_start[u0] != start or self.unit_start[u1] != stop:
             raise ValueError(f"rows {start}:{stop} do not hold whole units; use "
-                             "family.blocks()")
-        return [b for b in self.blocks() if b.start >= start and b.stop <= stop] or [
-            slice(start, stop)]
+                             "family.unit_blocks()")
+        blocks = self._pass_blocks(order) if self.use_native else self.unit_blocks()
+        # both hold whole units, so do their intersections
+        return [slice(max(b.start, start), min(b.stop, stop)) for b in blocks
+                if b.start < stop and b.stop > start]
 
     def score_obs(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
         """Per-unit (unweighted) scores ``(n_units, K)`` of the units in ``rows``."""
@@ -284,7 +525,7 @@ class MixedFamily:
 
     def unit_loglike(self, theta: np.ndarray) -> np.ndarray:
         """Simulated log-likelihood of every unit ``(n_units,)`` (unweighted)."""
-        return np.concatenate([self._unit_pass(theta, b, 0)[0] for b in self.blocks()])
+        return np.concatenate([self._unit_pass(theta, b, 0)[0] for b in self.unit_blocks()])
 
     # ------------------------------------------------------------------ prediction
     def _proba_blocks(self, rows: slice) -> list[slice]:
@@ -319,6 +560,25 @@ class MixedFamily:
             dvb = dv[b.start - start:b.stop - start][:, None, :]
             out.append((P * (dvb - (P * dvb).sum(axis=2, keepdims=True))).mean(axis=1))
         return np.concatenate(out)
+
+    def dproba_design(self, theta: np.ndarray, DX: np.ndarray,
+                      doff: np.ndarray | None = None) -> np.ndarray:
+        """Derivative ``(n, J)`` of the simulated probabilities along a change of the data
+        whose slot multipliers move by ``DX`` ``(n, J, P)`` (and the offset by ``doff``): per
+        draw :math:`dV_r = DX \\cdot c(\\theta, z_r) + d_o`, then the mean over the unit's draws
+        of :math:`P_r (dV_r - \\sum_j P_{jr} dV_{jr})` (the random coefficients move the
+        utilities differently at every draw, so one ``dv`` per case, :meth:`dproba`, cannot)."""
+        out = []
+        for b in self._proba_blocks(ALL):
+            _, _, u0, u1 = self._units_of(b)
+            P = self._draw_proba(theta, b)  # (m, R, J)
+            Cs = self.draw_coefficients(theta, self.draws[:, u0:u1, :])  # (P, n_u, R)
+            cu = self.case_unit[b] - u0
+            dV = np.einsum("mjp,pmr->mrj", DX[b], Cs[:, cu, :])
+            if doff is not None:
+                dV += doff[b][:, None, :]
+            out.append((P * (dV - (P * dV).sum(axis=2, keepdims=True))).mean(axis=1))
+        return np.concatenate(out) if out else np.zeros((0, self.design.n_alts))
 
     def logsum(self, theta: np.ndarray, rows: slice = ALL) -> np.ndarray:
         """Mean over the unit's draws of :math:`\\log\\sum_j \\exp V_{njr}` (consumer surplus

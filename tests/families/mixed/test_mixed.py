@@ -203,19 +203,27 @@ def test_simulate_draws_coefficients_per_unit(pdata):
     assert not sim.chosen.equals(pdata.chosen)
 
 
-def test_derivative_based_post_estimation_is_refused_by_name():
-    """Point/aggregate elasticities, marginal effects and WTP ratios go through the
-    fixed-coefficient derivative path: a mixed logit refuses them with a message saying what
-    works instead (arc elasticities from simulated probabilities)."""
+def test_derivative_post_estimation_without_draws_is_the_mnls():
+    """Point and aggregate elasticities, marginal effects and WTP of a mixed logit go through
+    the per-draw derivative path (MixedFamily.dproba_design, wtp_distribution); with no draws
+    they are the MNL's at the same estimates."""
     import choicekit as ck
 
     sim = ck.make_choice_data(300, 3, choices_per_person=3, rng=0)
-    m = ck.MixedLogit(sim.data, {a: u for a, u in sim.utilities.items()}, n_draws=20,
-                      panel=True, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ck.MixedLogitWarning)
+        m = ck.MixedLogit(sim.data, {a: u for a, u in sim.utilities.items()}, n_draws=20,
+                          panel=True, rng=0)
     res = m.fit()
-    for call in (lambda: res.elasticities("cost"), lambda: res.marginal_effects("cost"),
-                 lambda: res.wtp("time", "cost")):
-        with pytest.raises(ck.SpecificationError, match="MixedLogit are not implemented"):
-            call()
+    mnl = ck.MNL(sim.data, dict(sim.utilities)).fit()
+    np.testing.assert_allclose(res.params[mnl.params.index], mnl.params, rtol=1e-6)
+    for f in (lambda r: r.elasticities("cost").estimate,
+              lambda r: r.elasticities("time", kind="point"),
+              lambda r: r.marginal_effects("cost").estimate):
+        np.testing.assert_allclose(f(res).to_numpy(), f(mnl).to_numpy(), rtol=1e-5,
+                                   atol=1e-8)
+    w = res.wtp("time", "cost")
+    assert w.loc["time", "median"] == pytest.approx(mnl.wtp("time", "cost").loc["time", "wtp"],
+                                                    rel=1e-6)
     arc = res.elasticities("cost", kind="arc")
     assert np.isfinite(arc.estimate.to_numpy()).all()

@@ -1,0 +1,250 @@
+/* The compiled per-unit pass of the mixed logit (choicekit/families/mixed/native.py).
+ *
+ * For a block of whole units, every unit u and draw r: the utilities of the unit's cases
+ *
+ *     V_njr = V0_nj + sum_i C_iur X_nj,rand[i]
+ *
+ * (V0: the fixed slots' part and the offset; C: the random slots' coefficients at the unit's
+ * draws), their logit probabilities P_njr, the unit's log-likelihood at the draw
+ *
+ *     ell_ur = sum_{n in u} (V_n,c_n,r - log sum_j exp V_njr)
+ *
+ * the unit's simulated log-likelihood log L_u = log mean_r exp(ell_ur), and (with_grad) the
+ * derivative of ell_ur in every slot's coefficient weighted by the draw's posterior share
+ *
+ *     G_upr = omega_ur sum_{n in u} (X_n,c_n,p - sum_j P_njr X_njp),
+ *     omega_ur = exp(ell_ur) / sum_r' exp(ell_ur').
+ *
+ * With M, G is not weighted by omega, and M holds the (unweighted) information of each draw in the coefficients,
+ *
+ *     M_upqr = sum_{n in u} sum_j P_njr (x_njp - xbar_nrp)(x_njq - xbar_nrq)   (q <= p),
+ *
+ * minus the Hessian of ell_ur in the coefficients, for the analytic Hessian (family.py).
+ * The chain rule from slot coefficients to the parameters (times the draws) is left to NumPy
+ * (family.py): it is (units x draws) per random slot, small next to the pass. Unavailable
+ * alternatives (avail = 0) are skipped. No temporaries beyond one case's alternatives.
+ * Reference and fallback: MixedFamily._unit_pass_numpy, which gives the same sums to rounding.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* one build, three code paths chosen at load time by the CPU (GCC function multiversioning,
+ * as in _mnl_pass.c): AVX-512 and AVX2+FMA vectors where present, the baseline elsewhere */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && \
+    defined(__linux__)
+#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CK_CLONES
+#endif
+
+/* the interface version; native.py (ABI_VERSION) uses a library only when they agree */
+#define CK_MXL_ABI_VERSION 1
+
+int64_t ck_mxl_abi_version(void) { return CK_MXL_ABI_VERSION; }
+
+/* the MNL pass's vectorizable exp and log (_mnl_pass.c), copied: each library stands alone */
+/* exp(x) for x <= 0 (x = -inf included), vectorizable: the libm call is not, and it was a
+ * sixth of a pass. x = k ln2 + r with |r| <= ln2 / 2 (Cody-Waite: ln2 in two parts so that
+ * k ln2 is exact), exp(r) by its Taylor series to r^13 (truncation < 4e-18 relative), times
+ * 2^k built in the exponent bits. Below -708 the result is 0 (exp(-708) ~ 3e-308: a
+ * probability that small changes no sum). Agrees with libm's exp to a few ulp. */
+static inline double ck_exp(double x)
+{
+    const double shifter = 6755399441055744.0;  /* 1.5 * 2^52: adding it rounds to integer */
+    const double xc = x < -708.0 ? -708.0 : x;
+    const double t = xc * 1.4426950408889634 + shifter;
+    const double kf = t - shifter;  /* round(x / ln2) */
+    const double r = (xc - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
+    double y = 1.0 / 6227020800.0;  /* 1 / 13! */
+    y = y * r + 1.0 / 479001600.0;
+    y = y * r + 1.0 / 39916800.0;
+    y = y * r + 1.0 / 3628800.0;
+    y = y * r + 1.0 / 362880.0;
+    y = y * r + 1.0 / 40320.0;
+    y = y * r + 1.0 / 5040.0;
+    y = y * r + 1.0 / 720.0;
+    y = y * r + 1.0 / 120.0;
+    y = y * r + 1.0 / 24.0;
+    y = y * r + 1.0 / 6.0;
+    y = y * r + 0.5;
+    y = y * r + 1.0;
+    y = y * r + 1.0;
+    uint64_t kb, sb;
+    memcpy(&kb, &t, sizeof kb);
+    memcpy(&sb, &shifter, sizeof sb);
+    const uint64_t e = (kb - sb + 1023) << 52;  /* the bits of 2^k (k >= -1022 here) */
+    double scale;
+    memcpy(&scale, &e, sizeof scale);
+    return x < -708.0 ? 0.0 : y * scale;
+}
+
+/* log(x) for a positive normal x (here a case's sum of exponentials, in [1, J]),
+ * vectorizable: the libm call is not, and it was half of a small design's pass. x = 2^e * u
+ * with u in [sqrt(1/2), sqrt(2)), log u = 2 atanh(s) = 2 (s + s^3/3 + ... + s^21/21) with
+ * s = (u - 1) / (u + 1), |s| < 0.172 (next term < 1e-18 relative); e ln 2 in two parts. */
+static inline double ck_log(double x)
+{
+    uint64_t bits, mb;
+    memcpy(&bits, &x, sizeof bits);
+    int64_t e = (int64_t)((bits >> 52) & 0x7ff) - 1023;
+    mb = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;  /* u in [1, 2) */
+    double u;
+    memcpy(&u, &mb, sizeof u);
+    const int big = u > 1.4142135623730951;
+    u = big ? 0.5 * u : u;
+    e += big;
+    const double s = (u - 1.0) / (u + 1.0), s2 = s * s;
+    double y = 1.0 / 21.0;
+    y = y * s2 + 1.0 / 19.0;
+    y = y * s2 + 1.0 / 17.0;
+    y = y * s2 + 1.0 / 15.0;
+    y = y * s2 + 1.0 / 13.0;
+    y = y * s2 + 1.0 / 11.0;
+    y = y * s2 + 1.0 / 9.0;
+    y = y * s2 + 1.0 / 7.0;
+    y = y * s2 + 1.0 / 5.0;
+    y = y * s2 + 1.0 / 3.0;
+    const double de = (double)e;
+    return de * 6.93147180369123816490e-01 + (2.0 * s + 2.0 * s * s2 * y
+                                              + de * 1.90821492927058770002e-10);
+}
+
+/* returns 0, or -1 when the work buffer cannot be allocated. Loops run over the draws
+ * innermost (contiguous, vectorised): for every unit, the (alternatives x draws) utilities of one
+ * case at a time. */
+CK_CLONES
+int64_t ck_mxl_pass(int64_t n_units, int64_t R, int64_t J, int64_t P, int64_t Pr,
+                    const int64_t *unit_start, /* (n_units + 1), local case offsets */
+                    const double *X,           /* (m, J, P) */
+                    const double *V0,          /* (m, J) */
+                    const uint8_t *avail,      /* (m, J) */
+                    const int64_t *chosen,     /* (m,) */
+                    const int64_t *rand_idx,   /* (Pr,) slots with a random coefficient */
+                    const double *C,           /* (Pr, n_units, R) */
+                    int64_t with_grad,
+                    double *ell,               /* out (n_units, R) */
+                    double *llu,               /* out (n_units,): log mean_r exp(ell_ur) */
+                    double *G,                 /* out (n_units, P, R) when with_grad */
+                    double *M)                 /* out (n_units, P, P, R) or NULL */
+{
+    const size_t JR = (size_t)(J > 0 ? J : 1) * (size_t)(R > 0 ? R : 1);
+    double *restrict V = (double *)malloc(sizeof(double) * JR);
+    double *restrict mx = (double *)malloc(sizeof(double) * (size_t)(R > 0 ? R : 1));
+    double *restrict sm = (double *)malloc(sizeof(double) * (size_t)(R > 0 ? R : 1));
+    double *restrict xb = (double *)malloc(sizeof(double) * (size_t)(P > 0 ? P : 1) *
+                                           (size_t)(R > 0 ? R : 1));
+    if (!V || !mx || !sm || !xb) {
+        free(V); free(mx); free(sm); free(xb);
+        return -1;
+    }
+    for (int64_t u = 0; u < n_units; ++u) {
+        const int64_t n0 = unit_start[u], n1 = unit_start[u + 1];
+        double *restrict e = ell + u * R;
+        for (int64_t r = 0; r < R; ++r) e[r] = 0.0;
+        double *g = with_grad ? G + u * P * R : NULL;
+        if (g) memset(g, 0, sizeof(double) * (size_t)(P * R));
+        double *h = (g && M) ? M + u * P * P * R : NULL;
+        if (h) memset(h, 0, sizeof(double) * (size_t)(P * P * R));
+        for (int64_t n = n0; n < n1; ++n) {
+            const double *Xn = X + n * J * P;
+            const double *V0n = V0 + n * J;
+            const uint8_t *an = avail + n * J;
+            const int64_t ch = chosen[n];
+            for (int64_t r = 0; r < R; ++r) mx[r] = -INFINITY;
+            for (int64_t j = 0; j < J; ++j) {
+                if (!an[j]) continue;
+                const double *x = Xn + j * P;
+                double *restrict v = V + j * R;
+                const double v0 = V0n[j];
+                for (int64_t r = 0; r < R; ++r) v[r] = v0;
+                for (int64_t i = 0; i < Pr; ++i) {
+                    const double xi = x[rand_idx[i]];
+                    if (xi == 0.0) continue;
+                    const double *restrict c = C + (i * n_units + u) * R;
+                    for (int64_t r = 0; r < R; ++r) v[r] += xi * c[r];
+                }
+                for (int64_t r = 0; r < R; ++r) mx[r] = v[r] > mx[r] ? v[r] : mx[r];
+            }
+            for (int64_t r = 0; r < R; ++r) sm[r] = 0.0;
+            {
+                const double *restrict vc = V + ch * R;
+                for (int64_t r = 0; r < R; ++r) e[r] += vc[r] - mx[r];
+            }
+            for (int64_t j = 0; j < J; ++j) {
+                if (!an[j]) continue;
+                double *restrict v = V + j * R;
+#pragma omp simd
+                for (int64_t r = 0; r < R; ++r) {
+                    v[r] = ck_exp(v[r] - mx[r]);
+                    sm[r] += v[r];
+                }
+            }
+#pragma omp simd
+            for (int64_t r = 0; r < R; ++r) {
+                e[r] -= ck_log(sm[r]);
+                sm[r] = 1.0 / sm[r];
+            }
+            if (!g) continue;
+            const double *xc = Xn + ch * P;
+            for (int64_t j = 0; j < J; ++j) {
+                if (!an[j]) continue;
+                double *restrict v = V + j * R;
+                for (int64_t r = 0; r < R; ++r) v[r] *= sm[r]; /* probabilities */
+            }
+            for (int64_t p = 0; p < P; ++p) {
+                /* xbar_p = sum_j P_j x_jp */
+                double *restrict b = xb + p * R;
+                for (int64_t r = 0; r < R; ++r) b[r] = 0.0;
+                for (int64_t j = 0; j < J; ++j) {
+                    if (!an[j]) continue;
+                    const double xjp = Xn[j * P + p];
+                    if (xjp == 0.0) continue;
+                    const double *restrict v = V + j * R;
+                    for (int64_t r = 0; r < R; ++r) b[r] += xjp * v[r];
+                }
+                double *restrict gp = g + p * R;
+                const double xcp = xc[p];
+                for (int64_t r = 0; r < R; ++r) gp[r] += xcp - b[r];
+            }
+            if (!h) continue;
+            /* h_pq += sum_j P_j x_jp x_jq - xbar_p xbar_q (lower triangle, q <= p) */
+            for (int64_t p = 0; p < P; ++p) {
+                for (int64_t q = 0; q <= p; ++q) {
+                    double *restrict hp = h + (p * P + q) * R;
+                    const double *restrict bp = xb + p * R;
+                    const double *restrict bq = xb + q * R;
+                    for (int64_t r = 0; r < R; ++r) hp[r] -= bp[r] * bq[r];
+                    for (int64_t j = 0; j < J; ++j) {
+                        if (!an[j]) continue;
+                        const double xx = Xn[j * P + p] * Xn[j * P + q];
+                        if (xx == 0.0) continue;
+                        const double *restrict v = V + j * R;
+                        for (int64_t r = 0; r < R; ++r) hp[r] += xx * v[r];
+                    }
+                }
+            }
+        }
+        /* the unit's simulated log-likelihood, and (with_grad) its posterior shares of the
+         * draws, omega_ur = exp(ell_ur) / sum_r' exp(ell_ur'), folded into G */
+        double m = -INFINITY;
+        for (int64_t r = 0; r < R; ++r) m = e[r] > m ? e[r] : m;
+        double tot = 0.0;
+#pragma omp simd reduction(+ : tot)
+        for (int64_t r = 0; r < R; ++r) {
+            sm[r] = ck_exp(e[r] - m);
+            tot += sm[r];
+        }
+        llu[u] = m + log(tot) - log((double)R);
+        if (!g || h) continue; /* with M, G stays unweighted (the caller weights) */
+        const double it = 1.0 / tot;
+        for (int64_t r = 0; r < R; ++r) sm[r] *= it;
+        for (int64_t p = 0; p < P; ++p) {
+            double *restrict gp = g + p * R;
+            for (int64_t r = 0; r < R; ++r) gp[r] *= sm[r];
+        }
+    }
+    free(V); free(mx); free(sm); free(xb);
+    return 0;
+}
