@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from choicekit.families.gev.kernel import GevStructure
+from choicekit.families.gev.common import GevStructure
 
 __all__ = ["draw_cnl_errors", "draw_nl_errors", "draw_positive_stable_log"]
 

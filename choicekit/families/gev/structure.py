@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from choicekit.exceptions import SpecificationError
-from choicekit.families.gev.kernel import GevStructure
+from choicekit.families.gev.common import GevStructure
 from choicekit.families.protocol import ParamTable
 from choicekit.spec.expressions import Beta
 from choicekit.spec.nests import Nest, unknown_alternative
