@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from choicekit.families.mnl.native import NativeLibraryWarning
+from choicekit.families.native_library import native_required, open_checked
 
 __all__ = ["ABI_VERSION", "available", "mxl_pass"]
 
@@ -41,30 +42,17 @@ _REBUILD = ("Rebuild it by reinstalling choicekit (`pip install -e .` in an edit
             "more slowly.")
 
 
-def _required() -> bool:
-    return os.environ.get("CHOICEKIT_REQUIRE_NATIVE", "").strip() == "1"
+_required = native_required
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    lib.ck_mxl_pass.argtypes = [_i64] * 5 + [_ptr] * 7 + [_i64, _ptr, _ptr, _ptr, _ptr]
+    lib.ck_mxl_pass.restype = _i64
 
 
 def _open(path: str) -> tuple[ctypes.CDLL | None, str | None]:
-    try:
-        lib = ctypes.CDLL(path)
-    except OSError as err:
-        return None, f"cannot be loaded ({err})"
-    try:
-        lib.ck_mxl_abi_version.argtypes = []
-        lib.ck_mxl_abi_version.restype = _i64
-    except AttributeError:
-        return None, f"has no ck_mxl_abi_version (this choicekit needs version {ABI_VERSION})"
-    version = int(lib.ck_mxl_abi_version())
-    if version != ABI_VERSION:
-        return None, (f"has interface version {version}, but this choicekit needs version "
-                      f"{ABI_VERSION}")
-    try:
-        lib.ck_mxl_pass.argtypes = [_i64] * 5 + [_ptr] * 7 + [_i64, _ptr, _ptr, _ptr, _ptr]
-        lib.ck_mxl_pass.restype = _i64
-    except AttributeError as err:
-        return None, f"lacks a function this choicekit calls ({err})"
-    return lib, None
+    """Load and check the library: ``(library, None)``, or ``(None, what is wrong)``."""
+    return open_checked(path, "ck_mxl_abi_version", ABI_VERSION, "_mxl_pass.c", _declare)
 
 
 @functools.cache

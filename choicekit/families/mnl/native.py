@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from choicekit.exceptions import ChoiceKitWarning
+from choicekit.families.native_library import native_required, open_checked
 
 __all__ = ["available", "NativePass", "NativeLibraryWarning", "ABI_VERSION",
            "default_chunk_cases", "native_exp", "native_log", "pass_in_use"]
@@ -61,36 +62,23 @@ def _library_path() -> str | None:
     return spec.origin if spec is not None and spec.origin else None
 
 
+def _declare(lib: ctypes.CDLL) -> None:
+    """Argument and result types of the functions this module calls."""
+    lib.ck_mnl_pass.argtypes = [_ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr, _ptr,
+                                _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _i64, _i64,
+                                _ptr, _ptr]
+    lib.ck_mnl_pass.restype = _i64
+    for name in ("ck_work_per_case", "ck_work_extra"):
+        getattr(lib, name).argtypes = [_i64, _i64, _i64]
+        getattr(lib, name).restype = _i64
+    for name in ("ck_exp_n", "ck_log_n"):
+        getattr(lib, name).argtypes = [_ptr, _ptr, _i64]
+        getattr(lib, name).restype = None
+
+
 def _open(path: str) -> tuple[ctypes.CDLL | None, str | None]:
     """Load and check the library: ``(library, None)``, or ``(None, what is wrong)``."""
-    try:
-        lib = ctypes.CDLL(path)
-    except OSError as err:
-        return None, f"cannot be loaded ({err})"
-    try:
-        lib.ck_abi_version.argtypes = []
-        lib.ck_abi_version.restype = _i64
-    except AttributeError:
-        return None, ("was built from an older _mnl_pass.c (it has no ck_abi_version; this "
-                      f"choicekit needs version {ABI_VERSION})")
-    version = int(lib.ck_abi_version())
-    if version != ABI_VERSION:
-        return None, (f"has interface version {version}, but this choicekit needs version "
-                      f"{ABI_VERSION}")
-    try:
-        lib.ck_mnl_pass.argtypes = [_ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr, _ptr,
-                                    _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _i64, _i64,
-                                    _ptr, _ptr]
-        lib.ck_mnl_pass.restype = _i64
-        for name in ("ck_work_per_case", "ck_work_extra"):
-            getattr(lib, name).argtypes = [_i64, _i64, _i64]
-            getattr(lib, name).restype = _i64
-        for name in ("ck_exp_n", "ck_log_n"):
-            getattr(lib, name).argtypes = [_ptr, _ptr, _i64]
-            getattr(lib, name).restype = None
-    except AttributeError as err:
-        return None, f"lacks a function this choicekit calls ({err})"
-    return lib, None
+    return open_checked(path, "ck_abi_version", ABI_VERSION, "_mnl_pass.c", _declare)
 
 
 def _stale(path: str) -> bool:
@@ -146,8 +134,7 @@ def pass_in_use() -> str:
         "choicekit is imported") else f"NumPy kernel ({problem.split(';')[0]})"
 
 
-def _required() -> bool:
-    return os.environ.get("CHOICEKIT_REQUIRE_NATIVE", "").strip() == "1"
+_required = native_required
 
 
 @functools.cache
