@@ -41,8 +41,8 @@ import numpy as np
 
 from choicekit.design.linear import Design
 from choicekit.families.gev import kernel as gk
-from choicekit.families.gev.errors import draw_cnl_errors, draw_nl_errors
 from choicekit.families.gev import native
+from choicekit.families.gev.errors import draw_cnl_errors, draw_nl_errors
 from choicekit.families.gev.structure import GevSpec
 from choicekit.families.mnl.family import NATIVE_VALUES_PER_THREAD, chunk_slices, cores, executor
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
@@ -283,10 +283,10 @@ class NestedFamily(_GevFamily):
         Notes
         -----
         The pass sums over ``u = (beta_stored, one constant per alternative, beta_specific,
-        lambda)``; with :math:`A = \partial u/\partial\theta` (constants of one alternative
-        share its column, :math:`\partial\lambda/\partial\theta` from the parameters' maps)
+        lambda)``; with :math:`A = \\partial u/\\partial\\theta` (constants of one alternative
+        share its column, :math:`\\partial\\lambda/\\partial\\theta` from the parameters' maps)
         the score is :math:`A' g_u` and the Hessian
-        :math:`A' H_u A + \mathrm{diag}(g_\lambda' \partial^2\lambda/\partial\theta^2)`.
+        :math:`A' H_u A + \\mathrm{diag}(g_\\lambda' \\partial^2\\lambda/\\partial\\theta^2)`.
         """
         K = len(theta)
         if not self.use_native:
