@@ -74,7 +74,7 @@ static inline int64_t tri(int64_t a, int64_t b) /* packed lower triangle, any or
 }
 
 /* doubles of workspace per case (see chunk() for the layout) */
-static int64_t per_case(int64_t Kd, int64_t J, const tree_t *t)
+static int64_t per_case(int64_t J, const tree_t *t)
 {
     const int64_t M = t->M, D = J + M;
     int64_t sg = 0, sh = 0, kmax = 0;
@@ -91,7 +91,7 @@ static int64_t per_case(int64_t Kd, int64_t J, const tree_t *t)
          + sg + sh + kmax   /* G, H, vec */
          + (M + 1) + M      /* ell, t */
          + D + D * (D + 1) / 2  /* d, h */
-         + Kd * J           /* T */
+         + J                /* T (of one stored column) */
          + 4;               /* max, total, weight, chosen */
 }
 
@@ -100,7 +100,8 @@ int64_t ck_nl_work_size(int64_t Kd, int64_t J, int64_t M, const int64_t *loc_off
                         int64_t chunk_cases)
 {
     tree_t t = {M, NULL, NULL, NULL, NULL, loc_off, NULL, NULL};
-    return chunk_cases * per_case(Kd, J, &t);
+    (void)Kd;
+    return chunk_cases * per_case(J, &t);
 }
 
 typedef struct {
@@ -143,7 +144,7 @@ static inline __attribute__((always_inline)) void tree_pass(const nlpass_t *p, i
     }
     double *H = G + sg * m, *vec = H + sh * m, *ell = vec + kmax * m, *tp = ell + (M + 1) * m;
     double *d = tp + M * m, *h = d + D * m;
-    double *mx = h + (D * (D + 1) / 2) * m + p->Kd * J * m, *tot = mx + m;
+    double *mx = h + (D * (D + 1) / 2) * m + J * m, *tot = mx + m; /* (after T) */
     for (int64_t qq = 0; qq <= M; qq++) {
         const int64_t q = qq < M ? M - 1 - qq : root; /* children before parents */
         const double lq = q < M ? p->lam[q] : 1.0, inv = 1.0 / lq;
@@ -421,7 +422,7 @@ static void chunk(const nlpass_t *p, int64_t a0, int64_t m, double *work, double
     double *d = work + (J + (M + 1) + 2 * (J + M) + 2 * (M + 1) + sg + sh + kmax
                         + (M + 1) + M) * m;
     double *h = d + D * m, *T = h + (D * (D + 1) / 2) * m;
-    double *wt = T + Kd * J * m + 2 * m, *llc = wt + m;
+    double *wt = T + J * m + 2 * m, *llc = wt + m; /* (after tree_pass's mx, tot) */
     for (int64_t j = 0; j < J; j++) {
         double *v = Vt + j * m;
         const double cst = p->alt_add[j];
@@ -491,56 +492,61 @@ static void chunk(const nlpass_t *p, int64_t a0, int64_t m, double *work, double
         double *ha = h + a * m;
         for (int64_t i = 0; i < m; i++) ha[i] *= wt[i];
     }
-    /* T_jk = sum_b h_jb x_bk */
-    for (int64_t k = 0; k < Kd; k++)
+    /* per stored column k: T_jk = sum_b h_jb x_bk for the chunk (J x m, in L1), then at once
+     * H_kl = sum_j T_jk . x_jl (l <= k, four at a time), the constants' sums_i T_jk and the
+     * specific columns' sum_i z T_(a_s)k */
+    for (int64_t k = 0; k < Kd; k++) {
+        const double *xk = p->X + k * p->sk + a0;
         for (int64_t j = 0; j < J; j++) {
-            double *tk = T + (k * J + j) * m;
-            for (int64_t i = 0; i < m; i++) tk[i] = 0.0;
-            for (int64_t b = 0; b < J; b++) {
-                const double *x = p->X + k * p->sk + b * p->sj + a0, *hv = h + tri(j, b) * m;
+            double *tk = T + j * m;
+            const double *h0 = h + tri(j, 0) * m;
+#pragma omp simd
+            for (int64_t i = 0; i < m; i++) tk[i] = h0[i] * xk[i];
+            for (int64_t b = 1; b < J; b++) {
+                const double *hv = h + tri(j, b) * m, *x = xk + b * p->sj;
 #pragma omp simd
                 for (int64_t i = 0; i < m; i++) tk[i] += hv[i] * x[i];
             }
         }
-    /* stored x stored */
-    for (int64_t k = 0; k < Kd; k++)
-        for (int64_t l = 0; l <= k; l++) {
-            double s = 0.0;
+        for (int64_t l = 0; l <= k; l += 4) {
+            const int64_t nl = k + 1 - l < 4 ? k + 1 - l : 4;
+            double hsum[4];
+            const double *xl[4];
             for (int64_t j = 0; j < J; j++) {
-                const double *tk = T + (k * J + j) * m, *x = p->X + l * p->sk + j * p->sj + a0;
-#pragma omp simd reduction(+ : s)
-                for (int64_t i = 0; i < m; i++) s += tk[i] * x[i];
+                for (int64_t r = 0; r < 4; r++)  /* rows past nl repeat row l (unused) */
+                    xl[r] = p->X + (l + (r < nl ? r : 0)) * p->sk + j * p->sj + a0;
+                dot4(T + j * m, xl, m, hsum, j == 0);
             }
-            Hs[k * L + l] += s;
+            for (int64_t r = 0; r < nl; r++) Hs[k * L + l + r] += hsum[r];
         }
-    /* constants against stored and constants */
-    for (int64_t j = 0; j < J; j++) {
-        const int64_t row = (Kd + j) * L;
-        for (int64_t k = 0; k < Kd; k++) {
-            const double *tk = T + (k * J + j) * m;
+        for (int64_t j = 0; j < J; j++) {
+            const double *tk = T + j * m;
             double s = 0.0;
 #pragma omp simd reduction(+ : s)
             for (int64_t i = 0; i < m; i++) s += tk[i];
-            Hs[row + k] += s;
+            Hs[(Kd + j) * L + k] += s;
         }
+        for (int64_t u = 0; u < S; u++) {
+            const double *z = p->spec_val + u * p->n + a0, *tk = T + p->spec_alt[u] * m;
+            double s = 0.0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t i = 0; i < m; i++) s += z[i] * tk[i];
+            Hs[(Kd + J + u) * L + k] += s;
+        }
+    }
+    /* constants against constants */
+    for (int64_t j = 0; j < J; j++)
         for (int64_t b = 0; b <= j; b++) {
             const double *hv = h + tri(j, b) * m;
             double s = 0.0;
 #pragma omp simd reduction(+ : s)
             for (int64_t i = 0; i < m; i++) s += hv[i];
-            Hs[row + Kd + b] += s;
+            Hs[(Kd + j) * L + Kd + b] += s;
         }
-    }
-    /* specific columns against stored, constants, each other */
+    /* specific columns against constants and each other */
     for (int64_t u = 0; u < S; u++) {
         const int64_t au = p->spec_alt[u], row = (Kd + J + u) * L;
         const double *z = p->spec_val + u * p->n + a0;
-        for (int64_t k = 0; k < Kd; k++) {
-            const double *tk = T + (k * J + au) * m;
-            double s = 0.0;
-            for (int64_t i = 0; i < m; i++) s += z[i] * tk[i];
-            Hs[row + k] += s;
-        }
         for (int64_t b = 0; b < J; b++) {
             const double *hv = h + tri(au, b) * m;
             double s = 0.0;
