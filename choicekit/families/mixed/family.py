@@ -134,6 +134,8 @@ class MixedFamily:
         self._pass_block_cache: dict[int, list[slice]] = {}
         self._columns: np.ndarray | None = None  # distinct design columns (compiled pass)
         self._column_of: np.ndarray | None = None  # slot -> its distinct column
+        self._entries: tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[
+            int, int, int, float]]] | None = None  # sparse Jacobian (compiled Hessian)
 
     # ------------------------------------------------------------------ protocol basics
     @property
@@ -171,15 +173,17 @@ class MixedFamily:
     def _pass_blocks(self, order: int) -> list[slice]:
         """The blocks of one compiled pass: larger than :meth:`unit_blocks` (the pass keeps
         no (cases x draws x alternatives) temporaries; its outputs are (units x draws x
-        columns), and with the Hessian (units x draws x columns^2), bounded by
-        :data:`NATIVE_BLOCK_ELEMENTS`), and at least one per thread."""
+        columns; the Hessian pass applies the chain rule inside, so its outputs are per unit,
+        and its inputs add the draws' rows of the Jacobian), bounded by
+        :data:`NATIVE_BLOCK_ELEMENTS`, and at least one per thread."""
         if self.chunk_size is not None:
             return self.unit_blocks()
         key = min(order, 2)
         if key not in self._pass_block_cache:
             U = len(self._distinct_columns()[0])
             R, J = self.n_draws, self.design.n_alts
-            width = max(J, U * U) if order >= 2 else max(J, 2 * U)
+            rows_a = len(self.structure.draw_names) + len(self._jacobian_entries()[3])
+            width = max(J, 2 * U) + (rows_a if order >= 2 else 0)
             per = max(1, NATIVE_BLOCK_ELEMENTS // max(1, R * width))
             n = self.design.n_cases
             nb = -(-n // per)  # blocks, then a multiple of the threads: even shares
@@ -356,10 +360,92 @@ class MixedFamily:
                     Jm[:, :, col[p], k] += c * C[i] * (z[dd] if dd >= 0 else 1.0)
         return Jm
 
+    def _jacobian_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[
+            int, int, int, float]]]:
+        """The sparse Jacobian of the distinct columns' coefficients in the parameters, for
+        the compiled Hessian pass: entries ``(column, parameter, row of A)`` with row -1 for a
+        constant 1 (a fixed slot), row ``d`` for draw ``d`` (a linear random slot), and rows
+        after the draws for the lognormal terms, listed as ``(entry, random slot index i,
+        draw or -1, multiplier c)``: their row is ``c * C_i * z_d``."""
+        if self._entries is None:
+            s = self.structure
+            _, col = self._distinct_columns()
+            ec: list[int] = []
+            ep: list[int] = []
+            ea: list[int] = []
+            extra: list[tuple[int, int, int, float]] = []
+            D = len(s.draw_names)
+            for p in self._fixed:
+                ec.append(int(col[p]))
+                ep.append(int(s.lin_k[p]))
+                ea.append(-1)
+            for i, p in enumerate(self._rand):
+                if s.kind[p] == 0:
+                    ec.append(int(col[p]))
+                    ep.append(int(s.lin_k[p]))
+                    ea.append(int(s.lin_d[p]))
+                else:
+                    for k, dd, c in s.exp_terms[p]:
+                        extra.append((len(ec), i, int(dd), float(c)))
+                        ec.append(int(col[p]))
+                        ep.append(int(k))
+                        ea.append(D + len(extra) - 1)
+            self._entries = (np.array(ec, dtype=np.int64), np.array(ep, dtype=np.int64),
+                             np.array(ea, dtype=np.int64), extra)
+        return self._entries
+
     def _unit_hessian_native(self, theta: np.ndarray, rows: slice
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
-        block, analytic: with :math:`g_r = J_r^T G_r` the draw's score and :math:`M_r` its
+        block from the compiled pass, the chain rule applied inside it unit by unit
+        (:func:`native.mxl_hessian_pass`, sparse Jacobian :meth:`_jacobian_entries`); the
+        lognormal coefficients' second derivatives are added here. The same sums as
+        :meth:`_unit_hessian_reference`, which forms the dense Jacobian, to rounding."""
+        d = self.design
+        s = self.structure
+        start, stop, u0, u1 = self._units_of(rows)
+        sl = slice(start, stop)
+        z = self.draws[:, u0:u1, :]
+        R = z.shape[2]
+        n_u = u1 - u0
+        K = len(theta)
+        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, n_u, R))
+        V0 = d.utilities(self._fixed_coefs(theta), sl)
+        X = self._design_block(start, stop)
+        _, col = self._distinct_columns()
+        ec, ep, ea, extra = self._jacobian_entries()
+        rows_a = [z] + [(c * C[i] * (z[dd] if dd >= 0 else 1.0))[None] for _, i, dd, c in extra]
+        A = np.concatenate(rows_a) if extra else z
+        ll_units, S, H, G, ell = native.mxl_hessian_pass(
+            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
+            col[self._rand], C, R, K, ec, ep, ea, A)
+        if any(s.kind[p] == 1 for p in self._rand):
+            w = np.exp(ell - ell.max(axis=1, keepdims=True))
+            omega = w / w.sum(axis=1, keepdims=True)
+            self._add_exp_curvature(H, theta, z, C, G, omega)
+        return ll_units, S, H
+
+    def _add_exp_curvature(self, H: np.ndarray, theta: np.ndarray, z: np.ndarray,
+                           C: np.ndarray, G: np.ndarray, omega: np.ndarray) -> None:
+        """Add :math:`\\sum_r \\omega_r G_{rp} \\partial^2 c_p` of the lognormal slots (``G``
+        unweighted ``(n_u, U, R)``)."""
+        s = self.structure
+        _, col = self._distinct_columns()
+        K = H.shape[1]
+        for i, p in enumerate(self._rand):
+            if s.kind[p] != 1:
+                continue
+            a = np.zeros((z.shape[1], z.shape[2], K))
+            for k, dd, c in s.exp_terms[p]:
+                a[:, :, k] += c * (z[dd] if dd >= 0 else 1.0)
+            wv = omega * G[:, col[p], :] * C[i]
+            H += np.einsum("ur,urk,url->ukl", wv, a, a)
+
+    def _unit_hessian_reference(self, theta: np.ndarray, rows: slice
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
+        block, the reference of :meth:`_unit_hessian_native`, through the dense Jacobian
+        ``(n_u, R, U, K)``: with :math:`g_r = J_r^T G_r` the draw's score and :math:`M_r` its
         information in the coefficients (the compiled pass),
 
         .. math::
@@ -370,7 +456,6 @@ class MixedFamily:
 
         (the second derivatives of lognormal coefficients in the last sum)."""
         d = self.design
-        s = self.structure
         start, stop, u0, u1 = self._units_of(rows)
         sl = slice(start, stop)
         z = self.draws[:, u0:u1, :]
@@ -399,14 +484,7 @@ class MixedFamily:
         H = -np.matmul(Jw.transpose(0, 2, 1), T)
         grw = gr * omega[:, :, None]
         H += np.matmul(grw.transpose(0, 2, 1), gr)
-        for i, p in enumerate(self._rand):
-            if s.kind[p] != 1:
-                continue
-            a = np.zeros((n_u, R, K))
-            for k, dd, c in s.exp_terms[p]:
-                a[:, :, k] += c * (z[dd] if dd >= 0 else 1.0)
-            wv = omega * Gt[:, :, col[p]] * C[i]
-            H += np.einsum("ur,urk,url->ukl", wv, a, a)
+        self._add_exp_curvature(H, theta, z, C, G, omega)
         H -= S[:, :, None] * S[:, None, :]
         return ll_units, S, H
 
