@@ -40,7 +40,7 @@ from choicekit.families.mixed.family import MixedFamily
 from choicekit.families.mixed.structure import MixedStructure, build_structure
 from choicekit.families.mnl.family import MNLFamily
 from choicekit.families.protocol import ParamTable
-from choicekit.inference.delta import standard_errors
+from choicekit.inference.delta import standard_errors, z_two_sided
 from choicekit.models.base import ChoiceModel, _check_overflow
 from choicekit.spec.draws import Draw
 from choicekit.spec.expressions import Beta, Specification, Utility, as_utility, exp
@@ -497,19 +497,33 @@ class MixedLogit(ChoiceModel):
 
     def wtp_distribution(self, params: Any, cov: pd.DataFrame, attributes: Any, cost: str, *,
                          scale: float = 1.0, alpha: float = 0.05) -> pd.DataFrame:
-        """The distribution of willingness to pay ``scale * beta_attribute / beta_cost`` over
-        the population, simulated with the estimation draws (each unit's draws of both
-        coefficients, so correlated and lognormal coefficients keep their joint law).
+        """Willingness to pay ``scale * beta_attribute / beta_cost`` of a random-coefficient
+        model: its population mean (or median) with SE and confidence interval, in the
+        columns of the MNL's ``res.wtp`` (:func:`~choicekit.postestimation.wtp.wtp_table`),
+        and its distribution over the population, simulated with the estimation draws (each
+        unit's draws of both coefficients, so correlated and lognormal coefficients keep their
+        joint law).
 
         Returns
         -------
         DataFrame
-            Index: attribute; columns ``mean, sd, median, q_lo, q_hi`` (the ``alpha/2`` and
-            ``1 - alpha/2`` quantiles of the WTP over units and draws) and delta-method SEs
-            ``mean_se, median_se`` (the draws held fixed). With a cost coefficient whose
-            distribution reaches 0 (a normal one) the ratio has no mean (a Cauchy-like tail):
-            mean and sd are NaN and a warning says to use the median and quantiles or a
-            lognormal cost or a WTP-space model.
+            Index: attribute. As the MNL's: ``wtp`` (the mean of the WTP over units and draws;
+            the median where the mean does not exist, see below), ``se`` (delta method, the
+            draws held fixed), ``lower, upper`` (``wtp -/+ z se``, level ``1 - alpha``); then
+            ``statistic`` (``"mean"`` or ``"median"``: what ``wtp`` is) and the distribution:
+            ``mean, mean_se, sd, median, median_se`` and ``q_lo, q_hi`` (its ``alpha/2`` and
+            ``1 - alpha/2`` quantiles over units and draws: the spread of tastes, not an
+            uncertainty of the estimate). With a cost coefficient whose distribution reaches
+            0 (a normal one) the ratio has no mean (a Cauchy-like tail): ``mean``,
+            ``mean_se`` and ``sd`` are NaN, ``wtp`` is the median, and a warning says to use
+            the median and quantiles, a lognormal cost or a WTP-space model.
+
+        Notes
+        -----
+        With a fixed cost coefficient :math:`c` and an attribute coefficient of mean
+        :math:`\\mu`, the mean WTP is :math:`\\mu / c` up to the draws' sample mean, and its
+        SE the MNL's ratio SE: with every spread at 0 the table is the MNL's ``wtp, se,
+        lower, upper``.
         """
         attrs = [attributes] if isinstance(attributes, str) else list(attributes)
         names = list(self.coefficient_draws(params))
@@ -537,12 +551,19 @@ class MixedLogit(ChoiceModel):
         r = standard_errors(lambda v: stats(v)[:, [0, 2]].ravel(), vec, cov.to_numpy(),
                             ~self._structure.params.fixed, method="delta")
         se = np.sqrt(np.maximum(np.diag(r.cov), 0.0)).reshape(k, 2)
+        if crosses:
+            est[:, [0, 1]] = np.nan
+            se[:, 0] = np.nan
+        at = 2 if crosses else 0  # the median where the mean does not exist
+        z = z_two_sided(alpha)
         frame = pd.DataFrame(
-            {"mean": est[:, 0], "mean_se": se[:, 0], "sd": est[:, 1], "median": est[:, 2],
+            {"wtp": est[:, at], "se": se[:, at // 2], "lower": est[:, at] - z * se[:, at // 2],
+             "upper": est[:, at] + z * se[:, at // 2],
+             "statistic": "median" if crosses else "mean",
+             "mean": est[:, 0], "mean_se": se[:, 0], "sd": est[:, 1], "median": est[:, 2],
              "median_se": se[:, 1], "q_lo": est[:, 3], "q_hi": est[:, 4]},
             index=pd.Index(attrs, name="attribute"))
         if crosses:
-            frame[["mean", "mean_se", "sd"]] = np.nan
             warnings.warn(
                 f"The cost coefficient {cost!r} takes both signs over the draws: the ratio has "
                 "no mean or variance (its tails are Cauchy-like). Use the median and quantiles, "

@@ -223,7 +223,12 @@ def test_derivative_post_estimation_without_draws_is_the_mnls():
         np.testing.assert_allclose(f(res).to_numpy(), f(mnl).to_numpy(), rtol=1e-5,
                                    atol=1e-8)
     w = res.wtp("time", "cost")
-    assert w.loc["time", "median"] == pytest.approx(mnl.wtp("time", "cost").loc["time", "wtp"],
-                                                    rel=1e-6)
+    w_mnl = mnl.wtp("time", "cost")
+    assert w.loc["time", "median"] == pytest.approx(w_mnl.loc["time", "wtp"], rel=1e-6)
+    # the MNL's columns first, the same numbers (the mean of a constant ratio is the ratio)
+    assert list(w.columns[:4]) == list(w_mnl.columns) == ["wtp", "se", "lower", "upper"]
+    assert w.loc["time", "statistic"] == "mean"
+    np.testing.assert_allclose(w[w_mnl.columns].to_numpy(float), w_mnl.to_numpy(float),
+                               rtol=1e-5)
     arc = res.elasticities("cost", kind="arc")
     assert np.isfinite(arc.estimate.to_numpy()).all()
