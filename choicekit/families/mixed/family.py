@@ -26,7 +26,7 @@ nothing of size units x draws x alternatives x parameters is ever formed. The ob
 one block of all cases (:meth:`MixedFamily.blocks`); :meth:`MixedFamily.sums` runs the unit
 blocks of the compiled pass (:mod:`choicekit.families.mixed.native`) on the cores. With the
 compiled pass the Hessian is analytic (each draw's information in the coefficients, chained to
-the parameters: :meth:`MixedFamily._unit_hessian_native`); with the NumPy pass
+the parameters: :func:`choicekit.families.mixed.hessian.unit_hessian`); with the NumPy pass
 ``analytic_hessian`` is False and the objective differentiates the analytic score.
 
 References
@@ -45,7 +45,7 @@ from typing import ClassVar
 import numpy as np
 
 from choicekit.design.linear import Design
-from choicekit.families.mixed import native
+from choicekit.families.mixed import hessian, native
 from choicekit.families.mixed.structure import MixedStructure
 from choicekit.families.mnl.family import cores, executor
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
@@ -343,150 +343,22 @@ class MixedFamily:
                     S[:, k] += c * ((GC * z[dd]).sum(axis=1) if dd >= 0 else GC.sum(axis=1))
         return ll_units, S
 
-    def _jacobian(self, theta: np.ndarray, z: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """``(n_u, R, U, K)``: derivative of each distinct column's coefficient at each draw
-        in the parameters."""
-        s = self.structure
-        cols, col = self._distinct_columns()
-        n_u, R = z.shape[1], z.shape[2]
-        Jm = np.zeros((n_u, R, len(cols), len(theta)))
-        for p in self._fixed:
-            Jm[:, :, col[p], s.lin_k[p]] += 1.0
-        for i, p in enumerate(self._rand):
-            if s.kind[p] == 0:
-                Jm[:, :, col[p], s.lin_k[p]] += z[s.lin_d[p]]
-            else:
-                for k, dd, c in s.exp_terms[p]:
-                    Jm[:, :, col[p], k] += c * C[i] * (z[dd] if dd >= 0 else 1.0)
-        return Jm
-
+    # the analytic Hessian: choicekit.families.mixed.hessian
     def _jacobian_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[
             int, int, int, float]]]:
-        """The sparse Jacobian of the distinct columns' coefficients in the parameters, for
-        the compiled Hessian pass: entries ``(column, parameter, row of A)`` with row -1 for a
-        constant 1 (a fixed slot), row ``d`` for draw ``d`` (a linear random slot), and rows
-        after the draws for the lognormal terms, listed as ``(entry, random slot index i,
-        draw or -1, multiplier c)``: their row is ``c * C_i * z_d``."""
-        if self._entries is None:
-            s = self.structure
-            _, col = self._distinct_columns()
-            ec: list[int] = []
-            ep: list[int] = []
-            ea: list[int] = []
-            extra: list[tuple[int, int, int, float]] = []
-            D = len(s.draw_names)
-            for p in self._fixed:
-                ec.append(int(col[p]))
-                ep.append(int(s.lin_k[p]))
-                ea.append(-1)
-            for i, p in enumerate(self._rand):
-                if s.kind[p] == 0:
-                    ec.append(int(col[p]))
-                    ep.append(int(s.lin_k[p]))
-                    ea.append(int(s.lin_d[p]))
-                else:
-                    for k, dd, c in s.exp_terms[p]:
-                        extra.append((len(ec), i, int(dd), float(c)))
-                        ec.append(int(col[p]))
-                        ep.append(int(k))
-                        ea.append(D + len(extra) - 1)
-            self._entries = (np.array(ec, dtype=np.int64), np.array(ep, dtype=np.int64),
-                             np.array(ea, dtype=np.int64), extra)
-        return self._entries
+        return hessian.jacobian_entries(self)
 
     def _unit_hessian_native(self, theta: np.ndarray, rows: slice
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
-        block from the compiled pass, the chain rule applied inside it unit by unit
-        (:func:`native.mxl_hessian_pass`, sparse Jacobian :meth:`_jacobian_entries`); the
-        lognormal coefficients' second derivatives are added here. The same sums as
-        :meth:`_unit_hessian_reference`, which forms the dense Jacobian, to rounding."""
-        d = self.design
-        s = self.structure
-        start, stop, u0, u1 = self._units_of(rows)
-        sl = slice(start, stop)
-        z = self.draws[:, u0:u1, :]
-        R = z.shape[2]
-        n_u = u1 - u0
-        K = len(theta)
-        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, n_u, R))
-        V0 = d.utilities(self._fixed_coefs(theta), sl)
-        X = self._design_block(start, stop)
-        _, col = self._distinct_columns()
-        ec, ep, ea, extra = self._jacobian_entries()
-        rows_a = [z] + [(c * C[i] * (z[dd] if dd >= 0 else 1.0))[None] for _, i, dd, c in extra]
-        A = np.concatenate(rows_a) if extra else z
-        ll_units, S, H, G, ell = native.mxl_hessian_pass(
-            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
-            col[self._rand], C, R, K, ec, ep, ea, A)
-        if any(s.kind[p] == 1 for p in self._rand):
-            w = np.exp(ell - ell.max(axis=1, keepdims=True))
-            omega = w / w.sum(axis=1, keepdims=True)
-            self._add_exp_curvature(H, theta, z, C, G, omega)
-        return ll_units, S, H
-
-    def _add_exp_curvature(self, H: np.ndarray, theta: np.ndarray, z: np.ndarray,
-                           C: np.ndarray, G: np.ndarray, omega: np.ndarray) -> None:
-        """Add :math:`\\sum_r \\omega_r G_{rp} \\partial^2 c_p` of the lognormal slots (``G``
-        unweighted ``(n_u, U, R)``)."""
-        s = self.structure
-        _, col = self._distinct_columns()
-        K = H.shape[1]
-        for i, p in enumerate(self._rand):
-            if s.kind[p] != 1:
-                continue
-            a = np.zeros((z.shape[1], z.shape[2], K))
-            for k, dd, c in s.exp_terms[p]:
-                a[:, :, k] += c * (z[dd] if dd >= 0 else 1.0)
-            wv = omega * G[:, col[p], :] * C[i]
-            H += np.einsum("ur,urk,url->ukl", wv, a, a)
+        """Per-unit log-likelihoods, scores and Hessians of one block from the compiled pass
+        (:func:`~choicekit.families.mixed.hessian.unit_hessian`)."""
+        return hessian.unit_hessian(self, theta, rows)
 
     def _unit_hessian_reference(self, theta: np.ndarray, rows: slice
                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
-        block, the reference of :meth:`_unit_hessian_native`, through the dense Jacobian
-        ``(n_u, R, U, K)``: with :math:`g_r = J_r^T G_r` the draw's score and :math:`M_r` its
-        information in the coefficients (the compiled pass),
-
-        .. math::
-
-            H_u = \\sum_r \\omega_r \\big(g_r g_r^T - J_r^T M_r J_r
-            + \\sum_p G_{rp} \\partial^2 c_p\\big) - s_u s_u^T,
-            \\qquad s_u = \\sum_r \\omega_r g_r
-
-        (the second derivatives of lognormal coefficients in the last sum)."""
-        d = self.design
-        start, stop, u0, u1 = self._units_of(rows)
-        sl = slice(start, stop)
-        z = self.draws[:, u0:u1, :]
-        R = z.shape[2]
-        n_u = u1 - u0
-        K = len(theta)
-        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, n_u, R))
-        V0 = d.utilities(self._fixed_coefs(theta), sl)
-        X = self._design_block(start, stop)
-        cols, col = self._distinct_columns()
-        U = len(cols)
-        ll_units, G, M, ell = native.mxl_pass(
-            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
-            col[self._rand], C, R, True, True)
-        w = np.exp(ell - ell.max(axis=1, keepdims=True))
-        omega = w / w.sum(axis=1, keepdims=True)  # (n_u, R)
-        Jm = self._jacobian(theta, z, C)  # (n_u, R, U, K)
-        Gt = np.ascontiguousarray(G.transpose(0, 2, 1))  # (n_u, R, U)
-        gr = np.einsum("urc,urck->urk", Gt, Jm)  # per-draw scores (n_u, R, K)
-        S = np.einsum("ur,urk->uk", omega, gr)
-        Mf = np.ascontiguousarray(M.transpose(0, 3, 1, 2))  # (n_u, R, U, U), lower filled
-        Mf = Mf + np.swapaxes(np.tril(Mf, -1), 2, 3)
-        T = np.matmul(Mf.reshape(n_u * R, U, U), Jm.reshape(n_u * R, U, K)).reshape(
-            n_u, R * U, K)
-        Jw = (Jm * omega[:, :, None, None]).reshape(n_u, R * U, K)
-        H = -np.matmul(Jw.transpose(0, 2, 1), T)
-        grw = gr * omega[:, :, None]
-        H += np.matmul(grw.transpose(0, 2, 1), gr)
-        self._add_exp_curvature(H, theta, z, C, G, omega)
-        H -= S[:, :, None] * S[:, None, :]
-        return ll_units, S, H
+        """The same through the dense Jacobian, its reference
+        (:func:`~choicekit.families.mixed.hessian.unit_hessian_reference`)."""
+        return hessian.unit_hessian_reference(self, theta, rows)
 
     def _unit_pass_numpy(self, theta: np.ndarray, rows: slice, order: int
                          ) -> tuple[np.ndarray, np.ndarray | None]:
