@@ -283,7 +283,7 @@ def bfgs_then_newton(obj: Objective, start: np.ndarray, *, switch_gtol: float,
         opt = maximize_loglike(obj, first.theta, method="newton", maxiter=maxiter, gtol=gtol)
     if (opt.converged and opt.loglike >= first.loglike - 1e-9 * abs(first.loglike)
             and check_negative_definite(opt, obj) is None):
-        return replace(opt, method="bfgs+newton", iterations=first.iterations + opt.iterations,
+        return replace(opt, method="bfgs then newton", iterations=first.iterations + opt.iterations,
                        message=f"BFGS to a scaled gradient of {switch_gtol:g} "
                        f"({first.iterations} iterations), then Newton: {opt.message}")
     return maximize_loglike(obj, first.theta, method="bfgs", maxiter=maxiter, gtol=gtol)
