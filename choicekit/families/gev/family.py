@@ -23,6 +23,9 @@ Jacobian, :math:`h^{V\\lambda}_n`, :math:`h^{\\lambda\\lambda}_n` the other bloc
         + \\mathrm{diag}\\Big(\\sum_n w_n g^\\lambda_n
         \\,\\partial^2\\lambda/\\partial\\theta^2\\Big).
 
+The nested family's fast path is the compiled pass of :mod:`choicekit.families.gev.native`
+(:meth:`NestedFamily.fast_sums`), which computes these sums in one call per range of cases;
+the NumPy kernel and :meth:`_GevFamily.sums` stay its reference and fallback.
 The cross-nested family's Hessian in the allocations is not analytic: the objective takes it
 from central differences of the analytic score when allocations are estimated.
 

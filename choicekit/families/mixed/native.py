@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.util
 import os
-import warnings
 
 import numpy as np
 
 from choicekit.families.mnl.native import NativeLibraryWarning
-from choicekit.families.native_library import native_required, open_checked
+from choicekit.families.native_library import load_pass, native_required, switched_off
 
 __all__ = ["ABI_VERSION", "available", "mxl_pass", "mxl_hessian_pass"]
 
@@ -37,12 +35,6 @@ _ptr = ctypes.c_void_p
 ABI_VERSION = 2
 _MODULE = "choicekit.families.mixed._mxl_pass"
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_mxl_pass.c")
-_REBUILD = ("Rebuild it by reinstalling choicekit (`pip install -e .` in an editable checkout); "
-            "until then the mixed logit uses its NumPy pass, which gives the same results, "
-            "more slowly.")
-
-
-_required = native_required
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -51,39 +43,15 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.ck_mxl_pass.restype = _i64
 
 
-def _open(path: str) -> tuple[ctypes.CDLL | None, str | None]:
-    """Load and check the library: ``(library, None)``, or ``(None, what is wrong)``."""
-    return open_checked(path, "ck_mxl_abi_version", ABI_VERSION, "_mxl_pass.c", _declare)
-
-
 @functools.cache
 def _load() -> tuple[ctypes.CDLL | None, str | None]:
-    spec = importlib.util.find_spec(_MODULE)
-    path = spec.origin if spec is not None and spec.origin else None
-    if path is None:
-        return None, "is not built (no C compiler when choicekit was installed?)"
-    lib, problem = _open(path)
-    if problem is not None:
-        if not _required():
-            warnings.warn(f"choicekit's compiled mixed logit pass {path} {problem}. {_REBUILD}",
-                          NativeLibraryWarning, stacklevel=4)
-        return None, f"{path} {problem}"
-    try:
-        stale = os.path.getmtime(_SOURCE) > os.path.getmtime(path)
-    except OSError:
-        stale = False
-    if stale:
-        message = (f"choicekit's compiled mixed logit pass {path} is older than its source "
-                   f"{_SOURCE}. Rebuild it with `pip install -e .`.")
-        if _required():
-            return None, message
-        warnings.warn(message, NativeLibraryWarning, stacklevel=4)
-    return lib, None
+    return load_pass(_MODULE, _SOURCE, "ck_mxl_abi_version", ABI_VERSION, _declare,
+                     "mixed logit", NativeLibraryWarning)
 
 
 def _library() -> ctypes.CDLL | None:
     lib, problem = _load()
-    if lib is None and _required():
+    if lib is None and native_required():
         raise RuntimeError(f"choicekit's compiled mixed logit pass {problem}, and "
                            "CHOICEKIT_REQUIRE_NATIVE=1 forbids the NumPy fallback.")
     return lib
@@ -91,9 +59,7 @@ def _library() -> ctypes.CDLL | None:
 
 def available() -> bool:
     """Whether the compiled pass is built and not switched off (``CHOICEKIT_NATIVE=0``)."""
-    if os.environ.get("CHOICEKIT_NATIVE", "1").strip() in ("0", "false", "no", "off"):
-        return False
-    return _library() is not None
+    return not switched_off() and _library() is not None
 
 
 def _addr(a: np.ndarray) -> int:
@@ -113,21 +79,8 @@ def mxl_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avail: np.nd
     ``unit_start`` (n_u + 1) local case offsets, ``X (m, J, P)``, ``V0 (m, J)``, ``avail (m, J)``
     bool, ``chosen (m,)``, ``rand_idx (Pr,)`` slots, ``C (Pr, n_u, R)`` their coefficients.
     """
-    lib = _library()
-    if lib is None:
-        raise RuntimeError("choicekit's compiled mixed logit pass is not available")
-    n_u = len(unit_start) - 1
-    m, J, P = X.shape
-    us = np.ascontiguousarray(unit_start, dtype=np.int64)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    V0 = np.ascontiguousarray(V0, dtype=np.float64)
-    av = np.ascontiguousarray(avail, dtype=np.uint8)
-    ch = np.ascontiguousarray(chosen, dtype=np.int64)
-    ri = np.ascontiguousarray(rand_idx, dtype=np.int64)
-    Pr = len(ri)
-    C = np.ascontiguousarray(C, dtype=np.float64) if Pr else np.zeros(1)
-    if Pr and C.shape != (Pr, n_u, R):
-        raise ValueError(f"C must be {(Pr, n_u, R)}, got {C.shape}")
+    lib, (n_u, J, P, Pr), (us, X, V0, av, ch, ri, C) = _block_arguments(
+        unit_start, X, V0, avail, chosen, rand_idx, C, R)
     ell = np.empty((n_u, R))
     llu = np.empty(n_u)
     G = np.empty((n_u, P, R)) if with_grad else np.empty(1)
@@ -139,6 +92,29 @@ def mxl_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avail: np.nd
                          None)
     _check(rc)
     return llu, (G if with_grad else None), M, ell
+
+
+def _block_arguments(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray,
+                     avail: np.ndarray, chosen: np.ndarray, rand_idx: np.ndarray,
+                     C: np.ndarray, R: int) -> tuple[ctypes.CDLL, tuple, tuple]:
+    """The library, the block's sizes ``(n_u, J, P, Pr)`` and its arrays as the pass reads
+    them (contiguous, of its types), shapes checked: what both passes take first."""
+    lib = _library()
+    if lib is None:
+        raise RuntimeError("choicekit's compiled mixed logit pass is not available")
+    n_u = len(unit_start) - 1
+    _, J, P = X.shape
+    ri = np.ascontiguousarray(rand_idx, dtype=np.int64)
+    Pr = len(ri)
+    C = np.ascontiguousarray(C, dtype=np.float64) if Pr else np.zeros(1)
+    if Pr and C.shape != (Pr, n_u, R):
+        raise ValueError(f"C must be {(Pr, n_u, R)}, got {C.shape}")
+    arrays = (np.ascontiguousarray(unit_start, dtype=np.int64),
+              np.ascontiguousarray(X, dtype=np.float64),
+              np.ascontiguousarray(V0, dtype=np.float64),
+              np.ascontiguousarray(avail, dtype=np.uint8),
+              np.ascontiguousarray(chosen, dtype=np.int64), ri, C)
+    return lib, (n_u, J, P, Pr), arrays
 
 
 def _check(rc: int) -> None:
@@ -161,21 +137,8 @@ def mxl_hessian_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avai
     ``e_par[e]`` moves distinct column ``e_col[e]``'s coefficient by ``A[e_aidx[e]]`` ``(n_u,
     R)`` (by 1 where ``e_aidx[e] < 0``). Other arguments as :func:`mxl_pass`.
     """
-    lib = _library()
-    if lib is None:
-        raise RuntimeError("choicekit's compiled mixed logit pass is not available")
-    n_u = len(unit_start) - 1
-    m, J, P = X.shape
-    us = np.ascontiguousarray(unit_start, dtype=np.int64)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    V0 = np.ascontiguousarray(V0, dtype=np.float64)
-    av = np.ascontiguousarray(avail, dtype=np.uint8)
-    ch = np.ascontiguousarray(chosen, dtype=np.int64)
-    ri = np.ascontiguousarray(rand_idx, dtype=np.int64)
-    Pr = len(ri)
-    C = np.ascontiguousarray(C, dtype=np.float64) if Pr else np.zeros(1)
-    if Pr and C.shape != (Pr, n_u, R):
-        raise ValueError(f"C must be {(Pr, n_u, R)}, got {C.shape}")
+    lib, (n_u, J, P, Pr), (us, X, V0, av, ch, ri, C) = _block_arguments(
+        unit_start, X, V0, avail, chosen, rand_idx, C, R)
     ec = np.ascontiguousarray(e_col, dtype=np.int64)
     ep = np.ascontiguousarray(e_par, dtype=np.int64)
     ea = np.ascontiguousarray(e_aidx, dtype=np.int64)
