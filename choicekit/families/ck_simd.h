@@ -1,6 +1,7 @@
 /* What the compiled passes share (mnl/_mnl_pass.c, gev/_nl_pass.c, mixed/_mxl_pass.c): function
- * multiversioning, a vectorizable exp and log, and four dot products at once. Included by each;
- * every function here is static inline, so each library stands alone. */
+ * multiversioning, a vectorizable exp and log, four dot products at once, and the utilities from
+ * a parameter-major design. Included by each; every function here is static inline, so each
+ * library stands alone. */
 #ifndef CK_SIMD_H
 #define CK_SIMD_H
 
@@ -99,6 +100,42 @@ static inline void dot4(const double *t, const double *const *x, int64_t m, doub
     }
     if (fresh) { h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; }
     else { h[0] += h0; h[1] += h1; h[2] += h2; h[3] += h3; }
+}
+
+/* the utilities of cases a..a+m-1, alternative-major into V (J, m): one axpy per (k, j) run
+ * of m contiguous design values,
+ *   V_ij = alt_add_j + offset_ji + sum_k beta_k x_ijk + sum_{s: a_s = j} beta_s z_is,
+ * with x_ijk at X[k sk + j sj + i], offset (J, n) or NULL, z (S, n) */
+static inline __attribute__((always_inline)) void ck_utilities(
+    const double *X, int64_t Kd, int64_t J, int64_t n, int64_t sk, int64_t sj, int64_t a,
+    int64_t m, const double *beta, const double *alt_add, const double *offset, int64_t S,
+    const int64_t *spec_alt, const double *spec_val, const double *beta_s, double *V)
+{
+    for (int64_t j = 0; j < J; j++) {
+        double *v = V + j * m;
+        const double c = alt_add[j];
+        if (offset) {
+            const double *o = offset + j * n + a;
+            for (int64_t i = 0; i < m; i++) v[i] = c + o[i];
+        } else {
+            for (int64_t i = 0; i < m; i++) v[i] = c;
+        }
+    }
+    for (int64_t k = 0; k < Kd; k++) {
+        const double b = beta[k];
+        if (b == 0.0) continue;  /* e.g. the start values: the design is read below anyway */
+        for (int64_t j = 0; j < J; j++) {
+            const double *x = X + k * sk + j * sj + a;
+            double *v = V + j * m;
+#pragma omp simd
+            for (int64_t i = 0; i < m; i++) v[i] += b * x[i];
+        }
+    }
+    for (int64_t u = 0; u < S; u++) {
+        const double b = beta_s[u], *z = spec_val + u * n + a;
+        double *v = V + spec_alt[u] * m;
+        for (int64_t i = 0; i < m; i++) v[i] += b * z[i];
+    }
 }
 
 #endif

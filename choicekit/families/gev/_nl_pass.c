@@ -423,31 +423,8 @@ static void chunk(const nlpass_t *p, int64_t a0, int64_t m, double *work, double
                         + (M + 1) + M) * m;
     double *h = d + D * m, *T = h + (D * (D + 1) / 2) * m;
     double *wt = T + J * m + 2 * m, *llc = wt + m; /* (after tree_pass's mx, tot) */
-    for (int64_t j = 0; j < J; j++) {
-        double *v = Vt + j * m;
-        const double cst = p->alt_add[j];
-        if (p->offset) {
-            const double *o = p->offset + j * p->n + a0;
-            for (int64_t i = 0; i < m; i++) v[i] = cst + o[i];
-        } else {
-            for (int64_t i = 0; i < m; i++) v[i] = cst;
-        }
-    }
-    for (int64_t k = 0; k < Kd; k++) {
-        const double b = p->beta[k];
-        if (b == 0.0) continue;
-        for (int64_t j = 0; j < J; j++) {
-            const double *x = p->X + k * p->sk + j * p->sj + a0;
-            double *v = Vt + j * m;
-#pragma omp simd
-            for (int64_t i = 0; i < m; i++) v[i] += b * x[i];
-        }
-    }
-    for (int64_t u = 0; u < S; u++) {
-        const double b = p->beta_s[u], *z = p->spec_val + u * p->n + a0;
-        double *v = Vt + p->spec_alt[u] * m;
-        for (int64_t i = 0; i < m; i++) v[i] += b * z[i];
-    }
+    ck_utilities(p->X, Kd, J, p->n, p->sk, p->sj, a0, m, p->beta, p->alt_add, p->offset, S,
+                 p->spec_alt, p->spec_val, p->beta_s, Vt);
     if (p->avail)
         for (int64_t j = 0; j < J; j++) {
             const uint8_t *av = p->avail + j * p->n + a0;

@@ -92,32 +92,9 @@ static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
     double *mx = xb + Kd * m, *sm = mx + m, *lc = sm + m, *wi = lc + m;
     double *Q = wi + m;               /* (S, m): w_i P_{i a_s} z_is */
 
-    /* utilities, alternative-major: one axpy per (k, j) run of m contiguous values */
-    for (int64_t j = 0; j < J; j++) {
-        double *v = P + j * m;
-        const double c = p->alt_add[j];
-        if (p->offset) {
-            const double *o = p->offset + j * p->n + a;
-            for (int64_t i = 0; i < m; i++) v[i] = c + o[i];
-        } else {
-            for (int64_t i = 0; i < m; i++) v[i] = c;
-        }
-    }
-    for (int64_t k = 0; k < Kd; k++) {
-        const double b = p->beta[k];
-        if (b == 0.0) continue;  /* e.g. the start values: the design is read below anyway */
-        for (int64_t j = 0; j < J; j++) {
-            const double *x = p->X + k * p->sk + j * p->sj + a;
-            double *v = P + j * m;
-#pragma omp simd
-            for (int64_t i = 0; i < m; i++) v[i] += b * x[i];
-        }
-    }
-    for (int64_t u = 0; u < S; u++) {
-        const double b = p->beta_s[u], *z = p->spec_val + u * p->n + a;
-        double *v = P + p->spec_alt[u] * m;
-        for (int64_t i = 0; i < m; i++) v[i] += b * z[i];
-    }
+    /* utilities, alternative-major (ck_simd.h) */
+    ck_utilities(p->X, Kd, J, p->n, p->sk, p->sj, a, m, p->beta, p->alt_add, p->offset, S,
+                 p->spec_alt, p->spec_val, p->beta_s, P);
     /* masked log-sum-exp with the per-case maximum (no overflow whatever the utilities) */
     for (int64_t i = 0; i < m; i++) { mx[i] = -INFINITY; sm[i] = 0.0; }
     for (int64_t j = 0; j < J; j++) {
