@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import sys
@@ -9,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy
 
 from choicekit._version import __version__
 from choicekit.families.mnl import native
@@ -36,7 +36,9 @@ def show_versions(as_dict: bool = False) -> dict[str, Any] | None:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": np.__version__,
-        "scipy": scipy.__version__,
+        # from the installed metadata: importing SciPy here cost every `import choicekit`
+        # ~20 ms (choicekit imports SciPy lazily, on first use)
+        "scipy": _installed("scipy"),
         "pandas": pd.__version__,
     }
     for name in ("statsmodels", "matplotlib", "pyarrow"):
@@ -50,6 +52,14 @@ def show_versions(as_dict: bool = False) -> dict[str, Any] | None:
     width = max(len(k) for k in info)
     print("\n".join(f"{k:<{width}} : {'-' if v is None else v}" for k, v in info.items()))
     return None
+
+
+def _installed(name: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _package_dir() -> str:

@@ -332,6 +332,8 @@ def test_mnl_probabilities_and_logsums_unchanged_by_the_fast_path():
 
 # ------------------------------------------------------------------ which likelihood pass
 class _Dist:
+    version = "0"  # what show_versions reads of other distributions
+
     def __init__(self, direct_url: str | None) -> None:
         self.direct_url = direct_url
 

@@ -71,6 +71,7 @@ class ChoiceData:
     __slots__ = (
         "_cases", "_alts", "_avail", "_chosen", "_weight", "_group", "_group_labels",
         "_long_frame", "_long_pos", "_long_cache", "_case_frame", "_layout", "_meta", "_sets",
+        "_n_avail", "_case_cache",
     )
 
     def __init__(self, *, cases: pd.Index, alternatives: Sequence[Hashable],
@@ -97,6 +98,10 @@ class ChoiceData:
         self._layout = layout
         self._meta = dict(meta or {})
         self._sets = sets
+        self._n_avail: np.ndarray | None = None  # available alternatives per case, on use
+        # case-level variables as float64, converted on first use (every model built on the
+        # data reads them; the frame is this object's own copy)
+        self._case_cache: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -449,9 +454,14 @@ class ChoiceData:
             arr.setflags(write=False)
             self._long_cache[name] = arr
             return arr
+        if name in self._case_cache:
+            return self._case_cache[name]
         key = _key(self._case_frame, name)
         if key is not None:
-            return _numeric(self._case_frame[key], name)
+            arr = _numeric(self._case_frame[key], name)
+            arr.setflags(write=False)
+            self._case_cache[name] = arr
+            return arr
         raise self._unknown(name)
 
     def _unknown(self, name: str, what: str = "Variable") -> SpecificationError:
@@ -680,7 +690,8 @@ class ChoiceData:
             return None
         if self._sets is not None:
             return self._sets
-        return sparse_choice_sets(self._avail, force=layout == "slots")
+        return sparse_choice_sets(self._avail, force=layout == "slots",
+                                  sizes=self.available_counts)
 
     def _slot_values(self, name: str, alt: np.ndarray) -> np.ndarray:
         """Values of a variable at every slot, ``(n_cases, n_slots)`` (0 in empty slots),
@@ -709,6 +720,23 @@ class ChoiceData:
                 return np.broadcast_to(src[:, None], (n, S))
             out = np.take_along_axis(src, a, axis=1)
         return np.where(valid, out, 0.0)
+
+    @property
+    def available_counts(self) -> np.ndarray:
+        """Available alternatives per case, ``(n_cases,)`` (read-only; computed once: every
+        model built on the data asks for it, and a row count over a short axis costs as much
+        as a small model's design)."""
+        if self._n_avail is None:
+            a = self._avail
+            if 0 < a.shape[1] <= 16:  # column by column: a reduction over a short axis is slow
+                counts = a[:, 0].astype(np.intp)
+                for j in range(1, a.shape[1]):
+                    counts += a[:, j]
+            else:
+                counts = a.sum(axis=1)
+            counts.setflags(write=False)
+            self._n_avail = counts
+        return self._n_avail
 
     # internal array access for the design builder (read-only arrays)
     @property

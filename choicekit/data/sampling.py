@@ -106,11 +106,15 @@ class ChoiceSets:
                           self.method)
 
 
-def sparse_choice_sets(avail: np.ndarray, force: bool = False) -> ChoiceSets | None:
+def sparse_choice_sets(avail: np.ndarray, force: bool = False,
+                       sizes: np.ndarray | None = None) -> ChoiceSets | None:
     """The available alternatives of every case as slots, when that is much smaller than the
-    ``(n_cases, n_alts)`` layout (or always with ``force``); None otherwise."""
+    ``(n_cases, n_alts)`` layout (or always with ``force``); None otherwise. ``sizes``: the
+    available alternatives per case, when known."""
     n, J = avail.shape
-    sizes = avail.sum(axis=1)
+    if not force and J < _SPARSE_MIN:  # too few alternatives for slots to pay
+        return None
+    sizes = avail.sum(axis=1) if sizes is None else sizes
     S = int(sizes.max()) if n else 0
     if not force and not (J >= _SPARSE_MIN and S <= _SPARSE_FRACTION * J):
         return None

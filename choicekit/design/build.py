@@ -190,7 +190,8 @@ def build_design(data: ChoiceData, spec: Specification, *, missing: str = "raise
         cases = cases[keep]
     # ChoiceData guarantees an available alternative in every case (data.py, data_changes.py)
     if need_choice:
-        warn_single_available(cases, avail)
+        counts = data.available_counts
+        warn_single_available(cases, avail, counts if keep is None else counts[keep])
     for arr in (C, Z, offset, avail):
         if arr is not None:
             arr.setflags(write=False)
@@ -231,10 +232,16 @@ def _check_scale(design: Design, spec: Specification,
     """Warn about a design column many orders of magnitude larger than the rest, naming the
     parameter, its variables, the extreme value and where it is."""
     colmax = design.column_max
-    data_cols = np.setdiff1d(np.arange(design.n_params), design.constants)
+    is_data = np.ones(design.n_params, dtype=bool)
+    is_data[design.constants] = False
+    data_cols = np.flatnonzero(is_data)
     if not data_cols.size:
         return
-    typical = float(np.median(colmax))  # constants count as 1
+    # the median (constants count as 1), by a sort: np.median's first call costs more than
+    # the whole check on a small design
+    v = np.sort(colmax)
+    h = len(v) // 2
+    typical = float(v[h] if len(v) % 2 else 0.5 * (v[h - 1] + v[h]))
     flagged = [k for k in data_cols if colmax[k] > SCALE_ABSOLUTE
                or (typical > 0 and colmax[k] > SCALE_RATIO * typical)]
     if not flagged:

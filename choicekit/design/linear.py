@@ -246,9 +246,11 @@ def _scan_block(values: np.ndarray, col_max: np.ndarray, bad: np.ndarray) -> Non
         bad |= ~np.isfinite(values).all(axis=tuple(range(values.ndim - 1)))
 
 
-def warn_single_available(cases: pd.Index, avail: np.ndarray) -> None:
-    """The DataWarning for cases with a single available alternative (estimation only)."""
-    n_avail = avail.sum(axis=1)
+def warn_single_available(cases: pd.Index, avail: np.ndarray,
+                          n_avail: np.ndarray | None = None) -> None:
+    """The DataWarning for cases with a single available alternative (estimation only);
+    ``n_avail``: the available alternatives per case, when known."""
+    n_avail = avail.sum(axis=1) if n_avail is None else n_avail
     if (n_avail == 1).any():
         warn_user(
             f"{first_cases(cases[n_avail == 1])} of {len(cases)} have a single available "
