@@ -44,6 +44,7 @@ from choicekit.data.dask import (
     Partition,
     compute_placed,
     placement,
+    release_unused_memory,
 )
 from choicekit.estimation.objective import hessian_from_scores
 from choicekit.exceptions import ChoiceDataError, ChoiceKitError, DataWarning, SpecificationError
@@ -112,6 +113,7 @@ class PartitionModel:
 def build_partition_model(part: Partition, cls: type, utilities: Any, missing: str,
                           param_order: list[str], options: dict[str, Any]) -> PartitionModel:
     """The model on one partition's data (a task on the worker holding the partition)."""
+    release_unused_memory()  # what earlier partitions' reads freed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
@@ -127,6 +129,7 @@ def build_partition_model(part: Partition, cls: type, utilities: Any, missing: s
 
 def partition_design_summary(pm: PartitionModel) -> dict[str, Any]:
     """Small facts about a partition's design (gathered once per model)."""
+    release_unused_memory()  # the validated data's, released by now
     out: dict[str, Any] = {"number": pm.number, "error": pm.error, "warnings": pm.warnings}
     try:
         from distributed import get_worker
@@ -227,6 +230,7 @@ def run_with_data(pm: PartitionModel, part: Partition, func: Any, *args: Any,
         return func(pm, *args, **kwargs)
     finally:
         pm.model._data = STORED
+        release_unused_memory()
 
 
 # ---------------------------------------------------------------------- client side
