@@ -89,9 +89,40 @@ def placement(client: Any, n_partitions: int) -> list[str | None]:
 
 def compute_placed(client: Any, tasks: Sequence[Any], where: Sequence[str | None]) -> list:
     """Futures of delayed ``tasks``, each computed (its read tasks included) on its planned
-    worker, loosely: on another one if that worker is gone."""
-    return [client.compute(t, workers=None if w is None else [w],
-                           allow_other_workers=True) for t, w in zip(tasks, where)]
+    worker, loosely: on another one if that worker is gone.
+
+    A worker is given no more tasks at once than it has threads, the next when one ends:
+    loosely placed tasks queued on a worker are stolen by idle ones (measured under load: 5
+    partitions on one worker and 3 on the other), and one read in flight per thread bounds
+    a worker's memory for reading to one partition's."""
+    from distributed import as_completed
+
+    info = client.scheduler_info()["workers"]
+    futures: list = [None] * len(tasks)
+    queues: dict[str | None, list[int]] = {}
+    for i, w in enumerate(where):
+        queues.setdefault(w if w in info else None, []).append(i)
+    queues = {w: q[::-1] for w, q in queues.items()}  # pop() takes the first
+    if None in queues:  # no plan for these: the scheduler places them
+        for i in queues.pop(None):
+            futures[i] = client.compute(tasks[i])
+    pending = as_completed()
+    owner: dict[str, str] = {}
+
+    def submit(w: str) -> None:
+        i = queues[w].pop()
+        futures[i] = client.compute(tasks[i], workers=[w], allow_other_workers=True)
+        owner[futures[i].key] = w
+        pending.add(futures[i])
+
+    for w in queues:
+        for _ in range(min(len(queues[w]), max(1, int(info[w].get("nthreads", 1))))):
+            submit(w)
+    for done in pending:
+        w = owner.pop(done.key)
+        if queues[w]:
+            submit(w)
+    return futures
 
 
 # ---------------------------------------------------------------------- worker side
