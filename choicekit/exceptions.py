@@ -18,6 +18,7 @@ __all__ = [
     "IdentificationWarning",
     "DataWarning",
     "SeparationWarning",
+    "MixedLogitWarning",
 ]
 
 
@@ -56,3 +57,8 @@ class DataWarning(ChoiceKitWarning):
 class SeparationWarning(IdentificationWarning, ConvergenceWarning):
     """The data are separated (perfect prediction): the maximum-likelihood estimates of some
     parameters do not exist, and the fit is reported as not converged."""
+
+
+class MixedLogitWarning(ChoiceKitWarning):
+    """A mixed logit diagnostic: too few draws, a random parameter that collapsed, or a cost
+    coefficient of both signs where a ratio or a surplus divides by it."""

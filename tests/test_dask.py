@@ -35,6 +35,18 @@ UTIL = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _restore_environment():
+    """Dask's nanny writes OMP/MKL/OPENBLAS_NUM_THREADS=1 (and more) into this process's
+    ``os.environ`` when it starts workers: a process spawned later by another test module
+    (test_persist's fit in a worker) would then run single-threaded BLAS while this process
+    does not, and its sums differ in the last bits. Put the environment back."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
 def _cluster() -> tuple[LocalCluster, Client]:
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                            dashboard_address=None, silence_logs=50)

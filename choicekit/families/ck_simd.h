@@ -1,6 +1,6 @@
-/* What the compiled passes share (_mnl_pass.c, mixed/_mxl_pass.c): function multiversioning and
- * a vectorizable exp and log. Included by both; every function here is static inline, so each
- * library stands alone. */
+/* What the compiled passes share (mnl/_mnl_pass.c, gev/_nl_pass.c, mixed/_mxl_pass.c): function
+ * multiversioning, a vectorizable exp and log, and four dot products at once. Included by each;
+ * every function here is static inline, so each library stands alone. */
 #ifndef CK_SIMD_H
 #define CK_SIMD_H
 
@@ -16,6 +16,23 @@
 #define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CK_CLONES
+/* h[r] (+)= sum_i t[i] x[r][i] for r < 4; h is set when `fresh`, added to otherwise */
+static inline void dot4(const double *t, const double *const *x, int64_t m, double *h,
+                        int fresh)
+{
+    const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    double h0 = 0.0, h1 = 0.0, h2 = 0.0, h3 = 0.0;
+#pragma omp simd reduction(+ : h0, h1, h2, h3)
+    for (int64_t i = 0; i < m; i++) {
+        h0 += t[i] * x0[i];
+        h1 += t[i] * x1[i];
+        h2 += t[i] * x2[i];
+        h3 += t[i] * x3[i];
+    }
+    if (fresh) { h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; }
+    else { h[0] += h0; h[1] += h1; h[2] += h2; h[3] += h3; }
+}
+
 #endif
 
 /* exp(x) for x <= 0 (x = -inf included), vectorizable: the libm call is not, and it was a
@@ -82,6 +99,23 @@ static inline double ck_log(double x)
     const double de = (double)e;
     return de * 6.93147180369123816490e-01 + (2.0 * s + 2.0 * s * s2 * y
                                               + de * 1.90821492927058770002e-10);
+}
+
+/* h[r] (+)= sum_i t[i] x[r][i] for r < 4; h is set when `fresh`, added to otherwise */
+static inline void dot4(const double *t, const double *const *x, int64_t m, double *h,
+                        int fresh)
+{
+    const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    double h0 = 0.0, h1 = 0.0, h2 = 0.0, h3 = 0.0;
+#pragma omp simd reduction(+ : h0, h1, h2, h3)
+    for (int64_t i = 0; i < m; i++) {
+        h0 += t[i] * x0[i];
+        h1 += t[i] * x1[i];
+        h2 += t[i] * x2[i];
+        h3 += t[i] * x3[i];
+    }
+    if (fresh) { h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; }
+    else { h[0] += h0; h[1] += h1; h[2] += h2; h[3] += h3; }
 }
 
 #endif

@@ -454,8 +454,8 @@ class ChoiceModel:
         with warnings.catch_warnings(record=fallback) as caught:
             if fallback:
                 warnings.simplefilter("always")
-            opt = maximize_loglike(obj, values[obj.free], method=method, maxiter=maxiter,
-                                   gtol=gtol)
+            opt = self._maximize(obj, values[obj.free], method=method, auto=auto,
+                                 maxiter=maxiter, gtol=gtol)
         if polish:
             opt = polish_active_set(obj, opt, maxiter=maxiter, gtol=gtol)
         if fallback:
@@ -463,6 +463,12 @@ class ChoiceModel:
                                      bounded=table.has_bounds)
         opt = self._after_fit(obj, opt)
         return Results._from_optimum(self, obj, opt, cov_type=cov_type, groups=groups)
+
+    def _maximize(self, obj: Objective, start: np.ndarray, *, method: str, auto: bool,
+                  maxiter: int, gtol: float) -> Optimum:
+        """The optimizer run of :meth:`fit` (``method`` already resolved from ``"auto"``, which
+        ``auto`` says); a family's model may chain optimizers here."""
+        return maximize_loglike(obj, start, method=method, maxiter=maxiter, gtol=gtol)
 
     #: whether a non-concave family's ``auto`` L-BFGS-B fit gets the Newton polish (as the
     #: MNL's bounded fits do)

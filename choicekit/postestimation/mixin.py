@@ -229,8 +229,10 @@ class PostEstimationMixin:
         Notes
         -----
         No sign change is applied (mlogit's convention); see :mod:`choicekit.postestimation.wtp`.
-        A mixed logit returns the distribution of the WTP over its draws instead
-        (:meth:`MixedLogit.wtp_distribution`: mean, sd, median and quantiles with SEs).
+        A mixed logit gives the same four columns for the population mean of the WTP over its
+        draws (the median where the mean does not exist: column ``statistic``) and, as extra
+        columns, the WTP's distribution (``mean, mean_se, sd, median, median_se, q_lo, q_hi``;
+        :meth:`MixedLogit.wtp_distribution`).
         """
 
         model = self.model  # type: ignore[attr-defined]

@@ -41,9 +41,10 @@ import numpy as np
 
 from choicekit.design.linear import Design
 from choicekit.families.gev import kernel as gk
+from choicekit.families.gev import native
 from choicekit.families.gev.errors import draw_cnl_errors, draw_nl_errors
 from choicekit.families.gev.structure import GevSpec
-from choicekit.families.mnl.family import chunk_slices
+from choicekit.families.mnl.family import NATIVE_VALUES_PER_THREAD, chunk_slices, cores, executor
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
 
 __all__ = ["NestedFamily", "CrossNestedFamily", "BLOCK_VALUES"]
@@ -250,6 +251,102 @@ class NestedFamily(_GevFamily):
     """
 
     name: ClassVar[str] = "NL"
+
+    def __init__(self, design: Design, *, spec: GevSpec, chunk_size: int | None = None,
+                 threads: int | None = None, use_native: bool | None = None) -> None:
+        super().__init__(design, spec=spec, chunk_size=chunk_size, threads=threads)
+        st = spec.struct
+        fits = st.n_nests <= native.MAX_NESTS
+        #: whether :meth:`fast_sums` runs the compiled pass (:mod:`~choicekit.families.gev.native`)
+        self.use_native = fits and (native.available() if use_native is None
+                                    else bool(use_native))
+        if threads is None:
+            values = design.n_cases * design.n_alts * max(len(design.stored), 1)
+            threads = min(cores(), max(1, values // NATIVE_VALUES_PER_THREAD))
+        self.threads = max(1, int(threads))
+        self._native: native.NestedPass | None = None
+        self._to_theta: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.update(_native=None)  # a ctypes handle and workspaces: rebuilt on use
+        return state
+
+    def fast_sums(self, theta: np.ndarray, order: int, free: np.ndarray
+                  ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """Log-likelihood, score and Hessian over every case for the ``free`` parameters.
+
+        The compiled pass (:class:`~choicekit.families.gev.native.NestedPass`) where it is
+        built, in ``threads`` contiguous ranges of cases added in range order; the block sums
+        of :meth:`sums` (the reference) otherwise.
+
+        Notes
+        -----
+        The pass sums over ``u = (beta_stored, one constant per alternative, beta_specific,
+        lambda)``; with :math:`A = \\partial u/\\partial\\theta` (constants of one alternative
+        share its column, :math:`\\partial\\lambda/\\partial\\theta` from the parameters' maps)
+        the score is :math:`A' g_u` and the Hessian
+        :math:`A' H_u A + \\mathrm{diag}(g_\\lambda' \\partial^2\\lambda/\\partial\\theta^2)`.
+        """
+        K = len(theta)
+        if not self.use_native:
+            total = None
+            for rows in self.blocks():
+                part = self.sums(theta, rows, order)
+                total = part if total is None else total + part
+            return (total.loglike, None if order < 1 else total.score[free],
+                    None if order < 2 else total.hessian[np.ix_(free, free)])
+        if not self._valid(theta):  # outside the domain: a line search steps back
+            nf = int(free.sum())
+            return -np.inf, np.zeros(nf) if order >= 1 else None, \
+                np.zeros((nf, nf)) if order >= 2 else None
+        d = self.design
+        nat = self._native
+        if nat is None:
+            nat = self._native = native.NestedPass(d, self.spec.struct,
+                                                   chunk_cases=self.chunk_size)
+        lam, d1, d2 = self.lam(theta)
+        A = self._theta_map(K)
+        A[nat.L - nat.M:] = self._lam_jacobian(d1, K)
+        beta_d = theta[d.stored]
+        alt_add = np.bincount(d.constant_alts, weights=theta[d.constants],
+                              minlength=d.n_alts) if len(d.constants) else np.zeros(d.n_alts)
+        beta_s = theta[d.specific]
+        n = d.n_cases
+        workers = max(1, min(self.threads, n // nat.chunk_cases))
+        if workers == 1:
+            ll, gu, Hu = nat.run(beta_d, alt_add, beta_s, lam, order)
+        else:
+            per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
+            parts = list(executor(workers).map(
+                lambda w: nat.run(beta_d, alt_add, beta_s, lam, order, min(n, w * per),
+                                  min(n, (w + 1) * per), w), range(workers)))
+            ll = sum(p[0] for p in parts)
+            gu = None if order < 1 else np.sum([p[1] for p in parts], axis=0)
+            Hu = None if order < 2 else np.sum([p[2] for p in parts], axis=0)
+        if order < 1:
+            return ll, None, None
+        Af = A[:, free]
+        g = gu @ Af
+        if order < 2:
+            return ll, g, None
+        H = Af.T @ Hu @ Af
+        g_lam = gu[nat.L - nat.M:]
+        H += np.diag((g_lam @ self._lam_jacobian(d2, K))[free])
+        return ll, g, 0.5 * (H + H.T)
+
+    def _theta_map(self, K: int) -> np.ndarray:
+        """``(L, K)``: the pass's sums' quantities in the parameters, the design's rows filled
+        once (the lambdas' rows are the caller's)."""
+        if self._to_theta is None or self._to_theta.shape[1] != K:
+            d = self.design
+            Kd, J, S = len(d.stored), d.n_alts, len(d.specific)
+            A = np.zeros((Kd + J + S + self.spec.struct.n_nests, K))
+            A[np.arange(Kd), d.stored] = 1.0
+            A[Kd + np.asarray(d.constant_alts, dtype=np.intp), d.constants] = 1.0
+            A[Kd + J + np.arange(S), d.specific] = 1.0
+            self._to_theta = A
+        return self._to_theta.copy()
 
     def _derivatives(self, V, avail, chosen, theta, order):
         return gk.nl_derivatives(V, avail, chosen, self.lam(theta)[0], self.spec.struct,

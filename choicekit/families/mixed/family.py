@@ -26,7 +26,7 @@ nothing of size units x draws x alternatives x parameters is ever formed. The ob
 one block of all cases (:meth:`MixedFamily.blocks`); :meth:`MixedFamily.sums` runs the unit
 blocks of the compiled pass (:mod:`choicekit.families.mixed.native`) on the cores. With the
 compiled pass the Hessian is analytic (each draw's information in the coefficients, chained to
-the parameters: :meth:`MixedFamily._unit_hessian_native`); with the NumPy pass
+the parameters: :func:`choicekit.families.mixed.hessian.unit_hessian`); with the NumPy pass
 ``analytic_hessian`` is False and the objective differentiates the analytic score.
 
 References
@@ -45,7 +45,7 @@ from typing import ClassVar
 import numpy as np
 
 from choicekit.design.linear import Design
-from choicekit.families.mixed import native
+from choicekit.families.mixed import hessian, native
 from choicekit.families.mixed.structure import MixedStructure
 from choicekit.families.mnl.family import cores, executor
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
@@ -134,6 +134,8 @@ class MixedFamily:
         self._pass_block_cache: dict[int, list[slice]] = {}
         self._columns: np.ndarray | None = None  # distinct design columns (compiled pass)
         self._column_of: np.ndarray | None = None  # slot -> its distinct column
+        self._entries: tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[
+            int, int, int, float]]] | None = None  # sparse Jacobian (compiled Hessian)
 
     # ------------------------------------------------------------------ protocol basics
     @property
@@ -171,15 +173,17 @@ class MixedFamily:
     def _pass_blocks(self, order: int) -> list[slice]:
         """The blocks of one compiled pass: larger than :meth:`unit_blocks` (the pass keeps
         no (cases x draws x alternatives) temporaries; its outputs are (units x draws x
-        columns), and with the Hessian (units x draws x columns^2), bounded by
-        :data:`NATIVE_BLOCK_ELEMENTS`), and at least one per thread."""
+        columns; the Hessian pass applies the chain rule inside, so its outputs are per unit,
+        and its inputs add the draws' rows of the Jacobian), bounded by
+        :data:`NATIVE_BLOCK_ELEMENTS`, and at least one per thread."""
         if self.chunk_size is not None:
             return self.unit_blocks()
         key = min(order, 2)
         if key not in self._pass_block_cache:
             U = len(self._distinct_columns()[0])
             R, J = self.n_draws, self.design.n_alts
-            width = max(J, U * U) if order >= 2 else max(J, 2 * U)
+            rows_a = len(self.structure.draw_names) + len(self._jacobian_entries()[3])
+            width = max(J, 2 * U) + (rows_a if order >= 2 else 0)
             per = max(1, NATIVE_BLOCK_ELEMENTS // max(1, R * width))
             n = self.design.n_cases
             nb = -(-n // per)  # blocks, then a multiple of the threads: even shares
@@ -339,76 +343,22 @@ class MixedFamily:
                     S[:, k] += c * ((GC * z[dd]).sum(axis=1) if dd >= 0 else GC.sum(axis=1))
         return ll_units, S
 
-    def _jacobian(self, theta: np.ndarray, z: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """``(n_u, R, U, K)``: derivative of each distinct column's coefficient at each draw
-        in the parameters."""
-        s = self.structure
-        cols, col = self._distinct_columns()
-        n_u, R = z.shape[1], z.shape[2]
-        Jm = np.zeros((n_u, R, len(cols), len(theta)))
-        for p in self._fixed:
-            Jm[:, :, col[p], s.lin_k[p]] += 1.0
-        for i, p in enumerate(self._rand):
-            if s.kind[p] == 0:
-                Jm[:, :, col[p], s.lin_k[p]] += z[s.lin_d[p]]
-            else:
-                for k, dd, c in s.exp_terms[p]:
-                    Jm[:, :, col[p], k] += c * C[i] * (z[dd] if dd >= 0 else 1.0)
-        return Jm
+    # the analytic Hessian: choicekit.families.mixed.hessian
+    def _jacobian_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[
+            int, int, int, float]]]:
+        return hessian.jacobian_entries(self)
 
     def _unit_hessian_native(self, theta: np.ndarray, rows: slice
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
-        block, analytic: with :math:`g_r = J_r^T G_r` the draw's score and :math:`M_r` its
-        information in the coefficients (the compiled pass),
+        """Per-unit log-likelihoods, scores and Hessians of one block from the compiled pass
+        (:func:`~choicekit.families.mixed.hessian.unit_hessian`)."""
+        return hessian.unit_hessian(self, theta, rows)
 
-        .. math::
-
-            H_u = \\sum_r \\omega_r \\big(g_r g_r^T - J_r^T M_r J_r
-            + \\sum_p G_{rp} \\partial^2 c_p\\big) - s_u s_u^T,
-            \\qquad s_u = \\sum_r \\omega_r g_r
-
-        (the second derivatives of lognormal coefficients in the last sum)."""
-        d = self.design
-        s = self.structure
-        start, stop, u0, u1 = self._units_of(rows)
-        sl = slice(start, stop)
-        z = self.draws[:, u0:u1, :]
-        R = z.shape[2]
-        n_u = u1 - u0
-        K = len(theta)
-        C = self._coefficients(theta, z) if len(self._rand) else np.zeros((0, n_u, R))
-        V0 = d.utilities(self._fixed_coefs(theta), sl)
-        X = self._design_block(start, stop)
-        cols, col = self._distinct_columns()
-        U = len(cols)
-        ll_units, G, M, ell = native.mxl_pass(
-            self.unit_start[u0:u1 + 1] - start, X, V0, d.avail[sl], d.chosen[sl],
-            col[self._rand], C, R, True, True)
-        w = np.exp(ell - ell.max(axis=1, keepdims=True))
-        omega = w / w.sum(axis=1, keepdims=True)  # (n_u, R)
-        Jm = self._jacobian(theta, z, C)  # (n_u, R, U, K)
-        Gt = np.ascontiguousarray(G.transpose(0, 2, 1))  # (n_u, R, U)
-        gr = np.einsum("urc,urck->urk", Gt, Jm)  # per-draw scores (n_u, R, K)
-        S = np.einsum("ur,urk->uk", omega, gr)
-        Mf = np.ascontiguousarray(M.transpose(0, 3, 1, 2))  # (n_u, R, U, U), lower filled
-        Mf = Mf + np.swapaxes(np.tril(Mf, -1), 2, 3)
-        T = np.matmul(Mf.reshape(n_u * R, U, U), Jm.reshape(n_u * R, U, K)).reshape(
-            n_u, R * U, K)
-        Jw = (Jm * omega[:, :, None, None]).reshape(n_u, R * U, K)
-        H = -np.matmul(Jw.transpose(0, 2, 1), T)
-        grw = gr * omega[:, :, None]
-        H += np.matmul(grw.transpose(0, 2, 1), gr)
-        for i, p in enumerate(self._rand):
-            if s.kind[p] != 1:
-                continue
-            a = np.zeros((n_u, R, K))
-            for k, dd, c in s.exp_terms[p]:
-                a[:, :, k] += c * (z[dd] if dd >= 0 else 1.0)
-            wv = omega * Gt[:, :, col[p]] * C[i]
-            H += np.einsum("ur,urk,url->ukl", wv, a, a)
-        H -= S[:, :, None] * S[:, None, :]
-        return ll_units, S, H
+    def _unit_hessian_reference(self, theta: np.ndarray, rows: slice
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same through the dense Jacobian, its reference
+        (:func:`~choicekit.families.mixed.hessian.unit_hessian_reference`)."""
+        return hessian.unit_hessian_reference(self, theta, rows)
 
     def _unit_pass_numpy(self, theta: np.ndarray, rows: slice, order: int
                          ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -28,13 +28,13 @@ import numpy as np
 from choicekit.families.mnl.native import NativeLibraryWarning
 from choicekit.families.native_library import native_required, open_checked
 
-__all__ = ["ABI_VERSION", "available", "mxl_pass"]
+__all__ = ["ABI_VERSION", "available", "mxl_pass", "mxl_hessian_pass"]
 
 _i64 = ctypes.c_int64
 _ptr = ctypes.c_void_p
 
 #: the interface version this module speaks (CK_MXL_ABI_VERSION in _mxl_pass.c)
-ABI_VERSION = 1
+ABI_VERSION = 2
 _MODULE = "choicekit.families.mixed._mxl_pass"
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_mxl_pass.c")
 _REBUILD = ("Rebuild it by reinstalling choicekit (`pip install -e .` in an editable checkout); "
@@ -46,7 +46,8 @@ _required = native_required
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    lib.ck_mxl_pass.argtypes = [_i64] * 5 + [_ptr] * 7 + [_i64, _ptr, _ptr, _ptr, _ptr]
+    lib.ck_mxl_pass.argtypes = ([_i64] * 5 + [_ptr] * 7 + [_i64, _ptr, _ptr, _ptr, _ptr]
+                                 + [_i64, _i64] + [_ptr] * 6)
     lib.ck_mxl_pass.restype = _i64
 
 
@@ -134,7 +135,67 @@ def mxl_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avail: np.nd
     rc = lib.ck_mxl_pass(n_u, R, J, P, Pr, _addr(us), _addr(X), _addr(V0), _addr(av),
                          _addr(ch), _addr(ri) if Pr else None, _addr(C), int(with_grad),
                          _addr(ell), _addr(llu), _addr(G),
-                         None if M is None else _addr(M))
-    if rc != 0:
-        raise MemoryError("the compiled mixed logit pass could not allocate its workspace")
+                         None if M is None else _addr(M), 0, 0, None, None, None, None, None,
+                         None)
+    _check(rc)
     return llu, (G if with_grad else None), M, ell
+
+
+def _check(rc: int) -> None:
+    if rc == -1:
+        raise MemoryError("the compiled mixed logit pass could not allocate its workspace")
+    if rc != 0:
+        raise ValueError(f"the compiled mixed logit pass refused its arguments (code {rc})")
+
+
+def mxl_hessian_pass(unit_start: np.ndarray, X: np.ndarray, V0: np.ndarray, avail: np.ndarray,
+                     chosen: np.ndarray, rand_idx: np.ndarray, C: np.ndarray, R: int, K: int,
+                     e_col: np.ndarray, e_par: np.ndarray, e_aidx: np.ndarray, A: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Units' simulated log-likelihoods ``(n_u,)``, scores ``S (n_u, K)`` and Hessians ``H
+    (n_u, K, K)`` in the parameters, with the unweighted per-draw derivatives ``G (n_u, P, R)``
+    and per-draw log-likelihoods ``ell (n_u, R)`` (for the caller's second derivatives of
+    nonlinear coefficients), of one block of whole units.
+
+    The chain rule runs inside the pass from a sparse Jacobian: entry ``e`` says parameter
+    ``e_par[e]`` moves distinct column ``e_col[e]``'s coefficient by ``A[e_aidx[e]]`` ``(n_u,
+    R)`` (by 1 where ``e_aidx[e] < 0``). Other arguments as :func:`mxl_pass`.
+    """
+    lib = _library()
+    if lib is None:
+        raise RuntimeError("choicekit's compiled mixed logit pass is not available")
+    n_u = len(unit_start) - 1
+    m, J, P = X.shape
+    us = np.ascontiguousarray(unit_start, dtype=np.int64)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    V0 = np.ascontiguousarray(V0, dtype=np.float64)
+    av = np.ascontiguousarray(avail, dtype=np.uint8)
+    ch = np.ascontiguousarray(chosen, dtype=np.int64)
+    ri = np.ascontiguousarray(rand_idx, dtype=np.int64)
+    Pr = len(ri)
+    C = np.ascontiguousarray(C, dtype=np.float64) if Pr else np.zeros(1)
+    if Pr and C.shape != (Pr, n_u, R):
+        raise ValueError(f"C must be {(Pr, n_u, R)}, got {C.shape}")
+    ec = np.ascontiguousarray(e_col, dtype=np.int64)
+    ep = np.ascontiguousarray(e_par, dtype=np.int64)
+    ea = np.ascontiguousarray(e_aidx, dtype=np.int64)
+    E = len(ec)
+    if not (len(ep) == len(ea) == E) or (E and (ec.min() < 0 or ec.max() >= P or ep.min() < 0
+                                                or ep.max() >= K)):
+        raise ValueError("Jacobian entries out of range")
+    A = np.ascontiguousarray(A, dtype=np.float64) if A.size else np.zeros(1)
+    if E and ea.max() >= 0 and (A.ndim != 3 or A.shape[1:] != (n_u, R)
+                                or ea.max() >= A.shape[0]):
+        raise ValueError(f"A must be (rows, {n_u}, {R}) with a row per entry's index")
+    ell = np.empty((n_u, R))
+    llu = np.empty(n_u)
+    G = np.empty((n_u, P, R))
+    S = np.empty((n_u, K))
+    H = np.empty((n_u, K, K))
+    rc = lib.ck_mxl_pass(n_u, R, J, P, Pr, _addr(us), _addr(X), _addr(V0), _addr(av),
+                         _addr(ch), _addr(ri) if Pr else None, _addr(C), 1, _addr(ell),
+                         _addr(llu), _addr(G), None, K, E, _addr(ec) if E else None,
+                         _addr(ep) if E else None, _addr(ea) if E else None, _addr(A),
+                         _addr(S), _addr(H))
+    _check(rc)
+    return llu, S, H, G, ell

@@ -81,23 +81,6 @@ typedef struct {
 } acc_t;
 
 
-/* h[r] (+)= sum_i t[i] x[r][i] for r < 4; h is set when `fresh`, added to otherwise */
-static inline void dot4(const double *t, const double *const *x, int64_t m, double *h,
-                        int fresh)
-{
-    const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-    double h0 = 0.0, h1 = 0.0, h2 = 0.0, h3 = 0.0;
-#pragma omp simd reduction(+ : h0, h1, h2, h3)
-    for (int64_t i = 0; i < m; i++) {
-        h0 += t[i] * x0[i];
-        h1 += t[i] * x1[i];
-        h2 += t[i] * x2[i];
-        h3 += t[i] * x3[i];
-    }
-    if (fresh) { h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; }
-    else { h[0] += h0; h[1] += h1; h[2] += h2; h[3] += h3; }
-}
-
 CK_CLONES
 static void chunk(const pass_t *p, int64_t a, int64_t m, double *work, acc_t *s)
 {

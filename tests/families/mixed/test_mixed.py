@@ -223,7 +223,49 @@ def test_derivative_post_estimation_without_draws_is_the_mnls():
         np.testing.assert_allclose(f(res).to_numpy(), f(mnl).to_numpy(), rtol=1e-5,
                                    atol=1e-8)
     w = res.wtp("time", "cost")
-    assert w.loc["time", "median"] == pytest.approx(mnl.wtp("time", "cost").loc["time", "wtp"],
-                                                    rel=1e-6)
+    w_mnl = mnl.wtp("time", "cost")
+    assert w.loc["time", "median"] == pytest.approx(w_mnl.loc["time", "wtp"], rel=1e-6)
+    # the MNL's columns first, the same numbers (the mean of a constant ratio is the ratio)
+    assert list(w.columns[:4]) == list(w_mnl.columns) == ["wtp", "se", "lower", "upper"]
+    assert w.loc["time", "statistic"] == "mean"
+    np.testing.assert_allclose(w[w_mnl.columns].to_numpy(float), w_mnl.to_numpy(float),
+                               rtol=1e-5)
     arc = res.elasticities("cost", kind="arc")
     assert np.isfinite(arc.estimate.to_numpy()).all()
+
+
+def test_default_fit_hands_over_to_newton_and_agrees_with_bfgs(pdata):
+    """The default fit (BFGS to a scaled gradient of 1e-2, then Newton on the analytic Hessian)
+    reaches the maximum that BFGS alone (plus its fixed-Hessian polish), the plain reference,
+    reaches, with the same covariance."""
+    m = mixed_model(n_draws=60)
+    auto = m.fit()
+    plain = m.fit(method="bfgs")
+    assert auto.converged and plain.converged
+    assert auto.method == "bfgs then newton" and plain.method == "bfgs+newton"  # + polish
+    assert auto.llf == pytest.approx(plain.llf, abs=1e-8)
+    np.testing.assert_allclose(auto.params, plain.params, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(auto.bse, plain.bse, rtol=1e-4)
+
+
+def test_default_fit_falls_back_to_bfgs_when_newton_fails(pdata, monkeypatch):
+    """A Newton phase that does not converge (here: forced) is dropped, and BFGS goes on from
+    the hand-over point to the tolerance: the same maximum, reported as BFGS's."""
+    from choicekit.estimation import optimizers
+
+    real = optimizers.maximize_loglike
+
+    def newton_fails(obj, start, *, method="newton", **kw):
+        if method == "newton":
+            return optimizers.replace(real(obj, start, method=method, maxiter=0, **{
+                k: v for k, v in kw.items() if k != "maxiter"}), converged=False)
+        return real(obj, start, method=method, **kw)
+
+    m = mixed_model(n_draws=60)
+    reference = m.fit(method="bfgs")
+    monkeypatch.setattr(optimizers, "maximize_loglike", newton_fails)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ck.ConvergenceWarning)
+        res = m.fit()
+    assert res.converged and res.method == "bfgs+newton"  # BFGS and its fixed-Hessian polish
+    assert res.llf == pytest.approx(reference.llf, abs=1e-8)

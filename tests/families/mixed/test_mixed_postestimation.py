@@ -106,6 +106,12 @@ def test_wtp_distribution_with_a_fixed_cost(fitted):
     g[names.index("B_INC")] = -2 * p["B1"] / p["B_INC"] ** 2
     se_ratio = np.sqrt(g @ res.cov_params().to_numpy() @ g)
     assert w.loc["B1", "mean_se"] == pytest.approx(se_ratio, rel=0.05)
+    # the MNL's columns: the mean with its SE and a normal interval
+    assert w.loc["B1", "wtp"] == w.loc["B1", "mean"] and w.loc["B1", "se"] == w.loc["B1",
+                                                                                     "mean_se"]
+    z = 1.959963984540054
+    assert w.loc["B1", "lower"] == pytest.approx(w.loc["B1", "wtp"] - z * w.loc["B1", "se"])
+    assert w.loc["B1", "upper"] == pytest.approx(w.loc["B1", "wtp"] + z * w.loc["B1", "se"])
 
 
 def test_wtp_with_a_cost_of_both_signs_has_no_mean(fitted):
@@ -115,6 +121,11 @@ def test_wtp_with_a_cost_of_both_signs_has_no_mean(fitted):
     with pytest.warns(ck.MixedLogitWarning, match="no mean"):
         w = m.wtp_distribution(p, res.cov_params(), "B_INC", "B1")
     assert np.isnan(w.loc["B_INC", "mean"]) and np.isfinite(w.loc["B_INC", "median"])
+    # no mean: the table's estimate is the median, with its SE
+    assert w.loc["B_INC", "statistic"] == "median"
+    assert w.loc["B_INC", "wtp"] == w.loc["B_INC", "median"]
+    assert w.loc["B_INC", "se"] == w.loc["B_INC", "median_se"]
+    assert np.isnan(w.loc["B_INC", "sd"])
     with pytest.raises(ck.SpecificationError, match="not a coefficient"):
         res.wtp("nope", "B_INC")
 
