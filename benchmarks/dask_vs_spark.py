@@ -44,7 +44,7 @@ def _worker_facts() -> dict:
             "cpu": t.user + t.system}
 
 
-def fit_choicekit(path: Path, workers: int) -> dict:
+def fit_choicekit(path: Path, workers: int, method: str = "newton") -> dict:
     """The choicekit record (runs in this process, with its own LocalCluster)."""
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
@@ -67,7 +67,7 @@ def fit_choicekit(path: Path, workers: int) -> dict:
         _ = model.n_cases
         t_build = time.perf_counter() - t0
         t1 = time.perf_counter()
-        res = model.fit()
+        res = model.fit(method=method)
         _ = res.bse
         t_fit = time.perf_counter() - t1
         total = time.perf_counter() - t0
@@ -79,6 +79,7 @@ def fit_choicekit(path: Path, workers: int) -> dict:
         ll = case_data.loglike(files, np.r_[0.0, asc], np.vstack([np.zeros(case_data.P),
                                                                  coef]))
         return {"tool": "choicekit-dask", "version": ck.__version__, "workers": workers,
+                "method": method, "evaluations": res.diagnostics["timing"]["evaluations"],
                 "cases": int(res.nobs), "build_s": round(t_build, 2),
                 "fit_s": round(t_fit, 2), "total_s": round(total, 2),
                 "workers_cpu_s": round(sum(after[w]["cpu"] - before[w]["cpu"]
@@ -109,17 +110,20 @@ def main() -> None:
     ap.add_argument("--dir", required=True)
     ap.add_argument("--spark-python", default=None, help="a Python with pyspark")
     ap.add_argument("--spark-tol", type=float, default=1e-6)
+    ap.add_argument("--method", default="newton",
+                    help="choicekit's optimizer (fit(method=...)): newton (default), lbfgsb")
+    ap.add_argument("--no-spark", action="store_true", help="choicekit only")
     ap.add_argument("--choicekit-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     path = case_data.write(Path(a.dir), a.cases, a.partitions)
     if a.choicekit_only:
-        print(json.dumps(fit_choicekit(path, a.workers)), flush=True)
+        print(json.dumps(fit_choicekit(path, a.workers, a.method)), flush=True)
         return
     ck_rec = _run([sys.executable, __file__, "--choicekit-only", "--cases", str(a.cases),
                    "--partitions", str(a.partitions), "--workers", str(a.workers),
-                   "--dir", a.dir])
+                   "--dir", a.dir, "--method", a.method])
     print(json.dumps(ck_rec), flush=True)
-    if a.spark_python is None:
+    if a.spark_python is None or a.no_spark:
         return
     sp = _run([a.spark_python, str(HERE / "peers_dask" / "fit_spark.py"), "--data", str(path),
                "--master", f"local[{a.workers}]", "--tol", str(a.spark_tol)])
