@@ -79,6 +79,9 @@ class _Stored:
     def __repr__(self) -> str:
         return "<released; rebuilt from storage on demand>"
 
+    def __reduce__(self) -> str:
+        return "STORED"  # the module's one instance, also after pickling
+
 
 STORED = _Stored()
 
