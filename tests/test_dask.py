@@ -21,6 +21,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 import choicekit as ck  # noqa: E402
 from choicekit import Beta as B  # noqa: E402
 from choicekit import Var as V  # noqa: E402
+from choicekit.estimation.dask import STORED  # noqa: E402
 
 RTOL = 1e-10
 
@@ -116,6 +117,42 @@ def test_groups_spanning_partitions_cluster_exactly(client, frame, reference):
     assert res.n_clusters == ref.n_clusters == frame["person"].nunique()
     close(ref.cov_params(), res.cov_params())
     close(reference.params, res.params)
+
+
+def _held(pm) -> dict:
+    """What a worker holds of a partition model (run on the worker)."""
+    cache = pm.model.__dict__.get("_dask_post_cache", {})
+    return {"data_released": pm.model._data is STORED, "post_cache": len(cache)}
+
+
+def test_workers_hold_designs_only_and_balanced(client, frame, reference):
+    """The validated data are released once each partition's design is built; partitions are
+    spread evenly over the workers; post-estimation rebuilds the data it needs from storage and
+    leaves nothing behind."""
+    data = ck.ChoiceData.from_dask(dd.from_pandas(frame, npartitions=8, sort=False), **KW)
+    res = ck.MNL(data, UTIL).fit()
+    held = client.gather(client.map(_held, res.model.design.futures, pure=False))
+    assert all(h["data_released"] for h in held)
+    assert sorted(res.diagnostics["workers"]["partitions"]) == [4, 4]
+    # a cluster column (not the data's group) is read from the rebuilt data
+    a, b = reference.with_cov("cluster", groups="person"), res.with_cov("cluster",
+                                                                         groups="person")
+    close(a.cov_params(), b.cov_params())
+    assert a.n_clusters == b.n_clusters
+    s1, s2 = reference.predicted_shares(by="person"), res.predicted_shares(by="person")
+    close(s1["share"], s2["share"])
+    c1 = reference.scenario({"TRAIN_COST": 1.1}, by="person")
+    c2 = res.scenario({"TRAIN_COST": 1.1}, by="person")
+    close(c1.shares["after"], c2.shares["after"])
+    held = client.gather(client.map(_held, res.model.design.futures, pure=False))
+    assert all(h["data_released"] and h["post_cache"] == 0 for h in held)
+    # a task that reaches for the released data is told so
+    with pytest.raises(ck.ChoiceKitError, match="released once its design was built"):
+        client.submit(_data_cases, res.model.design.futures[0], pure=False).result()
+
+
+def _data_cases(pm) -> int:
+    return pm.model.data.n_cases
 
 
 def test_long_from_parquet_equals_in_memory(client, tmp_path):

@@ -3,9 +3,15 @@
 A model built on :class:`~choicekit.data.dask.DaskChoiceData` builds, on every partition's
 worker, the same model on that partition's data (an in-memory model of the same class, with
 the same utilities, parameter order and options: its design and family, the MNL's compiled
-pass included, exactly as on one machine), and keeps it there as a future. On the client,
-:class:`DaskDesign` stands for the design (parameter metadata, case counts) and
-:class:`DaskFamily` for the family: its :meth:`DaskFamily.fast_sums` is what the objective
+pass included, exactly as on one machine), and keeps it there as a future. The partition's
+data are rebuilt from storage by that task (read and validated as :func:`~choicekit.data.
+dask.from_dask` did) and **released once the design is built**: a worker holds only the
+designs, i.e. what the likelihood needs (the design columns, choices, availability,
+weights). What needs the data's columns again (post-estimation by segment, elasticities,
+scenarios, a cluster column) rebuilds them from storage, once per call
+(:meth:`DaskFamily.map` with ``with_data=True``). On the client, :class:`DaskDesign` stands
+for the design (parameter metadata, case counts) and :class:`DaskFamily` for the family: its
+:meth:`DaskFamily.fast_sums` is what the objective
 (:class:`~choicekit.estimation.objective.Objective`) calls, so the optimizers, Newton's
 iteration included, run unchanged.
 
@@ -32,13 +38,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from choicekit.data.dask import MAX_SPLIT_GROUPS, DaskChoiceData, Partition
+from choicekit.data.dask import (
+    MAX_SPLIT_GROUPS,
+    DaskChoiceData,
+    Partition,
+    compute_placed,
+    placement,
+    release_unused_memory,
+)
 from choicekit.estimation.objective import hessian_from_scores
 from choicekit.exceptions import ChoiceDataError, ChoiceKitError, DataWarning, SpecificationError
 from choicekit.families.protocol import ParamTable
 from choicekit.inference.covariance import Meats, cluster_sums, meat_robust
 
-__all__ = ["DaskDesign", "DaskFamily", "PartitionModel", "REMOTE"]
+__all__ = ["DaskDesign", "DaskFamily", "PartitionModel", "REMOTE", "STORED"]
 
 
 class _Remote:
@@ -49,6 +62,28 @@ class _Remote:
 
 
 REMOTE = _Remote()
+
+
+class _Stored:
+    """Stands for a partition model's data once its design is built: released, rebuilt from
+    storage by the tasks that need them (:func:`run_with_data`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise ChoiceKitError(
+            f"The partition's data were released once its design was built (`data.{name}`); "
+            "a task that needs them must rebuild them from storage (DaskFamily.map(..., "
+            "with_data=True)).")
+
+    def __repr__(self) -> str:
+        return "<released; rebuilt from storage on demand>"
+
+    def __reduce__(self) -> str:
+        return "STORED"  # the module's one instance, also after pickling
+
+
+STORED = _Stored()
 
 
 # ---------------------------------------------------------------------- worker side
@@ -81,18 +116,23 @@ class PartitionModel:
 def build_partition_model(part: Partition, cls: type, utilities: Any, missing: str,
                           param_order: list[str], options: dict[str, Any]) -> PartitionModel:
     """The model on one partition's data (a task on the worker holding the partition)."""
+    release_unused_memory()  # what earlier partitions' reads freed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
+            if part.data is None:  # the data changed in storage since from_dask
+                raise ChoiceDataError(str(part.error))
             model = cls(part.data, utilities, missing=missing, _param_order=param_order,
                         **options)
         except (ChoiceDataError, SpecificationError) as exc:
             return PartitionModel(part.number, None, str(exc))
+    model._data = STORED  # only the design is held (the data are rebuilt on demand)
     return PartitionModel(part.number, model, None, [str(w.message) for w in caught])
 
 
 def partition_design_summary(pm: PartitionModel) -> dict[str, Any]:
     """Small facts about a partition's design (gathered once per model)."""
+    release_unused_memory()  # the validated data's, released by now
     out: dict[str, Any] = {"number": pm.number, "error": pm.error, "warnings": pm.warnings}
     try:
         from distributed import get_worker
@@ -108,6 +148,7 @@ def partition_design_summary(pm: PartitionModel) -> dict[str, Any]:
     nbytes = sum(a.nbytes for a in (d.columns, d.specific_values, d.offset, d.avail,
                                     d.chosen, d.weight, d.group) if a is not None)
     out.update(n_cases=d.n_cases, has_choice=d.chosen is not None,
+               slotted=d.slot_alts is not None,
                column_max=d.column_max, llnull=float(ll0.sum() if w is None else ll0 @ w),
                weight_total=None if w is None else float(w.sum()),
                n_positive=None if w is None else int(np.count_nonzero(w > 0)),
@@ -176,8 +217,23 @@ def partition_meats(pm: PartitionModel, theta: np.ndarray, free: np.ndarray,
 
 
 def run_on_partition(pm: PartitionModel, func: Any, *args: Any, **kwargs: Any) -> Any:
-    """``func(model, *args)`` on a partition's in-memory model (post-estimation sums)."""
+    """``func(model, family, *args)`` on a partition's in-memory model (post-estimation
+    sums)."""
     return func(pm.model, pm.family(), *args, **kwargs)
+
+
+def run_with_data(pm: PartitionModel, part: Partition, func: Any, *args: Any,
+                  **kwargs: Any) -> Any:
+    """``func(pm, *args)`` with the partition's data, rebuilt from storage (``part``), given
+    back to its model for the call and released after it."""
+    if part.data is None:
+        raise ChoiceDataError(f"partition {part.number}: {part.error}")
+    pm.model._data = part.data
+    try:
+        return func(pm, *args, **kwargs)
+    finally:
+        pm.model._data = STORED
+        release_unused_memory()
 
 
 # ---------------------------------------------------------------------- client side
@@ -205,9 +261,14 @@ class DaskDesign:
         client = dist.client
         spec = model.specification
         order = [b.name for b in spec.params]
-        futures = client.map(build_partition_model, dist.futures, cls=type(model),
-                             utilities=spec.utilities, missing=self._missing,
-                             param_order=order, options=model._options(), pure=False)
+        import dask
+
+        # each partition read from storage, validated and modelled by one chain of tasks on
+        # its planned worker; the validated data are released once the design is built
+        tasks = [dask.delayed(build_partition_model, pure=False)(
+            src, type(model), spec.utilities, self._missing, order, model._options())
+            for src in dist.sources]
+        futures = compute_placed(client, tasks, placement(client, len(tasks)))
         summaries = client.gather(client.map(partition_design_summary, futures, pure=False))
         bad = [s for s in summaries if s["error"] is not None]
         if bad:
@@ -378,20 +439,32 @@ class DaskFamily:
 
     # -------------------------------------------------------------- the reduction
     def _gather(self, func: Any, *args: Any, partitions: list[int] | None = None,
-                **kwargs: Any) -> list:
+                with_data: bool = False, **kwargs: Any) -> list:
         """``func(partition_model, *args, **kwargs)`` on every partition, results in
-        partition order. A failure from a lost worker is retried once the scheduler has
-        rebuilt the partition (from its read tasks)."""
-        futs = self.design.futures
-        if partitions is not None:
-            futs = [futs[i] for i in partitions]
+        partition order. With ``with_data``, each partition's data are rebuilt from storage
+        on its model's worker for the call (:func:`run_with_data`) and released after it. A
+        failure from a lost worker is retried once the scheduler has rebuilt the partition
+        (from its read tasks)."""
+        import dask
+
+        index = list(range(len(self.design.futures))) if partitions is None else partitions
+        futs = [self.design.futures[i] for i in index]
+        sources = self.design.data._dist.sources
         client = self.client
         for attempt in range(3):
             # each task where its partition lives (loosely: elsewhere if that worker dies),
             # so that no partition travels between workers
             who = client.who_has(futs)
-            tasks = [client.submit(func, f, *args, pure=False, workers=list(who[f.key]) or None,
-                                   allow_other_workers=True, **kwargs) for f in futs]
+            if with_data:
+                tasks = compute_placed(client, [
+                    dask.delayed(run_with_data, pure=False)(f, sources[i], func, *args,
+                                                           **kwargs)
+                    for i, f in zip(index, futs)], [(list(who[f.key]) or [None])[0]
+                                                    for f in futs])
+            else:
+                tasks = [client.submit(func, f, *args, pure=False,
+                                       workers=list(who[f.key]) or None,
+                                       allow_other_workers=True, **kwargs) for f in futs]
             try:
                 return client.gather(tasks)
             except ChoiceKitError:
@@ -475,7 +548,9 @@ class DaskFamily:
                     f"the client up to {MAX_SPLIT_GROUPS}. Repartition by the cluster column "
                     "(ddf.shuffle(on=...)) or write the data sorted by it.")
             split = list(table.index)
-        parts = self._gather(partition_meats, theta, free, weight_type, groups, split, cluster)
+        # a cluster column is read from the partitions' data (rebuilt from storage)
+        parts = self._gather(partition_meats, theta, free, weight_type, groups, split, cluster,
+                             with_data=cluster)
         robust = np.sum([p["robust"] for p in parts], axis=0)
         opg = np.sum([p["opg"] for p in parts], axis=0)
         n_pos = None if parts[0]["n_positive"] is None else sum(p["n_positive"] for p in parts)
@@ -495,10 +570,12 @@ class DaskFamily:
         return Meats(robust=robust, opg=opg, cluster=cl, n_clusters=n_clusters,
                      n_positive=n_pos, weight_total=w_tot)
 
-    def map(self, func: Any, *args: Any, **kwargs: Any) -> list:
+    def map(self, func: Any, *args: Any, with_data: bool = False, **kwargs: Any) -> list:
         """``func(model, family, *args, **kwargs)`` on every partition's in-memory model and
-        family, the results in partition order (post-estimation sums)."""
-        return self._gather(run_on_partition, func, *args, **kwargs)
+        family, the results in partition order (post-estimation sums). With ``with_data``
+        the model has its partition's data (rebuilt from storage for this call); otherwise
+        only its design."""
+        return self._gather(run_on_partition, func, *args, with_data=with_data, **kwargs)
 
     # -------------------------------------------------------------- diagnostics
     def diagnostics(self) -> dict[str, Any]:
