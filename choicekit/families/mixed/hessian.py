@@ -88,6 +88,18 @@ def jacobian_entries(fam: MixedFamily) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return fam._entries
 
 
+def _block_inputs(fam: MixedFamily, theta: np.ndarray, rows: slice) -> tuple:
+    """What both Hessian routes read of one block of whole units: its first case, its case
+    slice, its units ``u0..u1``, their draws ``z``, the random coefficients ``C (Pr, n_u, R)``,
+    the fixed part of the utilities ``V0`` and the design block ``X``."""
+    start, stop, u0, u1 = fam._units_of(rows)
+    sl = slice(start, stop)
+    z = fam.draws[:, u0:u1, :]
+    C = fam._coefficients(theta, z) if len(fam._rand) else np.zeros((0, u1 - u0, z.shape[2]))
+    V0 = fam.design.utilities(fam._fixed_coefs(theta), sl)
+    return start, sl, u0, u1, z, C, V0, fam._design_block(start, stop)
+
+
 def unit_hessian(fam: MixedFamily, theta: np.ndarray, rows: slice
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-unit log-likelihoods, scores ``(n_u, K)`` and Hessians ``(n_u, K, K)`` of one
@@ -97,15 +109,8 @@ def unit_hessian(fam: MixedFamily, theta: np.ndarray, rows: slice
     :func:`unit_hessian_reference`, which forms the dense Jacobian, to rounding."""
     d = fam.design
     s = fam.structure
-    start, stop, u0, u1 = fam._units_of(rows)
-    sl = slice(start, stop)
-    z = fam.draws[:, u0:u1, :]
-    R = z.shape[2]
-    n_u = u1 - u0
-    K = len(theta)
-    C = fam._coefficients(theta, z) if len(fam._rand) else np.zeros((0, n_u, R))
-    V0 = d.utilities(fam._fixed_coefs(theta), sl)
-    X = fam._design_block(start, stop)
+    start, sl, u0, u1, z, C, V0, X = _block_inputs(fam, theta, rows)
+    R, K = z.shape[2], len(theta)
     _, col = fam._distinct_columns()
     ec, ep, ea, extra = jacobian_entries(fam)
     rows_a = [z] + [(c * C[i] * (z[dd] if dd >= 0 else 1.0))[None] for _, i, dd, c in extra]
@@ -144,15 +149,8 @@ def unit_hessian_reference(fam: MixedFamily, theta: np.ndarray, rows: slice
     Jacobian ``(n_u, R, U, K)`` (:func:`dense_jacobian`) and the per-draw information
     ``M_r`` of the compiled pass."""
     d = fam.design
-    start, stop, u0, u1 = fam._units_of(rows)
-    sl = slice(start, stop)
-    z = fam.draws[:, u0:u1, :]
-    R = z.shape[2]
-    n_u = u1 - u0
-    K = len(theta)
-    C = fam._coefficients(theta, z) if len(fam._rand) else np.zeros((0, n_u, R))
-    V0 = d.utilities(fam._fixed_coefs(theta), sl)
-    X = fam._design_block(start, stop)
+    start, sl, u0, u1, z, C, V0, X = _block_inputs(fam, theta, rows)
+    R, K, n_u = z.shape[2], len(theta), u1 - u0
     cols, col = fam._distinct_columns()
     U = len(cols)
     ll_units, G, M, ell = native.mxl_pass(
