@@ -106,6 +106,16 @@ def test_wide_fit_equals_in_memory(client, frame, reference, npartitions):
     assert str(res.summary())  # the same summary
 
 
+def test_nested_logit_on_dask_equals_in_memory(client, frame):
+    """Another family through the same map-reduce: the nested logit (its compiled pass runs
+    per partition) gives the in-memory estimates and covariances."""
+    nests = [ck.Nest("public", ["train", "bus"], ck.Beta("LAM", 0.8, lower=0.05, upper=1.0))]
+    ref = ck.NestedLogit(ck.ChoiceData.from_wide(frame, **KW), UTIL, nests).fit()
+    data = ck.ChoiceData.from_dask(dd.from_pandas(frame, npartitions=3, sort=False),
+                                   layout="wide", **KW)
+    same_fit(ref, ck.NestedLogit(data, UTIL, nests).fit())
+
+
 def test_groups_spanning_partitions_cluster_exactly(client, frame, reference):
     # rows shuffled: every person's cases spread over the 17 partitions
     shuffled = frame.sample(frac=1.0, random_state=0)
