@@ -24,6 +24,7 @@ from choicekit.families.native_library import native_required
 from choicekit.families.protocol import ALL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from family_models import ALTS as ALTS_ALL  # noqa: E402
 from family_models import family_data, nl_nests, utilities  # noqa: E402
 
 B, V = ck.Beta, ck.Var
@@ -150,3 +151,41 @@ def test_family_pickles_without_its_pass(data):
     after = again.fast_sums(th, 1, free)
     assert before[0] == after[0]
     np.testing.assert_array_equal(before[1], after[1])
+
+
+def _random_tree(rng: np.random.Generator, members: list, depth: int, count: list) -> list:
+    """Nests over some of ``members`` (each of at least two children), nested up to ``depth``
+    levels; the other members stay at this level."""
+    items = list(members)
+    rng.shuffle(items)
+    out: list = []
+    while len(items) >= 2 and rng.uniform() < 0.7:
+        k = int(rng.integers(2, len(items) + 1))
+        group, items = items[:k], items[k:]
+        if depth > 1 and len(group) >= 3 and rng.uniform() < 0.6:
+            group = _random_tree(rng, group, depth - 1, count)
+        count[0] += 1
+        name = f"n{count[0]}"
+        lam = B(f"L_{name}", float(rng.uniform(0.3, 1.0)), lower=0.01, upper=1.0)
+        out.append(ck.Nest(name, group, lam) if len(group) >= 2 else group[0])
+    return out + items
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pass_equals_the_reference_on_random_trees(data, seed):
+    """Random trees over the five alternatives (up to three levels, alternatives left alone
+    at any level), at random parameters: the pass against the NumPy reference."""
+    rng = np.random.default_rng(1000 + seed)
+    tree: list = []
+    while not tree:  # a draw with at least one nest
+        tree = [n for n in _random_tree(rng, ALTS_ALL, 3, [0]) if isinstance(n, ck.Nest)]
+    fam = ck.NestedLogit(data, utilities(), tree).family()
+    assert fam.use_native
+    th = _theta(fam, seed)
+    th[fam.n_design:] = rng.uniform(0.2, 1.0, size=len(th) - fam.n_design)
+    free = np.ones(len(th), dtype=bool)
+    ll, g, H = fam.fast_sums(th, 2, free)
+    ref = fam.sums(th, ALL, 2)
+    assert ll == pytest.approx(ref.loglike, rel=1e-12)
+    np.testing.assert_allclose(g, ref.score, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(H, ref.hessian, rtol=1e-10, atol=1e-9)
