@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import choicekit as ck
+from choicekit.estimation.optimizers import newton_raphson
 
 B, V = ck.Beta, ck.Var
 ALTS = {1: "train", 2: "bus", 3: "car"}
@@ -261,3 +262,26 @@ def test_invalid_options_name_allowed_values(wide_data):
         ck.MNL(ck.ChoiceData.from_wide(
             ck.datasets.load_simulated_modechoice(), choice="CHOICE", alternatives=ALTS,
             availability=AV), wide_utilities()).fit(cov_type="cluster")
+
+
+def test_projected_newton_does_not_waste_passes_on_the_bound():
+    """A Newton step far past a bound (as a nest parameter's first step from lambda = 1 can
+    be): after the full, clipped step fails, the next trial lies inside the box instead of
+    on the bound again, and the iteration still reaches the maximum."""
+    trials = []
+
+    def evaluate(theta, order):
+        x = float(theta[0])
+        trials.append(x)
+        ll = -100.0 * (x - 0.6) ** 2 - (50.0 if x < 0.05 else 0.0)  # a cliff by the bound
+        g = np.array([-200.0 * (x - 0.6)])
+        # flat (wrong) curvature at the start, as at the MNL point: the step is huge
+        H = np.array([[-0.1 if x == 1.0 else -200.0]])
+        return ll, g, H
+
+    opt = newton_raphson(evaluate, np.array([1.0]), 1.0, concave=False,
+                         lower=np.array([0.01]), upper=np.array([1.0]))
+    assert opt.converged and opt.theta[0] == pytest.approx(0.6, abs=1e-8)
+    # the full step ends on the bound (0.01); the next trial is the largest halving inside
+    assert trials[1] == 0.01
+    assert 0.01 < trials[2] < 1.0

@@ -101,11 +101,13 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
     when it is singular, e.g. an unidentified parameter). The step :math:`t d_k` starts at
     :math:`t = 1` and is halved until the Armijo condition
     :math:`\\ell(\\theta_k + t d_k) \\ge \\ell(\\theta_k) + 10^{-4}\\, t\\, g_k' d_k`
-    holds (up to rounding of :math:`\\ell`). Each trial point is evaluated with its score and
-    Hessian in the same pass, so an accepted step (the rule for a concave likelihood) costs
-    one pass over the data. Converged: :math:`\\max|g/N| \\le` ``gtol`` and the Newton step is
-    below ``xtol`` (relative), or the gradient is below ``gtol`` and no step can raise the
-    likelihood beyond rounding.
+    holds (up to rounding of :math:`\\ell`); with bounds each trial is projected onto the
+    box, and when the full step fails, the halvings go on from the largest one that stays
+    inside the box (the ones in between would end on the bound again). Each trial point is
+    evaluated with its score and Hessian in the same pass, so an accepted step (the rule for
+    a concave likelihood) costs one pass over the data. Converged: :math:`\\max|g/N| \\le`
+    ``gtol`` and the Newton step is below ``xtol`` (relative), or the gradient is below
+    ``gtol`` and no step can raise the likelihood beyond rounding.
     """
     theta = np.array(start, dtype=np.float64)
     bounded = lower is not None or upper is not None
@@ -154,6 +156,16 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
                 accepted = True
                 break
             t *= 0.5
+            if bounded and t == 0.5:
+                # the full step failed: if it crossed a bound far (a nest parameter's first
+                # step from 1 past 0), halvings that still end on the bound are wasted passes;
+                # go on from the largest halving that stays inside the box
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    reach = np.where(d < 0, (lo - theta) / d, np.where(d > 0, (hi - theta) / d,
+                                                                        np.inf))
+                t_box = float(np.min(reach, initial=np.inf))
+                while t > t_box and t > 1e-3:
+                    t *= 0.5
         if not accepted:
             converged = gmax <= gtol
             message = ("gradient below tolerance; no step raises the likelihood beyond rounding"
