@@ -48,7 +48,7 @@ from choicekit.data.dask import (
 )
 from choicekit.estimation.objective import hessian_from_scores
 from choicekit.exceptions import ChoiceDataError, ChoiceKitError, DataWarning, SpecificationError
-from choicekit.families.protocol import ParamTable
+from choicekit.families.protocol import ParamTable, family_sums
 from choicekit.inference.covariance import Meats, cluster_sums, meat_robust
 
 __all__ = ["DaskDesign", "DaskFamily", "PartitionModel", "REMOTE", "STORED"]
@@ -168,14 +168,11 @@ def partition_sums(pm: PartitionModel, theta: np.ndarray, order: int, free: np.n
     if fast is not None:
         ll, g, H = fast(theta, order, free)
     else:
-        analytic = fam.analytic_hessian or order < 2
-        total = None
-        for rows in fam.blocks():
-            part = fam.sums(theta, rows, order if analytic else min(order, 1))
-            total = part if total is None else total + part
+        total = family_sums(fam, theta, order)
         ll = total.loglike
         g = None if order < 1 else total.score[free]
-        H = None if order < 2 or not analytic else total.hessian[np.ix_(free, free)]
+        H = (None if order < 2 or not fam.analytic_hessian
+             else total.hessian[np.ix_(free, free)])
     seconds = time.perf_counter() - t0
     try:
         from distributed import get_worker

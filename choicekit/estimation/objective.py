@@ -22,7 +22,7 @@ from choicekit.families.mnl.family import (
     chunk_slices,
     cores,
 )
-from choicekit.families.protocol import ParamTable, Sums, n_units, unit_weight
+from choicekit.families.protocol import ParamTable, family_sums, n_units, unit_weight
 
 __all__ = ["Objective", "chunk_slices", "DEFAULT_CHUNK_ELEMENTS", "hessian_from_scores"]
 
@@ -156,18 +156,12 @@ class Objective:
     def _block_sums(self, beta: np.ndarray, order: int) -> tuple[
             float, np.ndarray | None, np.ndarray | None]:
         """The family's block sums, added in block order, for the free parameters."""
-        fam = self.family
-        analytic = fam.analytic_hessian or order < 2
-        total: Sums | None = None
-        for rows in fam.blocks():
-            part = fam.sums(beta, rows, order if analytic else min(order, 1))
-            total = part if total is None else total + part
-        assert total is not None
+        total = family_sums(self.family, beta, order)
         free = self.free
         g = None if order < 1 else total.score[free]
         if order < 2:
             return total.loglike, g, None
-        H = (total.hessian[np.ix_(free, free)] if analytic
+        H = (total.hessian[np.ix_(free, free)] if self.family.analytic_hessian
              else self._hessian_from_scores(beta))
         return total.loglike, g, H
 

@@ -35,8 +35,8 @@ import numpy as np
 
 from choicekit.design.linear import Design
 
-__all__ = ["Sums", "ParamTable", "Family", "ALL", "FAMILIES", "register_family", "family_proba",
-           "family_logsum", "n_units", "unit_weight", "unit_codes"]
+__all__ = ["Sums", "ParamTable", "Family", "ALL", "FAMILIES", "register_family", "family_sums",
+           "family_proba", "family_logsum", "n_units", "unit_weight", "unit_codes"]
 
 #: every case of the design
 ALL = slice(None)
@@ -165,6 +165,20 @@ def register_family(cls: type) -> type:
     registered family)."""
     FAMILIES[cls.name] = cls
     return cls
+
+
+def family_sums(family: Family, theta: np.ndarray, order: int) -> Sums:
+    """The family's sums over every case, its blocks added in block order (so the result does
+    not depend on timing). A family without an analytic Hessian gives order 1 at most (the
+    caller takes the Hessian from differences of the score)."""
+    if not family.analytic_hessian:
+        order = min(order, 1)
+    total: Sums | None = None
+    for rows in family.blocks():
+        part = family.sums(theta, rows, order)
+        total = part if total is None else total + part
+    assert total is not None
+    return total
 
 
 def family_proba(family: Family, theta: np.ndarray) -> np.ndarray:

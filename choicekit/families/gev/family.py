@@ -47,8 +47,13 @@ from choicekit.families.gev import kernel as gk
 from choicekit.families.gev import native
 from choicekit.families.gev.errors import draw_cnl_errors, draw_nl_errors
 from choicekit.families.gev.structure import GevSpec
-from choicekit.families.mnl.family import NATIVE_VALUES_PER_THREAD, chunk_slices, cores, executor
-from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
+from choicekit.families.mnl.family import (
+    NATIVE_VALUES_PER_THREAD,
+    chunk_slices,
+    cores,
+    sum_over_ranges,
+)
+from choicekit.families.protocol import ALL, ParamTable, Sums, family_sums, register_family
 
 __all__ = ["NestedFamily", "CrossNestedFamily", "BLOCK_VALUES"]
 
@@ -293,10 +298,7 @@ class NestedFamily(_GevFamily):
         """
         K = len(theta)
         if not self.use_native:
-            total = None
-            for rows in self.blocks():
-                part = self.sums(theta, rows, order)
-                total = part if total is None else total + part
+            total = family_sums(self, theta, order)
             return (total.loglike, None if order < 1 else total.score[free],
                     None if order < 2 else total.hessian[np.ix_(free, free)])
         if not self._valid(theta):  # outside the domain: a line search steps back
@@ -315,18 +317,9 @@ class NestedFamily(_GevFamily):
         alt_add = np.bincount(d.constant_alts, weights=theta[d.constants],
                               minlength=d.n_alts) if len(d.constants) else np.zeros(d.n_alts)
         beta_s = theta[d.specific]
-        n = d.n_cases
-        workers = max(1, min(self.threads, n // nat.chunk_cases))
-        if workers == 1:
-            ll, gu, Hu = nat.run(beta_d, alt_add, beta_s, lam, order)
-        else:
-            per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
-            parts = list(executor(workers).map(
-                lambda w: nat.run(beta_d, alt_add, beta_s, lam, order, min(n, w * per),
-                                  min(n, (w + 1) * per), w), range(workers)))
-            ll = sum(p[0] for p in parts)
-            gu = None if order < 1 else np.sum([p[1] for p in parts], axis=0)
-            Hu = None if order < 2 else np.sum([p[2] for p in parts], axis=0)
+        ll, gu, Hu = sum_over_ranges(
+            d.n_cases, nat.chunk_cases, self.threads, order,
+            lambda first, last, w: nat.run(beta_d, alt_add, beta_s, lam, order, first, last, w))
         if order < 1:
             return ll, None, None
         Af = A[:, free]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
@@ -42,7 +43,8 @@ from choicekit.families.mnl.kernels import (
 )
 from choicekit.families.protocol import ALL, ParamTable, Sums, register_family
 
-__all__ = ["MNLFamily", "chunk_slices", "DEFAULT_CHUNK_ELEMENTS", "cores", "executor"]
+__all__ = ["MNLFamily", "chunk_slices", "DEFAULT_CHUNK_ELEMENTS", "cores", "executor",
+           "sum_over_ranges"]
 
 #: elements of the (cases x alternatives x parameters) design processed per chunk. Measured on
 #: the 2-core Xeon of benchmarks/README.md (one pass over 1M x 10 x 10 + 9 constants): 2^18
@@ -77,6 +79,25 @@ def chunk_slices(n: int, per_case: int, chunk_size: int | None = None) -> list[s
         chunk_size = max(256, DEFAULT_CHUNK_ELEMENTS // max(per_case, 1))
     chunk_size = max(1, int(chunk_size))
     return [slice(s, min(n, s + chunk_size)) for s in range(0, n, chunk_size)]
+
+
+def sum_over_ranges(n: int, chunk_cases: int, threads: int, order: int,
+                    run: Callable[[int, int, int], tuple[float, np.ndarray | None,
+                                                         np.ndarray | None]]
+                    ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """A compiled pass over cases ``0..n-1`` in up to ``threads`` contiguous ranges of whole
+    chunks, ``run(first, last, worker)`` each (ctypes releases the GIL, so they run in
+    parallel); the sums ``(ll, score, hessian)`` up to ``order`` are added in range order, so
+    they do not depend on thread timing."""
+    workers = max(1, min(threads, n // max(chunk_cases, 1)))
+    if workers == 1:
+        return run(0, n, 0)
+    per = -(-n // (workers * chunk_cases)) * chunk_cases
+    parts = list(executor(workers).map(
+        lambda w: run(min(n, w * per), min(n, (w + 1) * per), w), range(workers)))
+    return (sum(p[0] for p in parts),
+            None if order < 1 else np.sum([p[1] for p in parts], axis=0),
+            None if order < 2 else np.sum([p[2] for p in parts], axis=0))
 
 
 def cores() -> int:
@@ -323,18 +344,8 @@ class MNLFamily:
             nat = self._natives[pick.tobytes()] = native.NativePass(
                 d.columns, d.chosen, d.avail, d.offset, d.weight, d.constant_alts,
                 d.specific_alts, d.specific_values, chunk_cases=self.chunk_size, pick=pick)
-        n = d.n_cases
-        workers = max(1, min(self.threads, n // nat.chunk_cases))
-        if workers == 1:
-            return nat.run(beta_k, order)
-        # contiguous ranges on whole chunks; added in range order (deterministic)
-        per = -(-n // (workers * nat.chunk_cases)) * nat.chunk_cases
-        parts = list(executor(workers).map(
-            lambda w: nat.run(beta_k, order, min(n, w * per), min(n, (w + 1) * per), w),
-            range(workers)))
-        return (sum(p[0] for p in parts),
-                None if order < 1 else np.sum([p[1] for p in parts], axis=0),
-                None if order < 2 else np.sum([p[2] for p in parts], axis=0))
+        return sum_over_ranges(d.n_cases, nat.chunk_cases, self.threads, order,
+                               lambda first, last, w: nat.run(beta_k, order, first, last, w))
 
     def _sum_chunks(self, chunks: list[_Chunk], beta: np.ndarray, order: int,
                     worker: int) -> tuple[float, np.ndarray | None, np.ndarray | None]:
