@@ -285,3 +285,20 @@ def test_projected_newton_does_not_waste_passes_on_the_bound():
     # the full step ends on the bound (0.01); the next trial is the largest halving inside
     assert trials[1] == 0.01
     assert 0.01 < trials[2] < 1.0
+
+
+def test_data_level_quantities_are_computed_once_and_stay_right(wide, wide_data):
+    """ChoiceData keeps the available alternatives per case and the case-level columns as
+    float64 after their first use (every model built on it reads them): read-only, equal to a
+    fresh computation, and a subset's own (not its parent's)."""
+    counts = wide_data.available_counts
+    np.testing.assert_array_equal(counts, wide_data.avail_array.sum(axis=1))
+    assert counts is wide_data.available_counts and not counts.flags.writeable
+    sub = wide_data.take(np.arange(0, wide_data.n_cases, 3))
+    np.testing.assert_array_equal(sub.available_counts, counts[::3])
+    income = wide_data.variable("INCOME")
+    assert not income.flags.writeable
+    np.testing.assert_array_equal(income, wide["INCOME"].to_numpy(dtype=float))
+    # two models on the same data build the same design (the second from the cached values)
+    a, b = ck.MNL(wide_data, wide_utilities()), ck.MNL(wide_data, wide_utilities())
+    np.testing.assert_array_equal(a.design.columns, b.design.columns)

@@ -164,6 +164,8 @@ def newton_raphson(evaluate: Callable[[np.ndarray, int], tuple[float, np.ndarray
                     reach = np.where(d < 0, (lo - theta) / d, np.where(d > 0, (hi - theta) / d,
                                                                         np.inf))
                 t_box = float(np.min(reach, initial=np.inf))
+                # (not below 1/1024: a live parameter on its bound gives t_box = 0, and the
+                # plain halvings would reach that far only after ten failed trials anyway)
                 while t > t_box and t > 1e-3:
                     t *= 0.5
         if not accepted:

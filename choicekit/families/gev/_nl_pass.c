@@ -46,7 +46,7 @@
 
 /* the interface version of this library; native.py (ABI_VERSION) uses it only when the two
  * agree. Bump both with any change of a signature, an argument's meaning or a layout. */
-#define CK_NL_ABI_VERSION 1
+#define CK_NL_ABI_VERSION 2
 
 /* the clamp of log-weights whose weight is exactly 0, as nl.py's _LOGMIN */
 #define CK_LOGMIN (-1e150)
@@ -77,35 +77,56 @@ static inline int64_t tri(int64_t a, int64_t b) /* packed lower triangle, any or
     return a >= b ? a * (a + 1) / 2 + b : b * (b + 1) / 2 + a;
 }
 
-/* doubles of workspace per case (see chunk() for the layout) */
-static int64_t per_case(int64_t J, const tree_t *t)
+/* the workspace of a chunk of m cases: each array below starts at `offset * m` doubles and
+ * holds `size * m` (case-innermost); computed once per pass (layout()) */
+typedef struct {
+    int64_t V, W, pi, lp, ent, sq, G, H, vec, ell, tp, d, h, T, mx, tot, wt, llc;
+    int64_t per_case;                    /* doubles per case in all */
+    int64_t goff[MAXNODES], hoff[MAXNODES]; /* node q's G and H within G and H */
+} lay_t;
+
+static void layout(int64_t J, const tree_t *t, lay_t *L)
 {
     const int64_t M = t->M, D = J + M;
-    int64_t sg = 0, sh = 0, kmax = 0;
+    int64_t sg = 0, sh = 0, kmax = 0, at = 0;
     for (int64_t q = 0; q <= M; q++) {
         const int64_t k = t->loc_off[q + 1] - t->loc_off[q];
-        sg += k;
-        if (q < M) sh += k * (k + 1) / 2;
+        L->goff[q] = sg; sg += k;
+        L->hoff[q] = sh; if (q < M) sh += k * (k + 1) / 2;
         kmax = k > kmax ? k : kmax;
     }
-    return J                /* V */
-         + (M + 1)          /* W */
-         + 2 * (J + M)      /* pi, log pi of every child */
-         + 2 * (M + 1)      /* entropy, sum pi lp^2 */
-         + sg + sh + kmax   /* G, H, vec */
-         + (M + 1) + M      /* ell, t */
-         + D + D * (D + 1) / 2  /* d, h */
-         + J                /* T (of one stored column) */
-         + 4;               /* max, total, weight, chosen */
+#define CK_NEXT(field, size) do { L->field = at; at += (size); } while (0)
+    CK_NEXT(V, J);            /* utilities */
+    CK_NEXT(W, M + 1);        /* inclusive values */
+    CK_NEXT(pi, J + M);       /* each child's probability at its parent */
+    CK_NEXT(lp, J + M);       /* and its (clamped) log */
+    CK_NEXT(ent, M + 1);      /* entropy per node */
+    CK_NEXT(sq, M + 1);       /* sum pi lp^2 per node */
+    CK_NEXT(G, sg);           /* gradients of W_q over the local sets */
+    CK_NEXT(H, sh);           /* their packed Hessians (nests) */
+    CK_NEXT(vec, kmax);       /* a local vector */
+    CK_NEXT(ell, M + 1);      /* log pi of the chosen path's child per node */
+    CK_NEXT(tp, M);           /* the chosen path's nests */
+    CK_NEXT(d, D);            /* gradient of log P over theta */
+    CK_NEXT(h, D * (D + 1) / 2); /* its packed Hessian */
+    CK_NEXT(T, J);            /* h X_k of one stored column */
+    CK_NEXT(mx, 1);           /* scratch */
+    CK_NEXT(tot, 1);          /* scratch */
+    CK_NEXT(wt, 1);           /* case weights */
+    CK_NEXT(llc, 1);          /* log P of the chosen alternative */
+#undef CK_NEXT
+    L->per_case = at;
 }
 
-/* doubles of workspace for a pass with chunks of `chunk_cases` cases */
-int64_t ck_nl_work_size(int64_t Kd, int64_t J, int64_t M, const int64_t *loc_off,
-                        int64_t chunk_cases)
+/* doubles of workspace for a pass with chunks of `chunk_cases` cases, or -1 for a tree of
+ * more than MAXNODES - 1 nests */
+int64_t ck_nl_work_size(int64_t J, int64_t M, const int64_t *loc_off, int64_t chunk_cases)
 {
+    if (M + 1 > MAXNODES) return -1;
     tree_t t = {M, NULL, NULL, NULL, NULL, loc_off, NULL, NULL};
-    (void)Kd;
-    return chunk_cases * per_case(J, &t);
+    lay_t L;
+    layout(J, &t, &L);
+    return chunk_cases * L.per_case;
 }
 
 typedef struct {
@@ -125,6 +146,7 @@ typedef struct {
     const int64_t *alt_parent;  /* (J,) parent node of each alternative */
     tree_t t;
     int64_t order;
+    lay_t lay;
 } nlpass_t;
 
 /* the tree recursion of a chunk's cases, bottom-up: inclusive values W, the children's
@@ -136,19 +158,13 @@ static inline __attribute__((always_inline)) void tree_pass(const nlpass_t *p, i
 {
     const int64_t J = p->J, M = p->t.M, D = J + M, root = M, order = p->order;
     const tree_t *t = &p->t;
-    double *Vt = work, *W = Vt + J * m, *pich = W + (M + 1) * m, *lpch = pich + (J + M) * m;
-    double *ent = lpch + (J + M) * m, *sq = ent + (M + 1) * m, *G = sq + (M + 1) * m;
-    int64_t sg = 0, sh = 0, kmax = 0;
-    int64_t goff[MAXNODES], hoff[MAXNODES];
-    for (int64_t q = 0; q <= M; q++) {
-        const int64_t k = t->loc_off[q + 1] - t->loc_off[q];
-        goff[q] = sg; sg += k;
-        hoff[q] = sh; if (q < M) sh += k * (k + 1) / 2;
-        kmax = k > kmax ? k : kmax;
-    }
-    double *H = G + sg * m, *vec = H + sh * m, *ell = vec + kmax * m, *tp = ell + (M + 1) * m;
-    double *d = tp + M * m, *h = d + D * m;
-    double *mx = h + (D * (D + 1) / 2) * m + J * m, *tot = mx + m; /* (after T) */
+    const lay_t *L = &p->lay;
+    const int64_t *goff = L->goff, *hoff = L->hoff;
+    double *Vt = work + L->V * m, *W = work + L->W * m, *pich = work + L->pi * m;
+    double *lpch = work + L->lp * m, *ent = work + L->ent * m, *sq = work + L->sq * m;
+    double *G = work + L->G * m, *H = work + L->H * m, *vec = work + L->vec * m;
+    double *ell = work + L->ell * m, *tp = work + L->tp * m, *d = work + L->d * m;
+    double *h = work + L->h * m, *mx = work + L->mx * m, *tot = work + L->tot * m;
     for (int64_t qq = 0; qq <= M; qq++) {
         const int64_t q = qq < M ? M - 1 - qq : root; /* children before parents */
         const double lq = q < M ? p->lam[q] : 1.0, inv = 1.0 / lq;
@@ -413,20 +429,10 @@ static void chunk(const nlpass_t *p, int64_t a0, int64_t m, double *work, double
 {
     const int64_t Kd = p->Kd, J = p->J, S = p->S, M = p->t.M, D = J + M;
     const int64_t L = Kd + J + S + M, order = p->order;
-    double *Vt = work;
+    const lay_t *lay = &p->lay;
+    double *Vt = work + lay->V * m, *d = work + lay->d * m, *h = work + lay->h * m;
+    double *T = work + lay->T * m, *wt = work + lay->wt * m, *llc = work + lay->llc * m;
     double *g = out + 1, *Hs = out + 1 + L;
-    /* the layout of tree_pass: d, h and T sit after the tree's arrays */
-    int64_t sg = 0, sh = 0, kmax = 0;
-    for (int64_t q = 0; q <= M; q++) {
-        const int64_t k = p->t.loc_off[q + 1] - p->t.loc_off[q];
-        sg += k;
-        if (q < M) sh += k * (k + 1) / 2;
-        kmax = k > kmax ? k : kmax;
-    }
-    double *d = work + (J + (M + 1) + 2 * (J + M) + 2 * (M + 1) + sg + sh + kmax
-                        + (M + 1) + M) * m;
-    double *h = d + D * m, *T = h + (D * (D + 1) / 2) * m;
-    double *wt = T + J * m + 2 * m, *llc = wt + m; /* (after tree_pass's mx, tot) */
     ck_utilities(p->X, Kd, J, p->n, p->sk, p->sj, a0, m, p->beta, p->alt_add, p->offset, S,
                  p->spec_alt, p->spec_val, p->beta_s, Vt);
     if (p->avail)
@@ -577,7 +583,7 @@ static void chunk(const nlpass_t *p, int64_t a0, int64_t m, double *work, double
 
 /*
  * The pass over cases first..last-1 in chunks of `chunk_cases` cases. `work` holds
- * ck_nl_work_size(Kd, J, M, loc_off, chunk_cases) doubles; `out` receives ll, g (L) and H
+ * ck_nl_work_size(J, M, loc_off, chunk_cases) doubles; `out` receives ll, g (L) and H
  * (L x L). Returns 0, or 1 when the tree has more than MAXNODES - 1 nests.
  */
 int64_t ck_nl_pass(const double *X, int64_t Kd, int64_t J, int64_t n, int64_t sk, int64_t sj,
@@ -596,7 +602,8 @@ int64_t ck_nl_pass(const double *X, int64_t Kd, int64_t J, int64_t n, int64_t sk
     const int64_t L = Kd + J + S + M;
     nlpass_t p = {X, Kd, J, n, sk, sj, beta, alt_add, chosen, avail, offset, weight,
                   S, spec_alt, spec_val, beta_s, lam, parent, alt_parent,
-                  {M, kid_off, kids, kpos, npos, loc_off, loc, lpos}, order};
+                  {M, kid_off, kids, kpos, npos, loc_off, loc, lpos}, order, {0}};
+    layout(J, &p.t, &p.lay);
     memset(out, 0, sizeof(double) * (size_t)(1 + L + L * L));
     for (int64_t a = first; a < last; a += chunk_cases) {
         const int64_t m = last - a < chunk_cases ? last - a : chunk_cases;

@@ -2,11 +2,11 @@
 
 One call runs the nested logit's log-likelihood, score and exact Hessian over a range of cases
 of a parameter-major design (``Design.columns``), chunk by chunk: the utilities, the tree
-recursion of :mod:`choicekit.families.gev.nl` case by case, and the chain rule through
-:math:`V = X\\beta` (see the C file). It is built like the MNL's pass (an optional
-ext-module in ``pyproject.toml``) and follows the same rules: ``CHOICEKIT_NATIVE=0`` switches
-it off, a library that cannot be loaded or speaks another interface version
-(``ck_nl_abi_version()``) is not used (one
+recursion of :mod:`choicekit.families.gev.nl` vectorised over each chunk's cases, and the
+chain rule through :math:`V = X\\beta` (see the C file). It is built like the MNL's pass (an
+optional ext-module in ``pyproject.toml``) and follows the same rules:
+``CHOICEKIT_NATIVE=0`` switches it off, a library that cannot be loaded or speaks another
+interface version (``ck_nl_abi_version()``) is not used (one
 :class:`~choicekit.families.mnl.native.NativeLibraryWarning`; NumPy takes over), and
 ``CHOICEKIT_REQUIRE_NATIVE=1`` makes that an error. The NumPy kernel with the chain rule of
 :class:`~choicekit.families.gev.family.NestedFamily` is the reference; the test suite checks
@@ -37,7 +37,7 @@ _i64 = ctypes.c_int64
 _ptr = ctypes.c_void_p
 
 #: the interface version this module speaks (CK_NL_ABI_VERSION in _nl_pass.c)
-ABI_VERSION = 1
+ABI_VERSION = 2
 #: the pass's limit (larger trees use the NumPy kernel): nests (MAXNODES - 1 in the C file)
 MAX_NESTS = 127
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_nl_pass.c")
@@ -51,7 +51,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.ck_nl_pass.argtypes = ([_ptr] + [_i64] * 7 + [_ptr] * 6 + [_i64] + [_ptr] * 3
                                + [_i64] + [_ptr] * 10 + [_i64, _i64, _ptr, _ptr])
     lib.ck_nl_pass.restype = _i64
-    lib.ck_nl_work_size.argtypes = [_i64, _i64, _i64, _ptr, _i64]
+    lib.ck_nl_work_size.argtypes = [_i64, _i64, _ptr, _i64]
     lib.ck_nl_work_size.restype = _i64
 
 
@@ -162,8 +162,7 @@ class NestedPass:
         self.L = Kd + J + S + M
         cc = chunk_cases or max(64, CHUNK_ELEMENTS // (J * max(Kd, 1)))
         self.chunk_cases = max(1, min(int(cc), max(n, 1)))
-        self._work_size = int(lib.ck_nl_work_size(Kd, J, M, _addr(self._loc_off),
-                                                  self.chunk_cases))
+        self._work_size = int(lib.ck_nl_work_size(J, M, _addr(self._loc_off), self.chunk_cases))
         self._slots: list[tuple] = []
 
     def _slot(self, worker: int) -> tuple:
